@@ -1,0 +1,159 @@
+"""The tablet's local SQLite: the outbox of signed votes, dead letters, and cached state.
+
+Every vote is committed here (WAL, ``synchronous=FULL``) before anyone is
+told "thank you". Its sequence number is taken from ``meta.last_seq`` in the
+same ``BEGIN IMMEDIATE`` transaction as the insert, so numbers are gapless
+and increasing even with several processes (CLI, kiosk, sync loop) writing.
+"""
+
+import contextlib
+import json
+import os
+import sqlite3
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        acked_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_unacked ON outbox(seq) WHERE acked_at IS NULL",
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        seq INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        moved_at TEXT NOT NULL
+    )""",
+]
+
+
+def open_store(data_dir, timeout=30.0):
+    """Open (creating if needed) the outbox database in ``data_dir``."""
+    os.makedirs(data_dir, exist_ok=True)
+    conn = sqlite3.connect(
+        os.path.join(data_dir, "outbox.db"), isolation_level=None, timeout=timeout, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    for statement in SCHEMA:
+        conn.execute(statement)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def get_meta(conn, key, default=None):
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return json.loads(row[0]) if row else default
+
+
+def set_meta(conn, key, value):
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, json.dumps(value, ensure_ascii=False)],
+    )
+
+
+def next_seq(conn):
+    """Call inside ``transaction``: reserves and returns the next sequence number."""
+    seq = get_meta(conn, "last_seq", 0) + 1
+    set_meta(conn, "last_seq", seq)
+    return seq
+
+
+def insert_vote(conn, vote, created_at):
+    conn.execute(
+        "INSERT INTO outbox (seq, uuid, payload, created_at) VALUES (?, ?, ?, ?)",
+        [vote["seq"], vote["id"], json.dumps(vote, ensure_ascii=False), created_at],
+    )
+
+
+def unsent(conn, limit):
+    """Oldest votes not yet delivered, as wire payloads."""
+    rows = conn.execute(
+        "SELECT payload FROM outbox WHERE acked_at IS NULL AND delivered_at IS NULL"
+        " ORDER BY seq LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def apply_results(conn, results, ack_seq, now):
+    """Record a batch answer: delivered, dead-lettered, acknowledged.
+
+    ``accepted``/``duplicate`` mean the server committed the vote; it is acked
+    (leaves the queue) once ``ack_seq`` covers it. ``rejected``/``conflict``
+    move the vote to ``dead_letters``: kept and counted, never dropped.
+    """
+    with transaction(conn):
+        for result in results:
+            seq, status = result.get("seq"), result["status"]
+            if seq is None:
+                continue
+            if status in ("accepted", "duplicate"):
+                conn.execute(
+                    "UPDATE outbox SET delivered_at = COALESCE(delivered_at, ?) WHERE seq = ?",
+                    [now, seq],
+                )
+            elif status in ("rejected", "conflict"):
+                row = conn.execute(
+                    "SELECT uuid, payload, created_at FROM outbox WHERE seq = ? AND acked_at IS NULL",
+                    [seq],
+                ).fetchone()
+                if row:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO dead_letters (seq, uuid, payload, created_at, status,"
+                        " errors, moved_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [seq, row[0], row[1], row[2], status, json.dumps(result.get("errors", {})), now],
+                    )
+                    conn.execute("DELETE FROM outbox WHERE seq = ?", [seq])
+        conn.execute(
+            "UPDATE outbox SET acked_at = ? WHERE acked_at IS NULL AND delivered_at IS NOT NULL"
+            " AND seq <= ?",
+            [now, ack_seq],
+        )
+        set_meta(conn, "ack_seq", max(ack_seq, get_meta(conn, "ack_seq", 0)))
+
+
+def queue_summary(conn):
+    depth, oldest = conn.execute(
+        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE acked_at IS NULL"
+    ).fetchone()
+    delivered = conn.execute(
+        "SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL AND delivered_at IS NOT NULL"
+    ).fetchone()[0]
+    dead = conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+    return {"queue_depth": depth, "oldest_unsent_at": oldest, "awaiting_ack": delivered, "dead_letters": dead}
+
+
+def dead_letters(conn):
+    rows = conn.execute(
+        "SELECT seq, uuid, status, errors, moved_at FROM dead_letters ORDER BY seq"
+    ).fetchall()
+    return [
+        {"seq": s, "id": u, "status": st, "errors": json.loads(e), "moved_at": m} for s, u, st, e, m in rows
+    ]
+
+
+def data_version(conn):
+    """Changes whenever another connection commits: how the sync loop hears a new tap."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]

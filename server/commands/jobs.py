@@ -1,0 +1,61 @@
+"""``hailong jobs``: the one process that runs scheduled work (never web workers)."""
+
+import datetime as dt
+import logging
+import signal
+
+import click
+
+from server import jobs as job_steps
+from server.storage import connect
+
+log = logging.getLogger("hailong.jobs")
+
+
+def silent_devices_job(database, settings):
+    """Module-level target, as APScheduler wants: one fresh connection per run."""
+    db = connect(database, settings["BUSY_TIMEOUT_MS"])
+    try:
+        marked = job_steps.check_silent_devices(db, settings, dt.datetime.now(dt.timezone.utc))
+    finally:
+        db.close()
+    if marked:
+        log.warning("devices silent during opening hours: %s", ", ".join(marked))
+
+
+@click.command()
+@click.pass_obj
+def jobs(obj):
+    """Run scheduled jobs in the foreground until SIGTERM or Ctrl-C.
+
+    Example: hailong jobs
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    obj.db().close()  # refuses an unmigrated database
+    settings = {key: obj.config[key] for key in obj.config if key.isupper()}
+    try:
+        job_steps.parse_opening_hours(settings["OPENING_HOURS"])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
+    scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
+    scheduler.add_job(
+        silent_devices_job,
+        "interval",
+        seconds=settings["JOBS_SILENT_CHECK_SECONDS"],
+        args=[settings["DATABASE"], settings],
+        id="silent_devices",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=dt.datetime.now(dt.timezone.utc),
+    )
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo("hailong jobs running: silent_devices every "
+               f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    click.echo("hailong jobs stopped.")

@@ -1,0 +1,100 @@
+"""Device lifecycle: enrollment codes, enrollment, configuration, heartbeats.
+
+The API views and the ``hailong device ...`` commands both call these.
+"""
+
+import datetime as dt
+import hashlib
+import json
+
+from device_client.protocol import Verifier, enroll_proof_bytes, parse_time
+from server import __version__
+from server.errors import ApiError
+from server.ingest import rate_limited
+from server.storage import devices, now_utc, org, timestamp, write_transaction
+
+
+class NotFound(Exception):
+    """A code (counter, device) that does not exist; the message says which."""
+
+
+def issue_code(db, counter_code, ttl_minutes):
+    """A one-time enrollment code for a counter; returns ``(code, expires_at)``."""
+    counter = org.counter_by_code(db, counter_code)
+    if counter is None:
+        raise NotFound(f"No counter has the code {counter_code!r}.")
+    expires = now_utc() + dt.timedelta(minutes=ttl_minutes)
+    return devices.create_enrollment_code(db, counter["id"], expires), timestamp(expires)
+
+
+def enroll(db, data):
+    row = devices.find_enrollment_code(db, data["code"])
+    if row is None:
+        raise ApiError(400, "invalid_code", "This enrollment code does not exist.", {"code": ["Unknown code."]})
+    if row["used_at"]:
+        raise ApiError(
+            409, "code_used", "This enrollment code has already been used.", {"code": ["Already used."]}
+        )
+    if parse_time(row["expires_at"]) < now_utc():
+        raise ApiError(
+            410, "code_expired", "This enrollment code has expired; ask for a new one.", {"code": ["Expired."]}
+        )
+    try:
+        verifier = Verifier(data["public_key"])
+    except ValueError:
+        raise ApiError(
+            400, "validation_error", "The public key is not valid.", {"public_key": ["Not a base64 Ed25519 key."]}
+        ) from None
+    if not verifier.verify(enroll_proof_bytes(data["code"], data["public_key"]), data["proof"]):
+        raise ApiError(
+            400,
+            "validation_error",
+            "The proof does not verify with the public key.",
+            {"proof": ["Signature does not verify."]},
+        )
+    enrolled = devices.enroll_device(db, row, data["public_key"], data["app_version"])
+    if enrolled is None:
+        raise ApiError(409, "code_used", "This enrollment code has already been used.", {"code": ["Already used."]})
+    device_id, token = enrolled
+    counter = org.counter_with_unit(db, row["counter_id"])
+    return {
+        "device_id": device_id,
+        "token": token,
+        "counter": counter["code"],
+        "server_time": timestamp(),
+    }
+
+
+def device_config(db, device):
+    """What the tablet caches to work offline: where it is, who may be rated, the scale."""
+    counter = org.counter_with_unit(db, device["counter_id"])
+    body = {
+        "device_id": device["id"],
+        "counter": {"code": counter["code"], "name": counter["name"]},
+        "unit": {
+            "code": counter["unit_code"],
+            "name": counter["unit_name"],
+            "path": org.unit_path(db, counter["unit_id"]),
+        },
+        "staff": org.roster_for_unit(db, counter["unit_id"]),
+        "scale": org.current_scale(db),
+        "server_version": __version__,
+    }
+    body["config_version"] = hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()[:16]
+    body["server_time"] = timestamp()
+    return body
+
+
+def heartbeat(db, device, data, config, now):
+    offset_ms = int(round((now - parse_time(data["device_time"]).timestamp()) * 1000))
+    with write_transaction(db):
+        fresh = devices.get_device(db, device["id"])
+        wait = devices.take_rate_token(
+            db, fresh, now, config["DEVICE_RATE_PER_MINUTE"], config["DEVICE_RATE_BURST"]
+        )
+        if wait:
+            raise rate_limited(wait)
+        devices.record_heartbeat(db, device["id"], data, offset_ms)
+    return {"server_time": timestamp(), "ack_seq": fresh["ack_seq"]}

@@ -1,0 +1,362 @@
+"""Load units, counters and staff from a CSV or XLSX file (``hailong org import``).
+
+The file is the organisation as the province's HR office keeps it in a
+spreadsheet; docs/org-import.md is its contract. A file with any problem is
+rejected whole, with every problem listed, because a half-applied roster
+(staff without their unit, a unit under the wrong parent) is worse than none.
+A good file is applied in one ``BEGIN IMMEDIATE`` transaction. Rows are
+upserted by (kind, code) and compared before writing, so importing the same
+file twice changes nothing. Nothing is deleted: people leave by ``active=no``.
+"""
+
+import csv
+import dataclasses
+import io
+import os
+import re
+import unicodedata
+import warnings
+import zipfile
+
+from server.storage import org as org_storage
+from server.storage import timestamp, write_transaction
+
+COLUMNS = ("kind", "code", "name", "parent", "title", "active")
+KINDS = ("unit", "counter", "staff")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_TEXT = 200
+TRUE_WORDS = {"", "yes", "y", "1", "true", "có", "co"}
+FALSE_WORDS = {"no", "n", "0", "false", "không", "khong"}
+
+
+class ImportRejected(Exception):
+    """The file was not applied; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems):
+        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:3]))
+        self.problems = list(problems)
+
+
+@dataclasses.dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclasses.dataclass
+class Summary:
+    """What an import did (or, for a dry run, would do), per kind of row."""
+
+    file: str
+    units: Counts = dataclasses.field(default_factory=Counts)
+    counters: Counts = dataclasses.field(default_factory=Counts)
+    staff: Counts = dataclasses.field(default_factory=Counts)
+
+    def of(self, kind):
+        return {"unit": self.units, "counter": self.counters, "staff": self.staff}[kind]
+
+    def as_dict(self):
+        return {
+            "units": dataclasses.asdict(self.units),
+            "counters": dataclasses.asdict(self.counters),
+            "staff": dataclasses.asdict(self.staff),
+        }
+
+    def describe(self, dry_run=False):
+        verbs = ("to create", "to update") if dry_run else ("created", "updated")
+        parts = [
+            f"{label} {c.created} {verbs[0]}, {c.updated} {verbs[1]}, {c.unchanged} unchanged"
+            for label, c in (("units", self.units), ("counters", self.counters), ("staff", self.staff))
+        ]
+        head = f"Checked {self.file} (dry run, nothing changed)" if dry_run else f"Imported {self.file}"
+        return f"{head}: {'; '.join(parts)}."
+
+
+@dataclasses.dataclass
+class Entry:
+    """One valid-looking data row; ``parent`` is a unit code or None."""
+
+    line: int
+    kind: str
+    code: str
+    name: str
+    parent: str | None
+    title: str
+    active: int
+
+
+def import_file(db, path, dry_run=False):
+    """Validate FILE against the database and apply it, or raise ``ImportRejected``.
+
+    The real run checks and writes inside one write transaction, so what was
+    checked is what gets written even if someone else imports meanwhile.
+    """
+    entries, problems = parse_rows(read_rows(path))
+    name = os.path.basename(str(path))
+    if dry_run:
+        return _plan_and_apply(db, name, entries, problems, apply=False)
+    with write_transaction(db):
+        return _plan_and_apply(db, name, entries, problems, apply=True)
+
+
+# --- Reading the file --------------------------------------------------------
+
+
+def read_rows(path):
+    """``[(line, [cell text, ...]), ...]`` from a .csv or .xlsx, blank rows included."""
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext == ".csv":
+        return _read_csv(path)
+    if ext == ".xlsx":
+        return _read_xlsx(path)
+    raise ImportRejected(
+        [f"{os.path.basename(str(path))}: unsupported file type '{ext or '(none)'}'; use .csv or .xlsx"]
+    )
+
+
+def _read_csv(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportRejected(
+            [
+                f"line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02X});"
+                " in Excel use Save As > 'CSV UTF-8 (Comma delimited)', or import the .xlsx"
+            ]
+        ) from None
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    # Excel in locales with a decimal comma (vi-VN among them) separates with ';'.
+    delimiter = ";" if ";" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = []
+    try:
+        for line, cells in enumerate(reader, start=1):
+            rows.append((line, cells))
+    except csv.Error as exc:
+        raise ImportRejected([f"line {len(rows) + 1}: cannot read the CSV: {exc}"]) from None
+    return rows
+
+
+def _read_xlsx(path):
+    import openpyxl  # server extra; only the importer needs it
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about features it skips (data validation, styles): noise here.
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:
+                sheet = book.worksheets[0]
+                rows = [
+                    (line, [_cell_text(v) for v in values])
+                    for line, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+                ]
+            finally:
+                book.close()
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ImportRejected(
+            [f"{os.path.basename(str(path))}: not a readable .xlsx workbook ({exc})"]
+        ) from None
+    return rows
+
+
+def _cell_text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a code typed as 101 comes back as 101.0
+    return str(value)
+
+
+# --- Checking rows without the database ------------------------------------
+
+
+def _clean(text):
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def parse_rows(rows):
+    """Header and per-row checks; returns ``(entries, problems)`` with problems as (line, col, msg)."""
+    rows = [(line, [_clean(c) for c in cells]) for line, cells in rows]
+    data = [(line, cells) for line, cells in rows if any(cells)]
+    if not data:
+        raise ImportRejected([f"the file is empty; its first line must be the header: {','.join(COLUMNS)}"])
+    header_line, header = data[0]
+    header = [h.lower() for h in header]
+    unknown = [h for h in header if h and h not in COLUMNS]
+    missing = [c for c in COLUMNS if c not in header]
+    doubled = sorted({h for h in header if h and header.count(h) > 1})
+    bad = []
+    if unknown:
+        bad.append(f"line {header_line}: unknown column(s) {', '.join(map(repr, unknown))}")
+    if missing:
+        bad.append(f"line {header_line}: missing column(s) {', '.join(map(repr, missing))}")
+    if doubled:
+        bad.append(f"line {header_line}: column(s) {', '.join(map(repr, doubled))} appear more than once")
+    if bad:
+        raise ImportRejected(bad + [f"the header must be: {','.join(COLUMNS)} (in any order)"])
+    if len(data) == 1:
+        raise ImportRejected([f"line {header_line}: the file has a header but no rows"])
+
+    position = {name: i for i, name in enumerate(header) if name}
+    entries, problems, first_seen = [], [], {}
+    for line, cells in data[1:]:
+        extra = [c for i, c in enumerate(cells) if c and (i >= len(header) or not header[i])]
+        if extra:
+            problems.append((line, -1, f"line {line}: value(s) {', '.join(map(repr, extra))} outside the named columns"))
+        row = {name: cells[i] if i < len(cells) else "" for name, i in position.items()}
+        entry, row_problems = _parse_row(line, row)
+        problems += row_problems
+        if entry is None:
+            continue
+        earlier = first_seen.setdefault((entry.kind, entry.code), line)
+        if earlier != line:
+            problems.append(
+                _problem(line, "code", f"{entry.kind} '{entry.code}' already appears on line {earlier}")
+            )
+        else:
+            entries.append(entry)
+    return entries, problems
+
+
+def _problem(line, column, message):
+    return (line, COLUMNS.index(column), f"line {line}, column {column}: {message}")
+
+
+def _parse_row(line, row):
+    """One data row: an ``Entry`` (or None when kind/code are unusable) and its problems."""
+    problems = []
+    kind = row["kind"].lower()
+    if not kind:
+        problems.append(_problem(line, "kind", "required (unit, counter or staff)"))
+    elif kind not in KINDS:
+        problems.append(_problem(line, "kind", f"'{row['kind']}' is not one of unit, counter, staff"))
+        kind = ""
+    code = row["code"]
+    if not code:
+        problems.append(_problem(line, "code", "required"))
+    elif not CODE_RE.match(code):
+        problems.append(
+            _problem(
+                line,
+                "code",
+                f"'{code}' is not a valid code (1-64 letters, digits, '.', '_' or '-';"
+                " starting with a letter or digit)",
+            )
+        )
+        code = ""
+    # Names are compared for idempotence, so collapse stray inner spaces (NBSP from Word too).
+    name, title = " ".join(row["name"].split()), " ".join(row["title"].split())
+    if not name:
+        problems.append(_problem(line, "name", "required"))
+    elif len(name) > MAX_TEXT:
+        problems.append(_problem(line, "name", f"{len(name)} characters; at most {MAX_TEXT}"))
+    if kind in ("counter", "staff") and not row["parent"]:
+        problems.append(_problem(line, "parent", f"required: the code of the unit this {kind} belongs to"))
+    if kind in ("unit", "counter") and title:
+        problems.append(_problem(line, "title", f"only staff have a title; leave it blank for a {kind}"))
+    elif len(title) > MAX_TEXT:
+        problems.append(_problem(line, "title", f"{len(title)} characters; at most {MAX_TEXT}"))
+    word = row["active"].lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        problems.append(
+            _problem(line, "active", f"'{row['active']}' is not yes/no (also 1/0, true/false, có/không)")
+        )
+    if not kind or not code:
+        return None, problems
+    entry = Entry(line, kind, code, name, row["parent"] or None, title, int(word not in FALSE_WORDS))
+    return entry, problems
+
+
+# --- Checking against the database, planning, applying ----------------------
+
+
+def _plan_and_apply(db, file_name, entries, problems, apply):
+    existing = org_storage.org_for_import(db)
+    problems = problems + _check_parents(entries, existing)
+    if problems:
+        raise ImportRejected([message for _, _, message in sorted(problems)])
+    summary = Summary(file_name)
+    changes = []
+    for entry in entries:
+        old = existing[entry.kind].get(entry.code)
+        counts = summary.of(entry.kind)
+        if old is None:
+            counts.created += 1
+        elif _same(old, entry):
+            counts.unchanged += 1
+            continue
+        else:
+            counts.updated += 1
+        changes.append((entry, old))
+    if apply and changes:
+        _apply(db, changes, existing)
+    return summary
+
+
+def _same(old, entry):
+    return (
+        old["name"] == entry.name
+        and old["parent"] == entry.parent
+        and old["active"] == entry.active
+        and old.get("title", "") == entry.title
+    )
+
+
+def _check_parents(entries, existing):
+    """Parents must exist (here or in the database) and units must stay a tree."""
+    problems = []
+    file_units = {e.code: e for e in entries if e.kind == "unit"}
+    known = set(file_units) | set(existing["unit"])
+    for e in entries:
+        if e.parent and e.parent not in known:
+            problems.append(_problem(e.line, "parent", f"unit '{e.parent}' is not in the file or the database"))
+    parent_of = {code: row["parent"] for code, row in existing["unit"].items()}
+    parent_of.update({code: e.parent for code, e in file_units.items()})
+    done = set()
+    for e in sorted(file_units.values(), key=lambda e: e.line):
+        path, code = [], e.code
+        while code is not None and code not in done:
+            if code in path:
+                cycle = path[path.index(code) :] + [code]
+                first = min((file_units[c] for c in cycle if c in file_units), key=lambda u: u.line)
+                problems.append(
+                    _problem(first.line, "parent", f"units would form a cycle: {' → '.join(cycle)}")
+                )
+                break
+            path.append(code)
+            code = parent_of.get(code)
+        done.update(path)
+    return problems
+
+
+def _apply(db, changes, existing):
+    """Write the changed rows; units parents-first so every parent id exists."""
+    now = timestamp()
+    unit_ids = {code: row["id"] for code, row in existing["unit"].items()}
+    parent_of = {code: row["parent"] for code, row in existing["unit"].items()}
+    parent_of.update({e.code: e.parent for e, _ in changes if e.kind == "unit"})
+
+    def depth(code):
+        n = 0
+        while parent_of.get(code):
+            code, n = parent_of[code], n + 1
+        return n
+
+    order = {"unit": 0, "counter": 1, "staff": 2}
+    ordered = sorted(changes, key=lambda c: (order[c[0].kind], depth(c[0].code) if c[0].kind == "unit" else 0))
+    for e, old in ordered:
+        old_id = old["id"] if old else None
+        parent_id = unit_ids[e.parent] if e.parent else None
+        if e.kind == "unit":
+            unit_ids[e.code] = org_storage.save_unit(db, old_id, e.code, e.name, parent_id, e.active, now)
+        elif e.kind == "counter":
+            org_storage.save_counter(db, old_id, e.code, e.name, parent_id, e.active, now)
+        else:
+            org_storage.save_staff(db, old_id, e.code, e.name, e.title, parent_id, e.active, now)

@@ -1,0 +1,67 @@
+"""All of the server's SQL lives in this package, one module per area.
+
+Functions take a ``sqlite_utils.Database`` first. Writes that belong together
+run inside ``write_transaction(db)``, which opens ``BEGIN IMMEDIATE`` so the
+write lock is taken up front (waiting up to the busy timeout) instead of
+failing half-way with SQLITE_BUSY. SQL stays plain and portable where that
+costs nothing, for the planned PostgreSQL backend.
+"""
+
+import contextlib
+import datetime as dt
+import sqlite3
+
+import sqlite_utils
+
+from device_client.protocol import format_utc
+
+
+def connect(path, busy_timeout_ms=10_000):
+    """Open the server database with the durability settings every process uses.
+
+    ``isolation_level=None`` hands transaction control to us (``BEGIN
+    IMMEDIATE`` ... ``COMMIT``); WAL lets readers run beside the writer;
+    ``synchronous=FULL`` makes a commit durable before we acknowledge it.
+    """
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+@contextlib.contextmanager
+def write_transaction(db):
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolls back on any exception."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def now_utc():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def timestamp(moment=None):
+    """The one text form the server stores times in (UTC, ms, ``Z``)."""
+    return format_utc(moment or now_utc())
+
+
+def query(db, sql, params=()):
+    """Run a SELECT; rows as dicts keyed by column name."""
+    cursor = db.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def query_one(db, sql, params=()):
+    rows = query(db, sql, params)
+    return rows[0] if rows else None

@@ -1,0 +1,198 @@
+"""Enrollment codes, devices, their tokens, heartbeats and events."""
+
+import hashlib
+import json
+import secrets
+
+from server.storage import query, query_one, timestamp, write_transaction
+
+# Crockford's base32 without look-alikes: easy to read aloud and to type.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+def hash_secret(secret):
+    """SHA-256 hex. Tokens and codes are long random strings, so a fast hash is enough."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def normalise_code(code):
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def create_enrollment_code(db, counter_id, expires_at):
+    """Store a new one-time code for a counter; returns the code (only shown once)."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO enrollment_codes (code_hash, counter_id, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            [hash_secret(raw), counter_id, timestamp(), timestamp(expires_at)],
+        )
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def find_enrollment_code(db, code):
+    return query_one(
+        db, "SELECT * FROM enrollment_codes WHERE code_hash = ?", [hash_secret(normalise_code(code))]
+    )
+
+
+def enroll_device(db, code_row, public_key, app_version):
+    """Claim the code and create the device in one transaction.
+
+    The code is claimed with compare-and-set (``used_at IS NULL``) so two
+    tablets racing with the same code cannot both enroll. Returns
+    ``(device_id, token)`` or ``None`` when the code was used meanwhile.
+    """
+    device_id = "dev-" + "".join(secrets.choice(CODE_ALPHABET.lower()) for _ in range(8))
+    token = secrets.token_urlsafe(32)
+    now = timestamp()
+    with write_transaction(db):
+        claimed = db.execute(
+            "UPDATE enrollment_codes SET used_at = ?, device_id = ? WHERE id = ? AND used_at IS NULL",
+            [now, device_id, code_row["id"]],
+        ).rowcount
+        if claimed != 1:
+            return None
+        db.execute(
+            "INSERT INTO devices (id, counter_id, public_key, token_hash, status, enrolled_at,"
+            " app_version, last_seen_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
+            [device_id, code_row["counter_id"], public_key, hash_secret(token), now, app_version, now],
+        )
+        _event(db, device_id, "enrolled", {"counter_id": code_row["counter_id"]})
+    return device_id, token
+
+
+def device_for_token(db, token):
+    return query_one(
+        db,
+        "SELECT d.*, c.code AS counter_code FROM devices d JOIN counters c ON c.id = d.counter_id"
+        " WHERE d.token_hash = ?",
+        [hash_secret(token)],
+    )
+
+
+def get_device(db, device_id):
+    return query_one(db, "SELECT * FROM devices WHERE id = ?", [device_id])
+
+
+def list_devices(db):
+    return query(
+        db,
+        "SELECT d.id, d.status, d.enrolled_at, d.revoked_at, d.app_version, d.last_seen_at,"
+        " d.last_heartbeat_at, d.queue_depth, d.oldest_unsent_at, d.clock_offset_ms,"
+        " d.silent_since, d.ack_seq, c.code AS counter, u.code AS unit"
+        " FROM devices d JOIN counters c ON c.id = d.counter_id JOIN units u ON u.id = c.unit_id"
+        " ORDER BY u.code, c.code, d.enrolled_at",
+    )
+
+
+def revoke_device(db, device_id):
+    """Revoke a device; its delivered votes stay. Returns False if unknown or already revoked."""
+    with write_transaction(db):
+        changed = db.execute(
+            "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status != 'revoked'",
+            [timestamp(), device_id],
+        ).rowcount
+        if changed:
+            _event(db, device_id, "revoked", {})
+    return bool(changed)
+
+
+def take_rate_token(db, device, now, per_minute, burst):
+    """Token bucket kept on the device row, so it holds across worker processes.
+
+    Call inside the write transaction the request already has: it costs no
+    extra commit. Returns the seconds to wait, or 0 when the request may go.
+    """
+    tokens, at = device.get("rate_tokens"), device.get("rate_at")
+    rate = per_minute / 60.0
+    tokens = burst if tokens is None else min(burst, tokens + (now - at) * rate)
+    if tokens < 1:
+        return (1 - tokens) / rate
+    db.execute(
+        "UPDATE devices SET rate_tokens = ?, rate_at = ? WHERE id = ?", [tokens - 1, now, device["id"]]
+    )
+    return 0
+
+
+def rate_wait(device, now, per_minute, burst):
+    """Read-only pre-check of the bucket, to refuse floods before verifying signatures."""
+    tokens, at = device.get("rate_tokens"), device.get("rate_at")
+    if tokens is None:
+        return 0
+    tokens = min(burst, tokens + (now - at) * per_minute / 60.0)
+    return 0 if tokens >= 1 else (1 - tokens) * 60.0 / per_minute
+
+
+def record_heartbeat(db, device_id, beat, clock_offset_ms):
+    now = timestamp()
+    db.execute(
+        "UPDATE devices SET last_heartbeat_at = ?, last_seen_at = ?, queue_depth = ?,"
+        " oldest_unsent_at = ?, app_version = ?, clock_offset_ms = ? WHERE id = ?",
+        [
+            now,
+            now,
+            beat["queue_depth"],
+            beat.get("oldest_unsent_at"),
+            beat["app_version"],
+            clock_offset_ms,
+            device_id,
+        ],
+    )
+    _back_from_silence(db, device_id)
+
+
+def mark_seen(db, device_id, clock_offset_ms):
+    db.execute(
+        "UPDATE devices SET last_seen_at = ?, clock_offset_ms = ? WHERE id = ?",
+        [timestamp(), clock_offset_ms, device_id],
+    )
+    _back_from_silence(db, device_id)
+
+
+def _back_from_silence(db, device_id):
+    if db.execute(
+        "UPDATE devices SET silent_since = NULL WHERE id = ? AND silent_since IS NOT NULL", [device_id]
+    ).rowcount:
+        _event(db, device_id, "back_online", {})
+
+
+def mark_silent_devices(db, cutoff):
+    """Mark active devices last seen before ``cutoff`` as silent; returns their ids.
+
+    Compare-and-set on ``silent_since IS NULL`` so a device is marked (and an
+    event recorded) once per silence, however often the job runs.
+    """
+    now = timestamp()
+    marked = []
+    with write_transaction(db):
+        rows = db.execute(
+            "SELECT id, last_seen_at FROM devices WHERE status = 'active' AND silent_since IS NULL"
+            " AND (last_seen_at IS NULL OR last_seen_at < ?)",
+            [timestamp(cutoff)],
+        ).fetchall()
+        for device_id, last_seen in rows:
+            if db.execute(
+                "UPDATE devices SET silent_since = ? WHERE id = ? AND silent_since IS NULL",
+                [now, device_id],
+            ).rowcount:
+                _event(db, device_id, "silent", {"last_seen_at": last_seen})
+                marked.append(device_id)
+    return marked
+
+
+def device_events(db, device_id):
+    rows = db.execute(
+        "SELECT kind, detail, created_at FROM device_events WHERE device_id = ? ORDER BY id",
+        [device_id],
+    ).fetchall()
+    return [{"kind": k, "detail": json.loads(d or "{}"), "created_at": c} for k, d, c in rows]
+
+
+def _event(db, device_id, kind, detail):
+    db.execute(
+        "INSERT INTO device_events (device_id, kind, detail, created_at) VALUES (?, ?, ?, ?)",
+        [device_id, kind, json.dumps(detail, ensure_ascii=False), timestamp()],
+    )
+

@@ -1,0 +1,146 @@
+"""Units, counters, staff and rating scales: what votes refer to."""
+
+import json
+
+from server.storage import query, query_one
+
+
+def counter_by_code(db, code):
+    return query_one(db, "SELECT * FROM counters WHERE code = ?", [code])
+
+
+def counter_with_unit(db, counter_id):
+    return query_one(
+        db,
+        "SELECT c.id, c.code, c.name, c.active, c.unit_id, u.code AS unit_code, u.name AS unit_name"
+        " FROM counters c JOIN units u ON u.id = c.unit_id WHERE c.id = ?",
+        [counter_id],
+    )
+
+
+def unit_path(db, unit_id):
+    """Names from the root unit down to ``unit_id`` (province → centre → ...)."""
+    rows = query(
+        db,
+        "WITH RECURSIVE up(id, parent_id, code, name, depth) AS ("
+        " SELECT id, parent_id, code, name, 0 FROM units WHERE id = ?"
+        " UNION ALL SELECT u.id, u.parent_id, u.code, u.name, up.depth + 1"
+        " FROM units u JOIN up ON u.id = up.parent_id)"
+        " SELECT code, name FROM up ORDER BY depth DESC",
+        [unit_id],
+    )
+    return rows
+
+
+def staff_by_codes(db, codes):
+    """``{code: {id, unit_id, active}}`` for the codes that exist (ever did)."""
+    codes = list(codes)
+    if not codes:
+        return {}
+    marks = ",".join("?" * len(codes))
+    rows = query(db, f"SELECT id, code, unit_id, active FROM staff WHERE code IN ({marks})", codes)
+    return {row["code"]: row for row in rows}
+
+
+def roster_for_unit(db, unit_id):
+    """Active staff of a unit: who a counter's tablet may show as being rated."""
+    return query(
+        db,
+        "SELECT code, full_name, title FROM staff WHERE unit_id = ? AND active = 1 ORDER BY code",
+        [unit_id],
+    )
+
+
+def scale(db, version):
+    row = query_one(db, "SELECT * FROM rating_scales WHERE version = ?", [version])
+    return _scale(row) if row else None
+
+
+def current_scale(db):
+    row = query_one(db, "SELECT * FROM rating_scales ORDER BY version DESC LIMIT 1")
+    return _scale(row)
+
+
+def _scale(row):
+    return {
+        "version": row["version"],
+        "levels": json.loads(row["levels"]),
+        "reasons": json.loads(row["reasons"]),
+    }
+
+
+# --- Writes for ``hailong org import`` (server/orgimport.py) -----------------
+
+
+def org_for_import(db):
+    """Every unit, counter and staff row keyed by code, parents given as codes.
+
+    The importer compares a file against this in code-space, so a dry run can
+    tell what would change before any new unit has an id.
+    """
+    units = query(
+        db,
+        "SELECT u.id, u.code, u.name, p.code AS parent, u.active"
+        " FROM units u LEFT JOIN units p ON p.id = u.parent_id",
+    )
+    counters = query(
+        db,
+        "SELECT c.id, c.code, c.name, u.code AS parent, c.active"
+        " FROM counters c JOIN units u ON u.id = c.unit_id",
+    )
+    staff = query(
+        db,
+        "SELECT s.id, s.code, s.full_name AS name, s.title, u.code AS parent, s.active"
+        " FROM staff s JOIN units u ON u.id = s.unit_id",
+    )
+    return {
+        "unit": {row["code"]: row for row in units},
+        "counter": {row["code"]: row for row in counters},
+        "staff": {row["code"]: row for row in staff},
+    }
+
+
+def save_unit(db, unit_id, code, name, parent_id, active, now):
+    """Insert (``unit_id`` None) or update a unit; returns its id. Call inside a write transaction."""
+    if unit_id is None:
+        return db.execute(
+            "INSERT INTO units (code, name, parent_id, active, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [code, name, parent_id, active, now, now],
+        ).lastrowid
+    db.execute(
+        "UPDATE units SET name = ?, parent_id = ?, active = ?, updated_at = ? WHERE id = ?",
+        [name, parent_id, active, now, unit_id],
+    )
+    return unit_id
+
+
+def save_counter(db, counter_id, code, name, unit_id, active, now):
+    """Insert (``counter_id`` None) or update a counter; returns its id."""
+    if counter_id is None:
+        return db.execute(
+            "INSERT INTO counters (code, name, unit_id, active, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [code, name, unit_id, active, now, now],
+        ).lastrowid
+    db.execute(
+        "UPDATE counters SET name = ?, unit_id = ?, active = ?, updated_at = ? WHERE id = ?",
+        [name, unit_id, active, now, counter_id],
+    )
+    return counter_id
+
+
+def save_staff(db, staff_id, code, full_name, title, unit_id, active, now):
+    """Insert (``staff_id`` None) or update a staff member; returns their id."""
+    if staff_id is None:
+        return db.execute(
+            "INSERT INTO staff (code, full_name, title, unit_id, active, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [code, full_name, title, unit_id, active, now, now],
+        ).lastrowid
+    db.execute(
+        "UPDATE staff SET full_name = ?, title = ?, unit_id = ?, active = ?, updated_at = ?"
+        " WHERE id = ?",
+        [full_name, title, unit_id, active, now, staff_id],
+    )
+    return staff_id
