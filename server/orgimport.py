@@ -65,11 +65,14 @@ class Summary:
 
     def describe(self, dry_run=False):
         verbs = ("to create", "to update") if dry_run else ("created", "updated")
+        groups = (("units", self.units), ("counters", self.counters), ("staff", self.staff))
         parts = [
             f"{label} {c.created} {verbs[0]}, {c.updated} {verbs[1]}, {c.unchanged} unchanged"
-            for label, c in (("units", self.units), ("counters", self.counters), ("staff", self.staff))
+            for label, c in groups
         ]
-        head = f"Checked {self.file} (dry run, nothing changed)" if dry_run else f"Imported {self.file}"
+        head = f"Imported {self.file}"
+        if dry_run:
+            head = f"Checked {self.file} (dry run, nothing changed)"
         return f"{head}: {'; '.join(parts)}."
 
 
@@ -110,9 +113,8 @@ def read_rows(path):
         return _read_csv(path)
     if ext == ".xlsx":
         return _read_xlsx(path)
-    raise ImportRejected(
-        [f"{os.path.basename(str(path))}: unsupported file type '{ext or '(none)'}'; use .csv or .xlsx"]
-    )
+    name = os.path.basename(str(path))
+    raise ImportRejected([f"{name}: unsupported file type '{ext or '(none)'}'; use .csv or .xlsx"])
 
 
 def _read_csv(path):
@@ -131,13 +133,16 @@ def _read_csv(path):
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     # Excel in locales with a decimal comma (vi-VN among them) separates with ';'.
     delimiter = ";" if ";" in first and "," not in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unclosed quote is an error, not a cell that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = []
     try:
         for line, cells in enumerate(reader, start=1):
             rows.append((line, cells))
     except csv.Error as exc:
-        raise ImportRejected([f"line {len(rows) + 1}: cannot read the CSV: {exc}"]) from None
+        line = len(rows) + 1
+        message = f"line {line}: cannot read the CSV ({exc}); check the quotes on this line"
+        raise ImportRejected([message]) from None
     return rows
 
 
@@ -178,15 +183,17 @@ def _cell_text(value):
 
 
 def _clean(text):
+    # Zero-width spaces and stray BOMs come with text pasted from the web; they are invisible.
+    text = text.replace("\u200b", "").replace("\ufeff", "")
     return unicodedata.normalize("NFC", text).strip()
 
 
 def parse_rows(rows):
-    """Header and per-row checks; returns ``(entries, problems)`` with problems as (line, col, msg)."""
+    """Header and per-row checks, no database: ``(entries, [(line, column, message), ...])``."""
     rows = [(line, [_clean(c) for c in cells]) for line, cells in rows]
     data = [(line, cells) for line, cells in rows if any(cells)]
     if not data:
-        raise ImportRejected([f"the file is empty; its first line must be the header: {','.join(COLUMNS)}"])
+        raise ImportRejected([f"the file is empty; its first line must be: {','.join(COLUMNS)}"])
     header_line, header = data[0]
     header = [h.lower() for h in header]
     unknown = [h for h in header if h and h not in COLUMNS]
@@ -198,7 +205,7 @@ def parse_rows(rows):
     if missing:
         bad.append(f"line {header_line}: missing column(s) {', '.join(map(repr, missing))}")
     if doubled:
-        bad.append(f"line {header_line}: column(s) {', '.join(map(repr, doubled))} appear more than once")
+        bad.append(f"line {header_line}: repeated column(s) {', '.join(map(repr, doubled))}")
     if bad:
         raise ImportRejected(bad + [f"the header must be: {','.join(COLUMNS)} (in any order)"])
     if len(data) == 1:
@@ -209,7 +216,8 @@ def parse_rows(rows):
     for line, cells in data[1:]:
         extra = [c for i, c in enumerate(cells) if c and (i >= len(header) or not header[i])]
         if extra:
-            problems.append((line, -1, f"line {line}: value(s) {', '.join(map(repr, extra))} outside the named columns"))
+            values = ", ".join(map(repr, extra))
+            problems.append((line, -1, f"line {line}: value(s) {values} outside the named columns"))
         row = {name: cells[i] if i < len(cells) else "" for name, i in position.items()}
         entry, row_problems = _parse_row(line, row)
         problems += row_problems
@@ -217,9 +225,8 @@ def parse_rows(rows):
             continue
         earlier = first_seen.setdefault((entry.kind, entry.code), line)
         if earlier != line:
-            problems.append(
-                _problem(line, "code", f"{entry.kind} '{entry.code}' already appears on line {earlier}")
-            )
+            message = f"{entry.kind} '{entry.code}' already appears on line {earlier}"
+            problems.append(_problem(line, "code", message))
         else:
             entries.append(entry)
     return entries, problems
@@ -232,11 +239,17 @@ def _problem(line, column, message):
 def _parse_row(line, row):
     """One data row: an ``Entry`` (or None when kind/code are unusable) and its problems."""
     problems = []
+    for column, value in row.items():
+        bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r"]
+        if bad:
+            message = f"contains the control character U+{ord(bad[0]):04X}; retype the cell"
+            problems.append(_problem(line, column, message))
     kind = row["kind"].lower()
     if not kind:
         problems.append(_problem(line, "kind", "required (unit, counter or staff)"))
     elif kind not in KINDS:
-        problems.append(_problem(line, "kind", f"'{row['kind']}' is not one of unit, counter, staff"))
+        message = f"'{row['kind']}' is not one of unit, counter, staff"
+        problems.append(_problem(line, "kind", message))
         kind = ""
     code = row["code"]
     if not code:
@@ -258,20 +271,21 @@ def _parse_row(line, row):
     elif len(name) > MAX_TEXT:
         problems.append(_problem(line, "name", f"{len(name)} characters; at most {MAX_TEXT}"))
     if kind in ("counter", "staff") and not row["parent"]:
-        problems.append(_problem(line, "parent", f"required: the code of the unit this {kind} belongs to"))
+        message = f"required: the code of the unit this {kind} belongs to"
+        problems.append(_problem(line, "parent", message))
     if kind in ("unit", "counter") and title:
-        problems.append(_problem(line, "title", f"only staff have a title; leave it blank for a {kind}"))
+        message = f"only staff have a title; leave it blank for a {kind}"
+        problems.append(_problem(line, "title", message))
     elif len(title) > MAX_TEXT:
         problems.append(_problem(line, "title", f"{len(title)} characters; at most {MAX_TEXT}"))
     word = row["active"].lower()
     if word not in TRUE_WORDS | FALSE_WORDS:
-        problems.append(
-            _problem(line, "active", f"'{row['active']}' is not yes/no (also 1/0, true/false, có/không)")
-        )
+        message = f"'{row['active']}' is not yes/no (also 1/0, true/false, có/không)"
+        problems.append(_problem(line, "active", message))
     if not kind or not code:
         return None, problems
-    entry = Entry(line, kind, code, name, row["parent"] or None, title, int(word not in FALSE_WORDS))
-    return entry, problems
+    active = int(word not in FALSE_WORDS)
+    return Entry(line, kind, code, name, row["parent"] or None, title, active), problems
 
 
 # --- Checking against the database, planning, applying ----------------------
@@ -316,7 +330,8 @@ def _check_parents(entries, existing):
     known = set(file_units) | set(existing["unit"])
     for e in entries:
         if e.parent and e.parent not in known:
-            problems.append(_problem(e.line, "parent", f"unit '{e.parent}' is not in the file or the database"))
+            message = f"unit '{e.parent}' is not in the file or the database"
+            problems.append(_problem(e.line, "parent", message))
     parent_of = {code: row["parent"] for code, row in existing["unit"].items()}
     parent_of.update({code: e.parent for code, e in file_units.items()})
     done = set()
@@ -326,9 +341,8 @@ def _check_parents(entries, existing):
             if code in path:
                 cycle = path[path.index(code) :] + [code]
                 first = min((file_units[c] for c in cycle if c in file_units), key=lambda u: u.line)
-                problems.append(
-                    _problem(first.line, "parent", f"units would form a cycle: {' → '.join(cycle)}")
-                )
+                message = f"units would form a cycle: {' → '.join(cycle)}"
+                problems.append(_problem(first.line, "parent", message))
                 break
             path.append(code)
             code = parent_of.get(code)
@@ -349,13 +363,17 @@ def _apply(db, changes, existing):
             code, n = parent_of[code], n + 1
         return n
 
-    order = {"unit": 0, "counter": 1, "staff": 2}
-    ordered = sorted(changes, key=lambda c: (order[c[0].kind], depth(c[0].code) if c[0].kind == "unit" else 0))
-    for e, old in ordered:
+    def rank(change):
+        entry = change[0]
+        return (KINDS.index(entry.kind), depth(entry.code) if entry.kind == "unit" else 0)
+
+    for e, old in sorted(changes, key=rank):
         old_id = old["id"] if old else None
         parent_id = unit_ids[e.parent] if e.parent else None
         if e.kind == "unit":
-            unit_ids[e.code] = org_storage.save_unit(db, old_id, e.code, e.name, parent_id, e.active, now)
+            unit_ids[e.code] = org_storage.save_unit(
+                db, old_id, e.code, e.name, parent_id, e.active, now
+            )
         elif e.kind == "counter":
             org_storage.save_counter(db, old_id, e.code, e.name, parent_id, e.active, now)
         else:

@@ -101,7 +101,10 @@ def org_for_import(db):
 
 
 def save_unit(db, unit_id, code, name, parent_id, active, now):
-    """Insert (``unit_id`` None) or update a unit; returns its id. Call inside a write transaction."""
+    """Insert (``unit_id`` None) or update a unit; returns its id.
+
+    Call inside ``write_transaction``: the importer writes a whole file as one.
+    """
     if unit_id is None:
         return db.execute(
             "INSERT INTO units (code, name, parent_id, active, created_at, updated_at)"
