@@ -30,3 +30,30 @@ def app(db_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_server(db_path, tmp_path):
+    """A real ``hailong serve`` on a free port, over a migrated database with a small org."""
+    from tests.live import LiveServer, seed_org
+
+    seed_org(db_path, tmp_path)
+    server = LiveServer(db_path, log_path=tmp_path / "serve.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One real server for a whole test module; tests isolate themselves by device."""
+    from tests.live import LiveServer, seed_org
+
+    folder = tmp_path_factory.mktemp("shared_server")
+    path = folder / "hailong.db"
+    database = storage.connect(path)
+    migrations.apply(database)
+    database.close()
+    seed_org(path, folder)
+    server = LiveServer(path, log_path=folder / "serve.log").start()
+    yield server
+    server.stop()

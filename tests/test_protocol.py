@@ -1,0 +1,85 @@
+"""The canonical form and signatures, against the test vectors in docs/protocol.md."""
+
+import json
+import pathlib
+import re
+import uuid
+
+import pytest
+
+from device_client import protocol
+
+DOC = pathlib.Path(__file__).parent.parent / "docs" / "protocol.md"
+KEY = protocol.signing_key_from_seed(bytes(range(32)))
+
+
+def documented_vectors():
+    text = DOC.read_text(encoding="utf-8")
+    block = re.search(r"<!-- vectors:.*?-->\s*```json\n(.*?)```", text, re.S).group(1)
+    return json.loads(block)
+
+
+def test_the_documented_public_key_is_the_seed_key():
+    assert protocol.public_key_b64(KEY) == "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+
+
+@pytest.mark.parametrize("vector", documented_vectors(), ids=lambda v: str(v["vote"]["seq"]))
+def test_canonical_bytes_digest_and_signature_match_the_documented_vector(vector):
+    canonical = protocol.canonical_vote_bytes(vector["vote"])
+    if "canonical_hex" in vector:
+        assert canonical.hex() == vector["canonical_hex"]
+    else:
+        assert canonical == vector["canonical_text"].encode("utf-8")
+    assert protocol.vote_digest(canonical) == vector["digest"]
+    assert protocol.sign(KEY, canonical) == vector["signature"]
+    verifier = protocol.Verifier(protocol.public_key_b64(KEY))
+    assert verifier.verify(canonical, vector["signature"])
+
+
+def test_the_canonical_form_ignores_the_signature_field_and_key_order():
+    vote = documented_vectors()[0]["vote"]
+    shuffled = dict(reversed(list(vote.items())), signature="anything")
+    assert protocol.canonical_vote_bytes(shuffled) == protocol.canonical_vote_bytes(vote)
+
+
+def test_changing_any_field_breaks_the_signature():
+    vector = documented_vectors()[0]
+    verifier = protocol.Verifier(protocol.public_key_b64(KEY))
+    for field, value in [("rating", 4), ("seq", 41), ("staff", "NV002"), ("reasons", ["attitude"]),
+                         ("ticket", None), ("local_time", "2026-11-27T09:15:02.124+07:00")]:
+        altered = {**vector["vote"], field: value}
+        assert not verifier.verify(protocol.canonical_vote_bytes(altered), vector["signature"]), field
+
+
+def test_a_vote_missing_a_field_has_no_canonical_form():
+    vote = dict(documented_vectors()[1]["vote"])
+    del vote["ticket"]
+    with pytest.raises(KeyError):
+        protocol.canonical_vote_bytes(vote)
+
+
+def test_garbage_signatures_do_not_verify_and_do_not_raise():
+    verifier = protocol.Verifier(protocol.public_key_b64(KEY))
+    for bad in ["", "not base64!", "AAAA", protocol.b64(b"x" * 64), "é"]:
+        assert verifier.verify(b"message", bad) is False
+
+
+def test_the_enrollment_proof_matches_the_documented_one():
+    proof = protocol.sign(KEY, protocol.enroll_proof_bytes("WJ6EP-ZYGHP", protocol.public_key_b64(KEY)))
+    assert proof in DOC.read_text(encoding="utf-8")
+
+
+def test_uuid7_is_version_7_and_sorts_by_time():
+    first = protocol.uuid7(now_ms=1_700_000_000_000)
+    second = protocol.uuid7(now_ms=1_700_000_000_001)
+    assert uuid.UUID(first).version == 7
+    assert uuid.UUID(first).variant == uuid.RFC_4122
+    assert first < second
+    assert len({protocol.uuid7() for _ in range(1000)}) == 1000
+
+
+def test_protocol_times_carry_an_offset():
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", protocol.format_local_time())
+    assert protocol.format_utc().endswith("Z")
+    with pytest.raises(ValueError):
+        protocol.parse_time("2026-11-27T09:15:02")
