@@ -1,0 +1,129 @@
+"""Both console commands, run as real processes: results and readable errors."""
+
+import os
+import subprocess
+import sys
+import tomllib
+
+from tests.live import BIN, enroll_tablet, hailong, issue_code
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def device(*args, env=None):
+    return subprocess.run(
+        [os.path.join(BIN, "hailong-device"), *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_migrate_twice_applies_nothing_the_second_time(tmp_path):
+    path = str(tmp_path / "new.db")
+    assert "Applied 4 migration(s)" in hailong("--database", path, "migrate").stdout
+    assert "none pending" in hailong("--database", path, "migrate").stdout
+
+
+def test_commands_refuse_an_unmigrated_database_readably(tmp_path):
+    result = hailong("--database", str(tmp_path / "new.db"), "device", "list", check=False)
+    assert result.returncode == 1
+    assert "is not up to date: run `hailong migrate`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_device_code_for_an_unknown_counter_is_a_clear_error(db_path):
+    result = hailong("--database", str(db_path), "device-code", "--counter", "NOPE", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: No counter has the code 'NOPE'."
+
+
+def test_revoking_an_unknown_device_is_a_clear_error(db_path):
+    result = hailong("--database", str(db_path), "device", "revoke", "dev-nobody", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: No device has the id 'dev-nobody'."
+
+
+def test_device_list_shows_enrolled_tablets(shared_server, tmp_path):
+    tablet = enroll_tablet(shared_server, tmp_path / "t", counter="DN-BH-Q1")
+    out = hailong("--database", shared_server.database, "device", "list").stdout
+    line = next(l for l in out.splitlines() if l.startswith(tablet.device_id))
+    assert "DN-BH-Q1" in line and "active" in line
+
+
+def test_a_tablet_that_is_not_enrolled_says_how_to_enroll(tmp_path):
+    result = device("--data-dir", str(tmp_path / "empty"), "status")
+    assert result.returncode == 1
+    assert "is not enrolled" in result.stderr and "hailong-device enroll" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_device_cli_enrolls_votes_syncs_and_reports(shared_server, tmp_path):
+    data = str(tmp_path / "tablet")
+    code = issue_code(shared_server.database, "DN-TT-Q2")
+    enrolled = device("--data-dir", data, "enroll", "--server", shared_server.url, "--code", code)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "Enrolled as dev-" in enrolled.stdout and "Quầy 2 – Hộ tịch" in enrolled.stdout
+    again = device("--data-dir", str(tmp_path / "other"), "enroll", "--server", shared_server.url, "--code", code)
+    assert again.returncode == 1
+    assert "Error: the server refused: This enrollment code has already been used." in again.stderr
+    voted = device("--data-dir", data, "vote", "--staff", "NV002", "--rating", "1", "--reason", "attitude")
+    assert voted.returncode == 0 and "Recorded vote #1" in voted.stdout
+    bad = device("--data-dir", data, "vote", "--staff", "NV002", "--rating", "9")
+    assert bad.returncode == 1 and "Rating 9 is not on the scale" in bad.stderr
+    status = device("--data-dir", data, "status").stdout
+    assert "Queue depth:           1" in status
+    synced = device("--data-dir", data, "sync", "-v")
+    assert synced.returncode == 0, synced.stderr
+    assert "sent 1: {'accepted': 1}, acknowledged up to 1" in synced.stdout
+    status = device("--data-dir", data, "status").stdout
+    assert "Queue depth:           0" in status and "Last successful sync:  2" in status
+
+
+def test_sync_with_the_server_down_keeps_votes_and_says_so(shared_server, tmp_path):
+    data = tmp_path / "tablet"
+    enroll_tablet(shared_server, data).close()
+    identity = data / "identity.json"
+    identity.write_text(
+        identity.read_text(encoding="utf-8").replace(shared_server.url, "http://127.0.0.1:9"),
+        encoding="utf-8",
+    )
+    assert device("--data-dir", str(data), "vote", "--staff", "NV001", "--rating", "4").returncode == 0
+    result = device("--data-dir", str(data), "sync")
+    assert result.returncode == 1
+    assert "the server is unreachable" in result.stderr and "queued votes stay queued" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Queue depth:           1" in device("--data-dir", str(data), "status").stdout
+
+
+BLOCKER = """
+import importlib.abc, sys
+SERVER_ONLY = {"flask", "werkzeug", "click", "marshmallow", "sqlite_utils", "apscheduler",
+               "gunicorn", "openpyxl", "scipy", "numpy", "server", "requests"}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in SERVER_ONLY:
+            raise ImportError("tablet must not import " + name)
+sys.meta_path.insert(0, Block())
+from device_client.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_tablet_runs_without_any_server_dependency(shared_server, tmp_path):
+    data = str(tmp_path / "tablet")
+    code = issue_code(shared_server.database)
+    for args in (["enroll", "--server", shared_server.url, "--code", code],
+                 ["vote", "--staff", "NV001", "--rating", "4"], ["sync"], ["status"]):
+        result = subprocess.run(
+            [sys.executable, "-c", BLOCKER, "--data-dir", data, *args],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_a_tablet_install_does_not_pull_server_packages():
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    base = " ".join(project["dependencies"]).lower()
+    for package in ("flask", "scipy", "numpy", "marshmallow", "sqlite-utils", "gunicorn", "apscheduler"):
+        assert package not in base
+        assert any(package in dep.lower() for dep in project["optional-dependencies"]["server"])

@@ -1,0 +1,99 @@
+"""The silent-device job step, called directly, and `hailong jobs` as a real process."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from server import jobs
+from server.storage import devices, timestamp
+from tests.live import BIN
+
+SETTINGS = {
+    "OPENING_HOURS": "Mon-Fri 07:30-17:00",
+    "TIMEZONE": "Asia/Ho_Chi_Minh",
+    "SILENT_AFTER_MINUTES": 15,
+}
+# Wednesday 2026-11-25, 10:00 in Hà Nội (03:00 UTC): open.
+OPEN = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.timezone.utc)
+# Saturday 2026-11-28, 10:00 in Hà Nội: closed.
+CLOSED = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)
+
+
+def add_device(db, device_id, last_seen):
+    if not db.execute("SELECT 1 FROM counters").fetchone():
+        db.execute("INSERT INTO units (code, name, created_at, updated_at) VALUES ('U', 'U', 'x', 'x')")
+        db.execute(
+            "INSERT INTO counters (code, name, unit_id, created_at, updated_at) VALUES ('C', 'C', 1, 'x', 'x')"
+        )
+    db.execute(
+        "INSERT INTO devices (id, counter_id, public_key, token_hash, enrolled_at, last_seen_at)"
+        " VALUES (?, 1, 'k', ?, 'x', ?)",
+        [device_id, device_id, timestamp(last_seen)],
+    )
+
+
+def test_opening_hours_are_parsed_and_bad_specs_are_explained():
+    days, start, end = jobs.parse_opening_hours("Mon-Sat 07:00-11:30")
+    assert days == {0, 1, 2, 3, 4, 5} and start == dt.time(7, 0) and end == dt.time(11, 30)
+    with pytest.raises(ValueError, match="not like 'Mon-Fri 07:30-17:00'"):
+        jobs.parse_opening_hours("weekdays")
+    with pytest.raises(ValueError, match="unknown day"):
+        jobs.parse_opening_hours("Mon-Fry 07:00-11:00")
+
+
+def test_a_device_quiet_during_opening_hours_is_marked_silent_once(db):
+    add_device(db, "dev-quiet", OPEN - dt.timedelta(minutes=20))
+    add_device(db, "dev-talky", OPEN - dt.timedelta(minutes=2))
+    assert jobs.check_silent_devices(db, SETTINGS, OPEN) == ["dev-quiet"]
+    assert jobs.check_silent_devices(db, SETTINGS, OPEN) == []
+    assert [e["kind"] for e in devices.device_events(db, "dev-quiet")] == ["silent"]
+
+
+def test_nothing_is_marked_outside_opening_hours(db):
+    add_device(db, "dev-quiet", CLOSED - dt.timedelta(hours=20))
+    assert jobs.check_silent_devices(db, SETTINGS, CLOSED) == []
+
+
+def test_a_silent_device_heard_again_is_back_online(db):
+    add_device(db, "dev-quiet", OPEN - dt.timedelta(minutes=20))
+    jobs.check_silent_devices(db, SETTINGS, OPEN)
+    devices.mark_seen(db, "dev-quiet", 12)
+    row = db.execute("SELECT silent_since FROM devices WHERE id = 'dev-quiet'").fetchone()
+    assert row == (None,)
+    assert [e["kind"] for e in devices.device_events(db, "dev-quiet")] == ["silent", "back_online"]
+
+
+def test_revoked_devices_are_never_marked_silent(db):
+    add_device(db, "dev-gone", OPEN - dt.timedelta(days=3))
+    devices.revoke_device(db, "dev-gone")
+    assert jobs.check_silent_devices(db, SETTINGS, OPEN) == []
+
+
+def test_hailong_jobs_runs_the_check_in_its_own_process_and_stops_on_sigterm(db, db_path):
+    add_device(db, "dev-quiet", dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
+    env = {
+        **os.environ,
+        "HAILONG_OPENING_HOURS": "Mon-Sun 00:00-23:59",
+        "HAILONG_SILENT_AFTER_MINUTES": "1",
+    }
+    process = subprocess.Popen(
+        [os.path.join(BIN, "hailong"), "--database", str(db_path), "jobs"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if db.execute("SELECT silent_since FROM devices").fetchone()[0]:
+                break
+            time.sleep(0.2)
+        assert db.execute("SELECT silent_since IS NOT NULL FROM devices").fetchone() == (1,)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert "hailong jobs stopped." in output
+    assert "dev-quiet" in output
