@@ -202,3 +202,25 @@ def m004_votes(db):
         )"""
     )
     db.execute("CREATE INDEX sync_incidents_device ON sync_incidents(device_id, kind, seq)")
+
+
+@migrations()
+def m005_staff_pin_and_photo(db):
+    # The kiosk verifies a staff PIN offline against this argon2 hash (sent in
+    # the device configuration); photos are shown on the kiosk's waiting screen.
+    db.execute("ALTER TABLE staff ADD COLUMN pin_hash TEXT")
+    db.execute("ALTER TABLE staff ADD COLUMN pin_updated_at TEXT")
+    db.execute(
+        """CREATE TABLE staff_photos (
+            staff_id INTEGER PRIMARY KEY REFERENCES staff(id),
+            content_type TEXT NOT NULL,
+            data BLOB NOT NULL,
+            sha256 TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
+# Later migrations live in one module per area, imported in the order they
+# apply: the counter kiosk's, then accounts and roles.
+from migrations import kiosk, accounts  # noqa: E402,F401

@@ -57,3 +57,7 @@ def shared_server(tmp_path_factory):
     server = LiveServer(path, log_path=folder / "serve.log").start()
     yield server
     server.stop()
+
+
+# Browser fixtures (``browser``, ``page``) for page tests: Debian Chromium + Playwright.
+from tests.browser import browser, page  # noqa: E402,F401
