@@ -27,13 +27,22 @@ def parse_opening_hours(spec):
     except ValueError:
         raise ValueError(f"OPENING_HOURS {spec!r} names an unknown day.") from None
     days = set(range(a, b + 1)) if a <= b else set(range(a, 7)) | set(range(0, b + 1))
-    return days, dt.time(int(h1), int(m1)), dt.time(int(h2), int(m2))
+    if (int(h2), int(m2)) == (24, 0):
+        h2, m2 = 23, 59  # "until midnight"; the end minute is treated as inclusive below
+    try:
+        start, end = dt.time(int(h1), int(m1)), dt.time(int(h2), int(m2))
+    except ValueError:
+        raise ValueError(f"OPENING_HOURS {spec!r} has a time that does not exist.") from None
+    if start >= end:
+        raise ValueError(f"OPENING_HOURS {spec!r} must start before it ends (no overnight ranges).")
+    return days, start, end
 
 
 def is_open(moment, spec, timezone):
     days, start, end = parse_opening_hours(spec)
     local = moment.astimezone(zoneinfo.ZoneInfo(timezone))
-    return local.weekday() in days and start <= local.time() < end
+    now = local.time()
+    return local.weekday() in days and start <= now and (now < end or end == dt.time(23, 59) and now.hour == 23)
 
 
 def check_silent_devices(db, settings, now):

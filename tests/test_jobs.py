@@ -43,6 +43,16 @@ def test_opening_hours_are_parsed_and_bad_specs_are_explained():
         jobs.parse_opening_hours("weekdays")
     with pytest.raises(ValueError, match="unknown day"):
         jobs.parse_opening_hours("Mon-Fry 07:00-11:00")
+    with pytest.raises(ValueError, match="does not exist"):
+        jobs.parse_opening_hours("Mon-Fri 07:00-25:00")
+    with pytest.raises(ValueError, match="no overnight"):
+        jobs.parse_opening_hours("Mon-Fri 22:00-06:00")
+
+
+def test_opening_hours_can_run_until_midnight():
+    late = dt.datetime(2026, 11, 25, 16, 59, 30, tzinfo=dt.timezone.utc)  # 23:59:30 in Hà Nội
+    assert jobs.is_open(late, "Mon-Sun 00:00-24:00", "Asia/Ho_Chi_Minh")
+    assert not jobs.is_open(late, "Mon-Sun 00:00-23:00", "Asia/Ho_Chi_Minh")
 
 
 def test_a_device_quiet_during_opening_hours_is_marked_silent_once(db):
