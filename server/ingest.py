@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from device_client.protocol import Verifier, canonical_vote_bytes, parse_time, vote_digest
 from server.errors import ApiError
-from server.schemas import BatchSchema, VoteSchema
+from server.schemas import BatchSchema, VoteSchema, is_clean_vote
 from server.storage import org, timestamp, votes, write_transaction
 from server.storage.devices import mark_seen, rate_wait
 
@@ -108,11 +108,14 @@ def _check_votes(db, device, raw_votes):
     scales = {}
     candidates, rejections = [], []
     for index, raw in enumerate(raw_votes):
-        try:
-            vote = VOTE_SCHEMA.load(raw)
-        except ValidationError as exc:
-            rejections.append(_rejection(index, raw, exc.messages))
-            continue
+        if is_clean_vote(raw):
+            vote = raw
+        else:
+            try:
+                vote = VOTE_SCHEMA.load(raw)
+            except ValidationError as exc:
+                rejections.append(_rejection(index, raw, exc.messages))
+                continue
         errors = {}
         if vote["device"] != device["id"]:
             errors["device"] = ["Not the device this token belongs to."]

@@ -69,3 +69,25 @@ def test_envelopes_heartbeats_and_enrollments_reject_unknown_fields():
     assert errors(EnrollSchema(), {}) == {
         name: ["Missing data for required field."] for name in ("code", "public_key", "proof", "app_version")
     }
+
+
+BAD_VALUES = [None, True, False, 0, -1, 1.5, 2**60, "", "x", "4", "A" * 65, "a\nb", [], ["b", "a"],
+              ["a", "a"], ["ok"], {}, "2026-11-27T09:15:02+07:00", "2026-13-27T09:15:02+07:00",
+              "01936b2e-8f3a-7c4d-9e2f-1a2b3c4d5e6f", "A" * 88, "Hồ sơ"]
+
+
+def test_the_fast_vote_check_never_passes_what_the_schema_would_change_or_refuse():
+    from server.schemas import is_clean_vote
+
+    assert is_clean_vote(VOTE)
+    checked = 0
+    for name in VOTE:
+        for value in BAD_VALUES:
+            vote = {**VOTE, name: value}
+            if is_clean_vote(vote):
+                assert VoteSchema().load(vote) == vote, (name, value)
+                checked += 1
+        missing = {k: v for k, v in VOTE.items() if k != name}
+        assert not is_clean_vote(missing)
+    assert not is_clean_vote({**VOTE, "extra": 1})
+    assert checked > 10  # the sweep did exercise accepted variants too
