@@ -147,3 +147,108 @@ def save_staff(db, staff_id, code, full_name, title, unit_id, active, now):
         [full_name, title, unit_id, active, now, staff_id],
     )
     return staff_id
+
+
+# --- Reads and writes for the admin pages and API (server/manage/) ----------
+
+
+def _in_units(column, unit_ids, where, params):
+    """Add ``column IN (...)`` to a WHERE list; ``unit_ids`` None means no limit."""
+    if unit_ids is None:
+        return True
+    if not unit_ids:
+        return False
+    where.append(f"{column} IN ({','.join('?' * len(unit_ids))})")
+    params.extend(sorted(unit_ids))
+    return True
+
+
+def list_units(db, unit_ids=None):
+    """Units (with parent code), limited to ``unit_ids`` unless None."""
+    where, params = [], []
+    if not _in_units("u.id", unit_ids, where, params):
+        return []
+    sql = (
+        "SELECT u.id, u.code, u.name, u.parent_id, p.code AS parent, u.active, u.created_at,"
+        " u.updated_at FROM units u LEFT JOIN units p ON p.id = u.parent_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return query(db, sql + " ORDER BY u.code", params)
+
+
+def unit_by_code(db, code):
+    return query_one(
+        db,
+        "SELECT u.id, u.code, u.name, u.parent_id, p.code AS parent, u.active, u.created_at,"
+        " u.updated_at FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.code = ?",
+        [code],
+    )
+
+
+def list_counters(db, unit_ids=None):
+    where, params = [], []
+    if not _in_units("c.unit_id", unit_ids, where, params):
+        return []
+    sql = (
+        "SELECT c.id, c.code, c.name, c.unit_id, u.code AS unit, c.active, c.created_at, c.updated_at"
+        " FROM counters c JOIN units u ON u.id = c.unit_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return query(db, sql + " ORDER BY u.code, c.code", params)
+
+
+def counter_detail(db, code):
+    return query_one(
+        db,
+        "SELECT c.id, c.code, c.name, c.unit_id, u.code AS unit, c.active, c.created_at, c.updated_at"
+        " FROM counters c JOIN units u ON u.id = c.unit_id WHERE c.code = ?",
+        [code],
+    )
+
+
+STAFF_COLUMNS = (
+    "s.id, s.code, s.full_name, s.title, s.unit_id, u.code AS unit, s.active, s.created_at,"
+    " s.updated_at, (SELECT COUNT(*) FROM staff_photos p WHERE p.staff_id = s.id) AS has_photo"
+)
+
+
+def list_staff(db, unit_ids=None):
+    where, params = [], []
+    if not _in_units("s.unit_id", unit_ids, where, params):
+        return []
+    sql = f"SELECT {STAFF_COLUMNS} FROM staff s JOIN units u ON u.id = s.unit_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return query(db, sql + " ORDER BY u.code, s.code", params)
+
+
+def staff_detail(db, code):
+    return query_one(
+        db, f"SELECT {STAFF_COLUMNS} FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.code = ?", [code]
+    )
+
+
+def staff_vote_count(db, staff_id):
+    return db.execute("SELECT COUNT(*) FROM votes WHERE staff_id = ?", [staff_id]).fetchone()[0]
+
+
+def delete_staff(db, staff_id):
+    """Delete a staff member who has no votes (the caller checks); their photo goes too."""
+    db.execute("DELETE FROM staff_photos WHERE staff_id = ?", [staff_id])
+    db.execute("DELETE FROM staff WHERE id = ?", [staff_id])
+
+
+def save_staff_photo(db, staff_id, content_type, data, sha256, now):
+    db.execute(
+        "INSERT INTO staff_photos (staff_id, content_type, data, sha256, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (staff_id) DO UPDATE SET"
+        " content_type = excluded.content_type, data = excluded.data, sha256 = excluded.sha256,"
+        " updated_at = excluded.updated_at",
+        [staff_id, content_type, data, sha256, now],
+    )
+
+
+def staff_photo(db, staff_id):
+    return query_one(db, "SELECT * FROM staff_photos WHERE staff_id = ?", [staff_id])

@@ -1,0 +1,57 @@
+"""The admin JSON API: everything the admin pages do, for scripts and other systems.
+
+Authenticated by a personal API token (``Authorization: Bearer hlu_...``) or
+the browser session (then with an ``X-CSRFToken`` header on writes). Each
+view is documented with ``@doc`` so ``/api/openapi.json`` is generated from
+the same schemas that validate requests.
+"""
+
+from flask import current_app, request
+
+from server.db import get_db
+from server.errors import ApiError
+
+
+def doc(summary, body=None, response=None, many=False, status=200, query=None, tag=None):
+    """Attach OpenAPI facts to a view (read by server/openapi.py)."""
+
+    def decorator(view):
+        view.openapi = {"summary": summary, "body": body, "response": response, "many": many,
+                        "status": status, "query": query, "tag": tag}
+        return view
+
+    return decorator
+
+
+def body(schema):
+    """The JSON body loaded through ``schema`` (unknown and server-owned fields raise)."""
+    from server.api import json_body
+
+    return schema().load(json_body())
+
+
+def query_args(schema):
+    return schema().load(request.args.to_dict())
+
+
+def db():
+    return get_db()
+
+
+def config():
+    return current_app.config
+
+
+def dump(schema, value, many=False):
+    return schema(many=many).dump(value)
+
+
+def missing_body_file(name):
+    raise ApiError(400, "validation_error", "Send the file as multipart/form-data.", {name: ["Missing file."]})
+
+
+def register(app):
+    from server.api.admin import account, audit, devices, org, staff, users
+
+    for module in (account, org, staff, devices, users, audit):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,56 @@
+"""The caller's own account: who am I, password change, personal API tokens."""
+
+from flask import Blueprint
+
+from server.api.admin import body, config, db, doc, dump
+from server.api.admin.schemas import PasswordChangeSchema, TokenSchema, UserSchema
+from server.auth import api_requires, current_actor, service
+from server.errors import ApiError
+from server.manage.users import _public
+from server.storage import accounts
+
+bp = Blueprint("admin_account", __name__, url_prefix="/api/v1/me")
+
+
+@bp.get("")
+@api_requires(None)
+@doc("The signed-in user and their roles", response=UserSchema, tag="account")
+def me():
+    return _public(db(), accounts.user_by_id(db(), current_actor().user_id))
+
+
+@bp.post("/password")
+@api_requires(None)
+@doc("Change your own password (ends your other sessions)", body=PasswordChangeSchema, status=204, tag="account")
+def change_password():
+    data = body(PasswordChangeSchema)
+    service.change_password(db(), current_actor(), data["current_password"], data["new_password"], config())
+    return "", 204
+
+
+@bp.get("/tokens")
+@api_requires(None)
+@doc("Your personal API tokens (never their secrets)", response=TokenSchema, many="tokens", tag="account")
+def tokens():
+    return {"tokens": dump(TokenSchema, service.list_tokens(db(), current_actor()), many=True)}
+
+
+@bp.post("/tokens")
+@api_requires(None)
+@doc("Create a personal API token; the secret is in the answer once", body=TokenSchema,
+     response=TokenSchema, status=201, tag="account")
+def create_token():
+    data = body(TokenSchema)
+    secret, row = service.create_token(db(), current_actor(), data["name"], data.get("days"), config())
+    return {**dump(TokenSchema, row), "token": secret}, 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@api_requires(None)
+@doc("Revoke one of your tokens", response=TokenSchema, tag="account")
+def revoke_token(token_id):
+    actor = current_actor()
+    row = accounts.token_by_id(db(), token_id)
+    if row is None or row["user_id"] != actor.user_id:
+        raise ApiError(404, "not_found", "No such token.")
+    return dump(TokenSchema, service.revoke_token(db(), actor, token_id))

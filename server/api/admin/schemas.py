@@ -1,0 +1,188 @@
+"""Schemas of the admin API: request bodies (load) and responses (dump, for OpenAPI).
+
+Unknown fields raise (``BaseSchema``); server-owned fields (ids, times,
+status) are ``dump_only`` so a client can never set them.
+"""
+
+from marshmallow import fields, validate
+
+from server.schemas import CODE_RE, NO_CONTROL, BaseSchema
+
+ROLE_NAMES = ("admin", "manager", "hr", "auditor")
+Code = lambda **kw: fields.String(validate=validate.Regexp(CODE_RE, error="Letters, digits, . _ - (max 64)."), **kw)  # noqa: E731
+Text = lambda **kw: fields.String(  # noqa: E731
+    validate=[validate.Length(min=1, max=200), validate.Regexp(NO_CONTROL)], **kw
+)
+
+
+class UnitSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    code = Code(required=True)
+    name = Text(required=True)
+    parent = Code(load_default=None, allow_none=True)
+    active = fields.Boolean(load_default=True)
+    created_at = fields.String(dump_only=True)
+    updated_at = fields.String(dump_only=True)
+
+
+class UnitUpdateSchema(BaseSchema):
+    name = Text()
+    parent = Code(allow_none=True)
+    active = fields.Boolean()
+
+
+class CounterSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    code = Code(required=True)
+    name = Text(required=True)
+    unit = Code(required=True)
+    active = fields.Boolean(load_default=True)
+    created_at = fields.String(dump_only=True)
+    updated_at = fields.String(dump_only=True)
+
+
+class CounterUpdateSchema(BaseSchema):
+    name = Text()
+    unit = Code()
+    active = fields.Boolean()
+
+
+class StaffSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    code = Code(required=True)
+    full_name = Text(required=True)
+    title = fields.String(load_default="", validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    unit = Code(required=True)
+    active = fields.Boolean(load_default=True)
+    has_photo = fields.Boolean(dump_only=True)
+    created_at = fields.String(dump_only=True)
+    updated_at = fields.String(dump_only=True)
+
+
+class StaffUpdateSchema(BaseSchema):
+    full_name = Text()
+    title = fields.String(validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    unit = Code()
+    active = fields.Boolean()
+
+
+class ImportResultSchema(BaseSchema):
+    applied = fields.Boolean(dump_only=True)
+    summary = fields.Dict(dump_only=True)
+    problems = fields.List(fields.String(), dump_only=True)
+
+
+class DeviceSchema(BaseSchema):
+    id = fields.String(dump_only=True)
+    counter = fields.String(dump_only=True)
+    unit = fields.String(dump_only=True)
+    state = fields.String(dump_only=True, metadata={"description": "online, silent or revoked"})
+    enrolled_at = fields.String(dump_only=True)
+    revoked_at = fields.String(dump_only=True, allow_none=True)
+    last_seen_at = fields.String(dump_only=True, allow_none=True)
+    last_heartbeat_at = fields.String(dump_only=True, allow_none=True)
+    queue_depth = fields.Integer(dump_only=True, allow_none=True)
+    clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
+    app_version = fields.String(dump_only=True, allow_none=True)
+    ack_seq = fields.Integer(dump_only=True)
+
+
+class EnrollmentCodeSchema(BaseSchema):
+    counter = Code(required=True)
+    ttl_minutes = fields.Integer(strict=True, validate=validate.Range(min=1, max=7 * 24 * 60))
+    code = fields.String(dump_only=True)
+    expires_at = fields.String(dump_only=True)
+    qr_svg = fields.String(dump_only=True)
+
+
+class RoleSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLE_NAMES))
+    unit = Code(load_default=None, allow_none=True)
+
+
+class UserSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}$",
+                             error="Lowercase letters, digits, . _ - (2 to 64)."))
+    full_name = fields.String(load_default="", validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+    active = fields.Boolean(dump_only=True)
+    roles = fields.List(fields.Nested(RoleSchema), load_default=list)
+    created_at = fields.String(dump_only=True)
+
+
+class UserUpdateSchema(BaseSchema):
+    full_name = fields.String(validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    active = fields.Boolean()
+    password = fields.String(load_only=True, validate=validate.Length(max=200))
+
+
+class PasswordChangeSchema(BaseSchema):
+    current_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+
+
+class TokenSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    name = Text(required=True)
+    days = fields.Integer(strict=True, load_only=True, validate=validate.Range(min=1))
+    prefix = fields.String(dump_only=True)
+    token = fields.String(dump_only=True, metadata={"description": "Shown once, at creation."})
+    created_at = fields.String(dump_only=True)
+    expires_at = fields.String(dump_only=True)
+    revoked_at = fields.String(dump_only=True, allow_none=True)
+    last_used_at = fields.String(dump_only=True, allow_none=True)
+
+
+class AuditEntrySchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    at = fields.String(dump_only=True)
+    actor_kind = fields.String(dump_only=True)
+    actor = fields.String(dump_only=True)
+    address = fields.String(dump_only=True, allow_none=True)
+    action = fields.String(dump_only=True)
+    object_type = fields.String(dump_only=True)
+    object_id = fields.String(dump_only=True, allow_none=True)
+    unit_id = fields.Integer(dump_only=True, allow_none=True)
+    before = fields.Dict(dump_only=True, allow_none=True)
+    after = fields.Dict(dump_only=True, allow_none=True)
+
+
+class AuditQuerySchema(BaseSchema):
+    actor = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    before_id = fields.Integer()
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class PageQuerySchema(BaseSchema):
+    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class VoteRowSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    uuid = fields.String(dump_only=True)
+    device_id = fields.String(dump_only=True)
+    seq = fields.Integer(dump_only=True)
+    counter = fields.String(dump_only=True)
+    staff = fields.String(dump_only=True)
+    rating = fields.Integer(dump_only=True)
+    reasons = fields.List(fields.String(), dump_only=True)
+    ticket = fields.String(dump_only=True, allow_none=True)
+    local_time = fields.String(dump_only=True)
+    received_at = fields.String(dump_only=True)
+
+
+class IncidentSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    device_id = fields.String(dump_only=True)
+    counter = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True)
+    seq = fields.Integer(dump_only=True, allow_none=True)
+    vote_uuid = fields.String(dump_only=True, allow_none=True)
+    detail = fields.String(dump_only=True)
+    created_at = fields.String(dump_only=True)
+    resolved_at = fields.String(dump_only=True, allow_none=True)

@@ -1,0 +1,119 @@
+"""Who is asking, and may they: sessions and tokens in, ``current_actor()`` out.
+
+A browser signs in with a password and gets a server-side session (its
+random id in Flask's signed, HttpOnly, SameSite cookie). A script sends
+``Authorization: Bearer hlu_...`` (a personal API token). Both become an
+``Actor`` whose roles decide what it may do and where. CSRF is checked on
+every unsafe request that rides on the session cookie; token requests carry
+no ambient authority, so they need none.
+"""
+
+import datetime as dt
+import functools
+
+from flask import current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from server.auth import service
+from server.auth.actor import Actor, PERMISSIONS, ROLES, cli_actor  # noqa: F401
+from server.db import get_db
+from server.errors import ApiError, error_response
+
+csrf = CSRFProtect()
+
+
+def init_app(app):
+    app.config["SESSION_COOKIE_SECURE"] = not app.config["DEVELOPMENT"]
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_NAME"] = "hailong_session"
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=app.config["SESSION_MAX_HOURS"])
+    # Checked explicitly (``protect_csrf``) on the admin pages and API only:
+    # the device API authenticates every call with a bearer token.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    csrf.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc):
+        if request.path.startswith("/api/"):
+            return error_response(400, "csrf_failed", f"CSRF check failed: {exc.description}")
+        from flask import render_template
+
+        return render_template("error.html", status=400, message=exc.description), 400
+
+
+def client_address():
+    return request.remote_addr or "-"
+
+
+def current_actor():
+    """The Actor behind this request (token first, then session), or None."""
+    if "actor" not in g:
+        g.actor = _load_actor()
+    return g.actor
+
+
+def _load_actor():
+    db, config = get_db(), current_app.config
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() == "bearer" and secret.strip().startswith(service.TOKEN_PREFIX):
+        return service.actor_for_token(db, secret.strip(), client_address())
+    sid = session.get("sid")
+    if sid:
+        actor = service.actor_for_session(db, sid, client_address(), config)
+        if actor is None:
+            session.clear()
+        return actor
+    return None
+
+
+def protect_csrf():
+    """Check the CSRF token of an unsafe request that rides on the session cookie."""
+    actor = current_actor()
+    if actor is not None and actor.kind == "token":
+        return
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+def api_requires(permission):
+    """API views: 401 without a live session/token, 403 without a role granting ``permission``."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            actor = current_actor()
+            if actor is None:
+                raise ApiError(401, "unauthorized", "Sign in or send a valid API token.",
+                               headers={"WWW-Authenticate": 'Bearer realm="hailong"'})
+            protect_csrf()
+            if permission and not actor.can(permission):
+                raise ApiError(403, "forbidden", "Your roles do not allow this.")
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator
+
+
+def page_requires(permission):
+    """Page views: redirect to the sign-in page, or a 403 page without the permission."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            actor = current_actor()
+            if actor is None or actor.kind != "user":
+                return redirect(url_for("web_auth.login", next=request.full_path))
+            protect_csrf()
+            if permission and not actor.can(permission):
+                raise ApiError(403, "forbidden", "Your roles do not allow this.")
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator

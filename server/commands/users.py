@@ -1,0 +1,76 @@
+"""``hailong user create`` and ``hailong user token``: people, from the command line."""
+
+import sys
+
+import click
+
+from server.errors import ApiError
+
+
+def _explain(exc):
+    fields = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.fields.items())
+    return f"{exc.message}{' (' + fields + ')' if fields else ''}"
+
+
+@click.group()
+def user():
+    """User accounts for the admin pages and API.
+
+    Example: hailong user create --username admin --role admin
+    """
+
+
+@user.command()
+@click.option("--username", required=True, help="Login name: lowercase letters, digits, . _ -")
+@click.option("--role", type=click.Choice(["admin", "manager", "hr", "auditor"]), required=True,
+              help="Role to grant; every role but admin needs --unit.")
+@click.option("--unit", "unit_code", help="Code of the unit the role covers (with its subtree).")
+@click.option("--full-name", default="", help="Name shown on the pages.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_obj
+def create(obj, username, role, unit_code, full_name, password_stdin):
+    """Create a user with one role; the password is asked for without echo.
+
+    The first admin is made this way; later users can be made on the Users page.
+    Example: hailong user create --username admin --role admin
+    """
+    from server.manage.users import bootstrap_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = bootstrap_user(obj.db(), username, password, role, unit_code, full_name, obj.config)
+    except ApiError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    roles = ", ".join(r["role"] + (f" on {r['unit']}" if r["unit"] else "") for r in created["roles"])
+    click.echo(f"Created user {created['username']} ({roles}).")
+
+
+@user.command()
+@click.option("--username", required=True, help="Whose token it is; it acts with their roles.")
+@click.option("--name", required=True, help="What the token is for, e.g. 'nightly export'.")
+@click.option("--days", type=click.IntRange(min=1), help="Lifetime (default API_TOKEN_DEFAULT_DAYS).")
+@click.pass_obj
+def token(obj, username, name, days):
+    """Create a personal API token for USERNAME and print it once.
+
+    Example: hailong user token --username auditor1 --name "monthly export" --days 30
+    """
+    from server.auth.actor import Actor
+    from server.auth.service import create_token
+    from server.storage import accounts
+
+    db = obj.db()
+    row = accounts.user_by_username(db, username)
+    if row is None:
+        raise click.ClickException(f"No user has the username {username!r}.")
+    actor = Actor(kind="cli", name="cli", user_id=row["id"])
+    try:
+        secret, info = create_token(db, actor, name, days, obj.config)
+    except ApiError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    click.echo(secret)
+    click.echo(f"Token {info['id']} for {username}, valid until {info['expires_at']}. It is shown only once.",
+               err=True)

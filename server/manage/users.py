@@ -1,0 +1,142 @@
+"""User accounts and their roles (admins only)."""
+
+from server import audit
+from server.auth.passwords import check_strength, hash_password
+from server.errors import ApiError
+from server.manage import conflict, require, unknown_field
+from server.storage import accounts, org, timestamp, write_transaction
+
+
+def _public(db, user):
+    return {
+        "id": user["id"],
+        "username": user["username"],
+        "full_name": user["full_name"],
+        "active": bool(user["active"]),
+        "created_at": user["created_at"],
+        "roles": [
+            {"id": r["id"], "role": r["role"], "unit": r["unit_code"]} for r in accounts.roles_of(db, user["id"])
+        ],
+    }
+
+
+def list_users(db, actor):
+    require(actor, "users.read")
+    return [_public(db, u) for u in accounts.list_users(db)]
+
+
+def _user(db, username):
+    user = accounts.user_by_username(db, username)
+    if user is None:
+        raise ApiError(404, "not_found", "No user with this username.")
+    return user
+
+
+def get_user(db, actor, username):
+    require(actor, "users.read")
+    return _public(db, _user(db, username))
+
+
+def _role_unit(db, role):
+    if role["role"] == "admin":
+        if role.get("unit"):
+            raise unknown_field("roles", "The admin role covers everything; give no unit.")
+        return None
+    unit = org.unit_by_code(db, role.get("unit") or "")
+    if unit is None:
+        raise unknown_field("roles", f"The {role['role']} role needs an existing unit.")
+    return unit["id"]
+
+
+def create_user(db, actor, data, config):
+    """Create an account with its roles; the password is checked for length."""
+    require(actor, "users.write")
+    problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"])
+    if problems:
+        raise ApiError(400, "validation_error", "The password is too weak.", {"password": problems})
+    if accounts.user_by_username(db, data["username"]):
+        raise conflict("username", "This username is taken.")
+    units = [(r["role"], _role_unit(db, r)) for r in data.get("roles", [])]
+    now = timestamp()
+    with write_transaction(db):
+        user_id = accounts.insert_user(db, data["username"], data.get("full_name", ""),
+                                       hash_password(data["password"]), now)
+        for role, unit_id in units:
+            accounts.add_role(db, user_id, role, unit_id, now)
+        after = _public(db, accounts.user_by_id(db, user_id))
+        audit.record(db, actor, "create", "user", data["username"], after=after)
+    return after
+
+
+def _admins_left(db, without_user=None, without_role=None):
+    return sum(
+        1
+        for u in accounts.list_users(db)
+        if u["active"] and u["id"] != without_user
+        for r in accounts.roles_of(db, u["id"])
+        if r["role"] == "admin" and r["id"] != without_role
+    )
+
+
+def update_user(db, actor, username, data, config):
+    """Rename, (de)activate, or set a new password (which ends their sessions)."""
+    require(actor, "users.write")
+    user = _user(db, username)
+    before = _public(db, user)
+    if data.get("active") is False and _admins_left(db, without_user=user["id"]) == 0:
+        raise conflict("active", "The last active admin cannot be deactivated.")
+    if "password" in data:
+        problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"])
+        if problems:
+            raise ApiError(400, "validation_error", "The password is too weak.", {"password": problems})
+    now = timestamp()
+    with write_transaction(db):
+        accounts.update_user(db, user["id"], data.get("full_name", user["full_name"]),
+                             int(data.get("active", bool(user["active"]))), now)
+        if "password" in data:
+            accounts.set_password(db, user["id"], hash_password(data["password"]), now)
+            accounts.end_sessions_of(db, user["id"], now)
+        if data.get("active") is False:
+            accounts.end_sessions_of(db, user["id"], now)
+        after = _public(db, accounts.user_by_id(db, user["id"]))
+        changes = {**after, "password_changed": "password" in data}
+        audit.record(db, actor, "update", "user", username, before=before, after=changes)
+    return after
+
+
+def add_role(db, actor, username, data):
+    require(actor, "users.write")
+    user = _user(db, username)
+    unit_id = _role_unit(db, {"role": data["role"], "unit": data.get("unit")})
+    with write_transaction(db):
+        role_id = accounts.add_role(db, user["id"], data["role"], unit_id, timestamp())
+        if role_id is None:
+            raise conflict("role", "The user already has this role on this unit.")
+        audit.record(db, actor, "grant_role", "user", username, unit_id,
+                     after={"role": data["role"], "unit": data.get("unit")})
+    return _public(db, accounts.user_by_id(db, user["id"]))
+
+
+def remove_role(db, actor, username, role_id):
+    require(actor, "users.write")
+    user = _user(db, username)
+    role = accounts.role_by_id(db, role_id)
+    if role is None or role["user_id"] != user["id"]:
+        raise ApiError(404, "not_found", "This user has no such role.")
+    if role["role"] == "admin" and _admins_left(db, without_role=role_id) == 0:
+        raise conflict("role", "The last admin role cannot be removed.")
+    unit = org.unit_path(db, role["unit_id"])[-1]["code"] if role["unit_id"] else None
+    with write_transaction(db):
+        accounts.remove_role(db, role_id)
+        audit.record(db, actor, "revoke_role", "user", username, role["unit_id"],
+                     before={"role": role["role"], "unit": unit})
+    return _public(db, accounts.user_by_id(db, user["id"]))
+
+
+def bootstrap_user(db, username, password, role, unit_code, full_name, config):
+    """``hailong user create``: a user with one role, audited as the CLI."""
+    from server.auth.actor import cli_actor
+
+    roles = [{"role": role, "unit": unit_code}] if role else []
+    return create_user(db, cli_actor(), {"username": username, "password": password,
+                                         "full_name": full_name, "roles": roles}, config)

@@ -1,0 +1,184 @@
+"""People who sign in: users, their roles on units, sessions, API tokens, login failures."""
+
+from server.storage import query, query_one
+
+
+def user_by_username(db, username):
+    return query_one(db, "SELECT * FROM users WHERE username = ?", [username])
+
+
+def user_by_id(db, user_id):
+    return query_one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+
+
+def list_users(db):
+    return query(db, "SELECT * FROM users ORDER BY username")
+
+
+def insert_user(db, username, full_name, password_hash, now):
+    return db.execute(
+        "INSERT INTO users (username, full_name, password_hash, active, created_at, updated_at,"
+        " password_changed_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
+        [username, full_name, password_hash, now, now, now],
+    ).lastrowid
+
+
+def update_user(db, user_id, full_name, active, now):
+    db.execute(
+        "UPDATE users SET full_name = ?, active = ?, updated_at = ? WHERE id = ?",
+        [full_name, active, now, user_id],
+    )
+
+
+def set_password(db, user_id, password_hash, now):
+    db.execute(
+        "UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?",
+        [password_hash, now, now, user_id],
+    )
+
+
+def roles_of(db, user_id):
+    """``[{id, role, unit_id, unit_code, unit_name}]``; admin rows have no unit."""
+    return query(
+        db,
+        "SELECT r.id, r.role, r.unit_id, u.code AS unit_code, u.name AS unit_name"
+        " FROM user_roles r LEFT JOIN units u ON u.id = r.unit_id"
+        " WHERE r.user_id = ? ORDER BY r.role, u.code",
+        [user_id],
+    )
+
+
+def role_by_id(db, role_id):
+    return query_one(db, "SELECT * FROM user_roles WHERE id = ?", [role_id])
+
+
+def add_role(db, user_id, role, unit_id, now):
+    """Grant a role; returns its id, or None when the user already has it."""
+    existing = query_one(
+        db,
+        "SELECT id FROM user_roles WHERE user_id = ? AND role = ? AND IFNULL(unit_id, 0) = ?",
+        [user_id, role, unit_id or 0],
+    )
+    if existing:
+        return None
+    return db.execute(
+        "INSERT INTO user_roles (user_id, role, unit_id, created_at) VALUES (?, ?, ?, ?)",
+        [user_id, role, unit_id, now],
+    ).lastrowid
+
+
+def remove_role(db, role_id):
+    db.execute("DELETE FROM user_roles WHERE id = ?", [role_id])
+
+
+def subtree_ids(db, unit_ids):
+    """Every unit at or below ``unit_ids`` (a recursive CTE over ``parent_id``)."""
+    unit_ids = list(unit_ids)
+    if not unit_ids:
+        return set()
+    marks = ",".join("?" * len(unit_ids))
+    rows = db.execute(
+        f"WITH RECURSIVE down(id) AS (SELECT id FROM units WHERE id IN ({marks})"
+        " UNION SELECT u.id FROM units u JOIN down ON u.parent_id = down.id)"
+        " SELECT id FROM down",
+        unit_ids,
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+# --- Sessions ---------------------------------------------------------------
+
+
+def insert_session(db, token_hash, user_id, address, now, expires_at):
+    db.execute(
+        "INSERT INTO user_sessions (token_hash, user_id, address, created_at, last_seen_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [token_hash, user_id, address, now, now, expires_at],
+    )
+
+
+def session_by_hash(db, token_hash):
+    return query_one(db, "SELECT * FROM user_sessions WHERE token_hash = ?", [token_hash])
+
+
+def touch_session(db, session_id, now, expires_at):
+    db.execute(
+        "UPDATE user_sessions SET last_seen_at = ?, expires_at = ? WHERE id = ? AND ended_at IS NULL",
+        [now, expires_at, session_id],
+    )
+
+
+def end_session(db, session_id, now):
+    db.execute(
+        "UPDATE user_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL", [now, session_id]
+    )
+
+
+def end_sessions_of(db, user_id, now, keep_id=None):
+    db.execute(
+        "UPDATE user_sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL AND id != ?",
+        [now, user_id, keep_id or 0],
+    )
+
+
+# --- API tokens -------------------------------------------------------------
+
+
+def insert_token(db, user_id, name, token_hash, prefix, now, expires_at):
+    return db.execute(
+        "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [user_id, name, token_hash, prefix, now, expires_at],
+    ).lastrowid
+
+
+def token_by_hash(db, token_hash):
+    return query_one(db, "SELECT * FROM api_tokens WHERE token_hash = ?", [token_hash])
+
+
+def token_by_id(db, token_id):
+    return query_one(db, "SELECT * FROM api_tokens WHERE id = ?", [token_id])
+
+
+def tokens_of(db, user_id):
+    return query(
+        db,
+        "SELECT id, name, prefix, created_at, expires_at, revoked_at, last_used_at"
+        " FROM api_tokens WHERE user_id = ? ORDER BY id",
+        [user_id],
+    )
+
+
+def revoke_token(db, token_id, now):
+    return db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, token_id]
+    ).rowcount
+
+
+def mark_token_used(db, token_id, now):
+    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
+
+
+# --- Login throttling -------------------------------------------------------
+
+
+def record_login_failure(db, username, address, now):
+    db.execute(
+        "INSERT INTO login_failures (username, address, created_at) VALUES (?, ?, ?)",
+        [username, address, now],
+    )
+
+
+def login_failures_since(db, username, address, since):
+    """``(failures for this username, failures from this address)`` since ``since``."""
+    by_user = db.execute(
+        "SELECT COUNT(*) FROM login_failures WHERE username = ? AND created_at >= ?", [username, since]
+    ).fetchone()[0]
+    by_address = db.execute(
+        "SELECT COUNT(*) FROM login_failures WHERE address = ? AND created_at >= ?", [address, since]
+    ).fetchone()[0]
+    return by_user, by_address
+
+
+def clear_login_failures(db, username):
+    db.execute("DELETE FROM login_failures WHERE username = ?", [username])

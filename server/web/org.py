@@ -1,0 +1,99 @@
+"""Units (as a tree) and counters."""
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from server.api.admin.schemas import CounterSchema, CounterUpdateSchema, UnitSchema, UnitUpdateSchema
+from server.auth import current_actor, page_requires
+from server.db import get_db
+from server.errors import ApiError
+from server.manage import org
+from server.web import form_data, page_errors
+
+bp = Blueprint("web_org", __name__, url_prefix="/admin")
+
+
+def _attempt(action):
+    """Run ``action``; returns ``(result, errors, message, status)``."""
+    try:
+        return action(), {}, None, 200
+    except ValidationError as exc:
+        return None, exc.messages, None, 400
+    except ApiError as exc:
+        return None, exc.fields, exc.message, exc.status
+
+
+@bp.route("/units", methods=["GET", "POST"])
+@page_requires("units.read")
+def units():
+    db, actor = get_db(), current_actor()
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        data = form_data(["code", "name", "parent"])
+        data["parent"] = data.get("parent") or None
+        done, errors, message, status = _attempt(
+            lambda: org.create_unit(db, actor, UnitSchema().load(data)))
+        if done:
+            return redirect(url_for("web_org.units"))
+    return render_template("units.html", units=org.list_units(db, actor), errors=errors,
+                           message=message, can_write=actor.can("units.write")), status
+
+
+@bp.route("/units/<code>", methods=["GET", "POST"])
+@page_requires("units.read")
+def unit(code):
+    db, actor = get_db(), current_actor()
+    row = org.get_unit(db, actor, code)
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        data = form_data(["name", "parent"], booleans=["active"])
+        data["parent"] = data.get("parent") or None
+        done, errors, message, status = _attempt(
+            lambda: org.update_unit(db, actor, code, UnitUpdateSchema().load(data)))
+        if done:
+            return redirect(url_for("web_org.units"))
+    return render_template("unit.html", unit=row, units=org.list_units(db, actor), errors=errors,
+                           message=message, can_write=actor.can("units.write")), status
+
+
+def _unit_choices(db, actor, permission):
+    scope = actor.scope(db, permission)
+    return [u for u in org.list_units(db, actor) if scope is None or u["id"] in scope]
+
+
+@bp.route("/counters", methods=["GET", "POST"])
+@page_requires("counters.read")
+def counters():
+    db, actor = get_db(), current_actor()
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        data = form_data(["code", "name", "unit"])
+        done, errors, message, status = _attempt(
+            lambda: org.create_counter(db, actor, CounterSchema().load(data)))
+        if done:
+            return redirect(url_for("web_org.counters"))
+    return render_template("counters.html", counters=org.list_counters(db, actor), errors=errors,
+                           message=message, can_write=actor.can("counters.write"),
+                           units=_unit_choices(db, actor, "counters.write") if actor.can("counters.write") else []
+                           ), status
+
+
+@bp.route("/counters/<code>", methods=["GET", "POST"])
+@page_requires("counters.read")
+def counter(code):
+    db, actor = get_db(), current_actor()
+    row = org.get_counter(db, actor, code)
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        data = form_data(["name", "unit"], booleans=["active"])
+        done, errors, message, status = _attempt(
+            lambda: org.update_counter(db, actor, code, CounterUpdateSchema().load(data)))
+        if done:
+            return redirect(url_for("web_org.counters"))
+    return render_template("counter.html", counter=row, errors=errors, message=message,
+                           can_write=actor.can("counters.write"),
+                           units=_unit_choices(db, actor, "counters.write") if actor.can("counters.write") else []
+                           ), status
+
+
+page_errors(bp)

@@ -1,0 +1,61 @@
+"""Users and their roles (admins only)."""
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from server.api.admin.schemas import RoleSchema, UserSchema, UserUpdateSchema
+from server.auth import ROLES, current_actor, page_requires
+from server.db import get_db
+from server.manage import org, users
+from server.web import form_data, page_errors
+from server.web.org import _attempt
+
+bp = Blueprint("web_users", __name__, url_prefix="/admin")
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@page_requires("users.read")
+def list_():
+    db, actor = get_db(), current_actor()
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        data = form_data(["username", "full_name", "password"])
+        role = form_data(["role", "unit"])
+        if role.get("role"):
+            data["roles"] = [{"role": role["role"], "unit": role.get("unit") or None}]
+        done, errors, message, status = _attempt(
+            lambda: users.create_user(db, actor, UserSchema().load(data), current_app.config))
+        if done:
+            return redirect(url_for("web_users.edit", username=done["username"]))
+    return render_template("users.html", users=users.list_users(db, actor), roles=ROLES,
+                           units=org.list_units(db, actor), errors=errors, message=message), status
+
+
+@bp.route("/users/<username>", methods=["GET", "POST"])
+@page_requires("users.read")
+def edit(username):
+    db, actor = get_db(), current_actor()
+    users.get_user(db, actor, username)
+    errors, message, status = {}, None, 200
+    action = request.form.get("action")
+    done = None
+    if action == "save":
+        data = form_data(["full_name"], booleans=["active"])
+        if request.form.get("password"):
+            data["password"] = request.form["password"]
+        done, errors, message, status = _attempt(
+            lambda: users.update_user(db, actor, username, UserUpdateSchema().load(data), current_app.config))
+    elif action == "grant":
+        data = form_data(["role", "unit"])
+        data["unit"] = data.get("unit") or None
+        done, errors, message, status = _attempt(
+            lambda: users.add_role(db, actor, username, RoleSchema().load(data)))
+    elif action == "revoke":
+        done, errors, message, status = _attempt(
+            lambda: users.remove_role(db, actor, username, int(request.form.get("role_id", "0"))))
+    if done:
+        return redirect(url_for("web_users.edit", username=username))
+    return render_template("user_edit.html", user=users.get_user(db, actor, username), roles=ROLES,
+                           units=org.list_units(db, actor), errors=errors, message=message), status
+
+
+page_errors(bp)

@@ -1,0 +1,143 @@
+"""A small organisation with one user per role, for the admin API and page tests.
+
+DN (province) → DN-TT (centre: in scope) and DN-BH (city office: out of
+scope for the people whose roles are on DN-TT). Each user gets a personal
+API token; each side gets an enrolled device, a vote, a photo and an audit entry.
+"""
+
+import json
+import shutil
+
+from migrations import migrations
+from server import create_app, orgimport, storage
+from server.auth import service
+from server.auth.actor import Actor, cli_actor
+from server.manage import staff as staff_service
+from server.manage import users
+from server.storage import accounts
+from server.storage import devices as device_storage
+from tests.live import ORG_CSV
+
+from argon2 import PasswordHasher
+
+from server.auth import passwords
+
+# The production hasher costs ~0.6 s a hash on a small machine; these tests
+# hash and verify hundreds of times, so they use a cheap argon2id instead
+# (hashes carry their own parameters, so verification is unchanged).
+# test_auth.py checks the production parameters themselves.
+PRODUCTION_HASHER = passwords._hasher
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+PASSWORD = "correct horse battery staple"
+CONFIG = {"PASSWORD_MIN_LENGTH": 10, "API_TOKEN_DEFAULT_DAYS": 90, "API_TOKEN_MAX_DAYS": 365}
+# username → (role, unit) ; "nobody" signs in but holds no role.
+PEOPLE = {
+    "admin": ("admin", None),
+    "manager": ("manager", "DN-TT"),
+    "hr": ("hr", "DN-TT"),
+    "auditor": ("auditor", "DN-TT"),
+    "nobody": (None, None),
+}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def create_user(db, username, role, unit, password=PASSWORD):
+    return users.bootstrap_user(db, username, password, role, unit, username.title(), CONFIG)
+
+
+def token_for(db, username, days=None):
+    user = accounts.user_by_username(db, username)
+    actor = Actor(kind="cli", name="cli", user_id=user["id"])
+    return service.create_token(db, actor, "tests", days, CONFIG)[0]
+
+
+def enroll_fake_device(db, counter_code, key="k"):
+    """A device row as enrollment makes it (the key is never used to verify here)."""
+    counter = storage.org.counter_by_code(db, counter_code)
+    code = device_storage.create_enrollment_code(db, counter["id"], storage.now_utc())
+    row = device_storage.find_enrollment_code(db, code)
+    device_id, _token = device_storage.enroll_device(db, row, key * 43, "1.0-test")
+    return device_id
+
+
+def insert_vote(db, device_id, counter_code, staff_code, uuid, seq=1):
+    counter = storage.org.counter_by_code(db, counter_code)
+    staff_id = storage.org.staff_by_codes(db, [staff_code])[staff_code]["id"]
+    now = storage.timestamp()
+    with storage.write_transaction(db):
+        batch = db.execute(
+            "INSERT INTO sync_batches (device_id, received_at, n_votes, n_accepted, n_duplicate,"
+            " n_conflict, n_rejected, ack_seq) VALUES (?, ?, 1, 1, 0, 0, 0, ?)",
+            [device_id, now, seq],
+        ).lastrowid
+        db.execute(
+            "INSERT INTO votes (uuid, device_id, seq, counter_id, staff_id, rating, reasons, ticket,"
+            " local_time, scale_version, signature, digest, received_at, batch_id)"
+            " VALUES (?, ?, ?, ?, ?, 4, '[]', NULL, ?, 1, 'sig', 'digest', ?, ?)",
+            [uuid, device_id, seq, counter["id"], staff_id, now, now, batch],
+        )
+
+
+def build(path, tmp_path):
+    """Migrate, import the org, make the people and their objects; returns the facts."""
+    db = storage.connect(path)
+    migrations.apply(db)
+    org_file = tmp_path / "org.csv"
+    org_file.write_text(ORG_CSV, encoding="utf-8")
+    orgimport.import_file(db, str(org_file))
+    facts = {"tokens": {}, "devices": {}}
+    for username, (role, unit) in PEOPLE.items():
+        create_user(db, username, role, unit)
+        facts["tokens"][username] = token_for(db, username)
+    facts["devices"]["in"] = enroll_fake_device(db, "DN-TT-Q1", "a")
+    facts["devices"]["in2"] = enroll_fake_device(db, "DN-TT-Q2", "c")
+    facts["devices"]["out"] = enroll_fake_device(db, "DN-BH-Q1", "b")
+    insert_vote(db, facts["devices"]["in"], "DN-TT-Q1", "NV001", "00000000-0000-7000-8000-00000000000a")
+    insert_vote(db, facts["devices"]["out"], "DN-BH-Q1", "NV004", "00000000-0000-7000-8000-00000000000b")
+    staff_service.create_staff(db, cli_actor(), {"code": "NV006", "full_name": "Đỗ Out Of Scope",
+                                                 "title": "", "unit": "DN-BH"})
+    for code in ("NV001", "NV004"):
+        staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
+    facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
+    db.close()
+    return facts
+
+
+def copy_db(template, target):
+    shutil.copy(template, target)
+    return target
+
+
+def snapshot(db):
+    """Everything a request could change, minus bookkeeping (token last use, sessions)."""
+    tables = {
+        "units": "SELECT code, name, parent_id, active FROM units ORDER BY id",
+        "counters": "SELECT code, name, unit_id, active FROM counters ORDER BY id",
+        "staff": "SELECT code, full_name, title, unit_id, active FROM staff ORDER BY id",
+        "photos": "SELECT staff_id, sha256 FROM staff_photos ORDER BY staff_id",
+        "devices": "SELECT id, status FROM devices ORDER BY id",
+        "codes": "SELECT COUNT(*) FROM enrollment_codes",
+        "users": "SELECT username, full_name, active, password_hash FROM users ORDER BY id",
+        "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
+        "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
+    }
+    return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
+
+
+def app_for(path, **settings):
+    return create_app({"TESTING": True, "DATABASE": str(path), "DEVELOPMENT": True, **settings})
+
+
+def csrf_token(client, path="/login"):
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, username, password=PASSWORD, address="127.0.0.1"):
+    """Post the sign-in form (with its CSRF token) as a browser would; returns the response."""
+    token = csrf_token(client)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address}, headers={"Accept-Language": "en"})

@@ -1,0 +1,168 @@
+"""The admin pages in headless Chromium against a real ``hailong serve``.
+
+The main flow of the issue: the first admin, made with ``hailong user
+create``, signs in, creates a unit, a counter and a staff member, issues an
+enrollment code, a real tablet enrolls with the code read from the page,
+the device shows up online, the admin revokes it. Then the same pages on a
+phone-sized screen.
+"""
+
+import pytest
+
+from device_client import transport
+from device_client.tablet import enroll
+from tests.live import LiveServer, hailong
+
+PASSWORD = "first admin password"
+
+
+@pytest.fixture
+def admin_server(db_path, tmp_path):
+    hailong("--database", str(db_path), "user", "create", "--username", "admin", "--role", "admin",
+            "--full-name", "Quản trị viên", "--password-stdin", input=PASSWORD + "\n")
+    server = LiveServer(db_path, settings={"DEVELOPMENT": "true"}, log_path=tmp_path / "serve.log").start()
+    yield server
+    server.stop()
+
+
+def sign_in(page, server):
+    page.goto(server.url + "/lang/en?next=/admin/units")
+    assert page.url.startswith(server.url + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/admin/units")
+
+
+def test_first_admin_sets_up_a_counter_and_enrolls_then_revokes_a_tablet(admin_server, page, tmp_path):
+    server = admin_server
+    sign_in(page, server)
+
+    page.fill("#new-unit input[name=code]", "QN-TT")
+    page.fill("#new-unit input[name=name]", "Trung tâm Phục vụ hành chính công Quảng Ninh")
+    page.click("#new-unit button")
+    page.wait_for_selector("text=QN-TT")
+
+    page.goto(server.url + "/admin/counters")
+    page.fill("#new-counter input[name=code]", "QN-TT-Q1")
+    page.fill("#new-counter input[name=name]", "Quầy 1 – Hộ tịch")
+    page.select_option("#new-counter select[name=unit]", "QN-TT")
+    page.click("#new-counter button")
+    page.wait_for_selector("a:has-text('QN-TT-Q1')")
+
+    page.goto(server.url + "/admin/staff")
+    page.fill("#new-staff input[name=code]", "QN001")
+    page.fill("#new-staff input[name=full_name]", "Nguyễn Văn An")
+    page.fill("#new-staff input[name=title]", "Chuyên viên")
+    page.select_option("#new-staff select[name=unit]", "QN-TT")
+    page.click("#new-staff button")
+    page.wait_for_selector("a:has-text('QN001')")
+
+    page.goto(server.url + "/admin/devices")
+    page.select_option("#issue-code select[name=counter]", "QN-TT-Q1")
+    page.click("#issue-code button")
+    code = page.text_content("#enroll-code").strip()
+    assert page.locator(".qr svg").count() == 1
+
+    tablet = enroll(str(tmp_path / "tablet"), server.url, code)
+    assert tablet.config["counter"]["code"] == "QN-TT-Q1"
+    assert [s["code"] for s in tablet.config["staff"]] == ["QN001"]
+
+    page.goto(server.url + "/admin/devices")
+    row = page.locator(f"tr[data-device='{tablet.device_id}']")
+    assert row.locator(".state").text_content().strip() == "online"
+    assert "QN-TT-Q1" in row.text_content()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button:has-text('Revoke')").click()
+    page.wait_for_selector(f"tr[data-device='{tablet.device_id}'] .state-revoked")
+    with pytest.raises(transport.ServerError) as refused:
+        tablet.heartbeat()
+    assert refused.value.status == 401
+    tablet.close()
+
+    page.goto(server.url + "/admin/audit")
+    actions = page.locator("#audit").text_content()
+    for action in ("login", "create", "issue_code", "revoke"):
+        assert action in actions
+
+
+def test_the_pages_fit_a_phone_screen_in_vietnamese(admin_server, browser):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="vi-VN", is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(admin_server.url + "/login")
+        assert page.text_content("h1").strip() == "Đăng nhập"
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(admin_server.url + "/admin/units")
+        for path in ("/admin/units", "/admin/counters", "/admin/staff", "/admin/devices", "/admin/users",
+                     "/admin/audit", "/account"):
+            page.goto(admin_server.url + path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is wider than the phone by {overflow}px"
+        page.goto(admin_server.url + "/admin/units")
+        button = page.locator("#new-unit button").bounding_box()
+        assert button["height"] >= 44  # a thumb-sized target
+    finally:
+        context.close()
+
+
+# --- Page flows through the Flask test client (fast; no browser needed) -----
+
+
+def _form(client, path, data):
+    from tests.people import csrf_token
+
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, path)},
+                       headers={"Accept-Language": "en"}, content_type="multipart/form-data")
+
+
+def test_the_import_page_previews_problems_then_applies_only_on_confirm(people):
+    import io
+    import re
+
+    from tests.people import app_for, sign_in
+
+    path, _ = people
+    client = app_for(path).test_client()
+    sign_in(client, "admin")
+    bad = _form(client, "/admin/staff/import", {"action": "preview", "file": (
+        io.BytesIO(b"kind,code,name,parent,title,active\nstaff,NV060,X,NOWHERE,,\n"), "org.csv")})
+    assert bad.status_code == 400 and "NOWHERE" in bad.get_data(as_text=True)
+    good = _form(client, "/admin/staff/import", {"action": "preview", "file": (
+        io.BytesIO("kind,code,name,parent,title,active\nstaff,NV060,Lý Thị Mai,DN-TT,,\n".encode()), "org.csv")})
+    text = good.get_data(as_text=True)
+    assert good.status_code == 200 and "Preview" in text
+    assert client.get("/api/v1/staff/NV060").status_code == 404
+    upload = re.search(r'name="upload" value="([^"]+)"', text).group(1)
+    applied = _form(client, "/admin/staff/import", {"action": "apply", "upload": upload})
+    assert applied.status_code == 200 and "Applied" in applied.get_data(as_text=True)
+    assert client.get("/api/v1/staff/NV060").json["full_name"] == "Lý Thị Mai"
+
+
+def test_the_staff_page_deactivates_and_refuses_to_delete_someone_with_votes(people):
+    from tests.people import app_for, sign_in
+
+    path, _ = people
+    client = app_for(path).test_client()
+    sign_in(client, "hr")
+    refused = _form(client, "/admin/staff/NV001", {"action": "delete"})
+    assert refused.status_code == 409 and "deactivate them instead" in refused.get_data(as_text=True)
+    saved = _form(client, "/admin/staff/NV001", {"action": "save", "full_name": "Nguyễn Thị Hồng Nhung",
+                                                 "title": "Chuyên viên", "unit": "DN-TT"})
+    assert saved.status_code == 302
+    assert client.get("/api/v1/staff/NV001").json["active"] is False
+
+
+def test_a_page_for_another_units_object_is_a_plain_404(people):
+    from tests.people import app_for, sign_in
+
+    path, _ = people
+    client = app_for(path).test_client()
+    sign_in(client, "manager")
+    response = client.get("/admin/counters/DN-BH-Q1")
+    assert response.status_code == 404 and "Quầy 1 – Tổng hợp" not in response.get_data(as_text=True)
+    assert client.get("/admin/users").status_code == 403

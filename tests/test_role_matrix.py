@@ -1,0 +1,165 @@
+"""Every admin endpoint × every role × an object in and out of the caller's scope.
+
+The users (tests/people.py) hold their roles on DN-TT; DN-BH is outside
+their scope. The expected permissions are written out here, independently
+of server/auth/actor.py, as the spec. Every refused request must change
+nothing and reveal nothing about the object it asked for.
+"""
+
+import io
+
+import pytest
+
+from server import storage
+from tests.people import PNG, app_for, snapshot
+
+ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor")
+# Which roles may use each kind of endpoint (admin: everywhere; others: in their subtree).
+ALLOWED = {
+    "me": {"nobody", "admin", "manager", "hr", "auditor"},
+    "units.read": {"admin", "manager", "hr", "auditor"},
+    "units.write": {"admin"},
+    "counters.read": {"admin", "manager", "auditor"},
+    "counters.write": {"admin", "manager"},
+    "staff.read": {"admin", "manager", "hr", "auditor"},
+    "staff.write": {"admin", "manager", "hr"},
+    "staff.import": {"admin"},
+    "devices.read": {"admin", "manager", "auditor"},
+    "devices.write": {"admin", "manager"},
+    "users": {"admin"},
+    "audit.read": {"admin", "auditor"},
+}
+OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận Một cửa")
+
+# What a list must show to a caller whose roles are on DN-TT.
+IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
+              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents"}
+ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
+
+
+def endpoints(facts):
+    """(name, permission, method, path in scope, path out of scope, json/files in, out, ok status, out status).
+
+    Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
+    """
+    dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
+    role = facts["hr_role_id"]
+    return [
+        ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
+        ("my tokens", "me", "GET", "/api/v1/me/tokens", None, None, None, 200, None),
+        ("list units", "units.read", "GET", "/api/v1/units", None, None, None, 200, None),
+        ("get unit", "units.read", "GET", "/api/v1/units/DN-TT", "/api/v1/units/DN-BH", None, None, 200, 404),
+        ("create unit", "units.write", "POST", "/api/v1/units", "/api/v1/units",
+         {"code": "NEW", "name": "New", "parent": "DN-TT"}, {"code": "NEW", "name": "New", "parent": "DN-BH"}, 201, 201),
+        ("update unit", "units.write", "PATCH", "/api/v1/units/DN-TT", "/api/v1/units/DN-BH",
+         {"name": "Renamed"}, {"name": "Renamed"}, 200, 200),
+        ("list counters", "counters.read", "GET", "/api/v1/counters", None, None, None, 200, None),
+        ("get counter", "counters.read", "GET", "/api/v1/counters/DN-TT-Q1", "/api/v1/counters/DN-BH-Q1",
+         None, None, 200, 404),
+        ("create counter", "counters.write", "POST", "/api/v1/counters", "/api/v1/counters",
+         {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"}, {"code": "NEW-Q", "name": "Q", "unit": "DN-BH"}, 201, 400),
+        ("update counter", "counters.write", "PATCH", "/api/v1/counters/DN-TT-Q1", "/api/v1/counters/DN-BH-Q1",
+         {"name": "Renamed", "active": False}, {"name": "Renamed", "active": False}, 200, 404),
+        ("list staff", "staff.read", "GET", "/api/v1/staff", None, None, None, 200, None),
+        ("get staff", "staff.read", "GET", "/api/v1/staff/NV001", "/api/v1/staff/NV004", None, None, 200, 404),
+        ("get photo", "staff.read", "GET", "/api/v1/staff/NV001/photo", "/api/v1/staff/NV004/photo",
+         None, None, 200, 404),
+        ("create staff", "staff.write", "POST", "/api/v1/staff", "/api/v1/staff",
+         {"code": "NV100", "full_name": "A B", "unit": "DN-TT"},
+         {"code": "NV100", "full_name": "A B", "unit": "DN-BH"}, 201, 400),
+        ("update staff", "staff.write", "PATCH", "/api/v1/staff/NV001", "/api/v1/staff/NV004",
+         {"title": "Trưởng bộ phận", "active": False}, {"title": "Trưởng bộ phận", "active": False}, 200, 404),
+        ("delete staff", "staff.write", "DELETE", "/api/v1/staff/NV003", "/api/v1/staff/NV006", None, None, 204, 404),
+        ("upload photo", "staff.write", "PUT", "/api/v1/staff/NV001/photo", "/api/v1/staff/NV004/photo",
+         "photo", "photo", 200, 404),
+        ("import", "staff.import", "POST", "/api/v1/staff/import?apply=1", "/api/v1/staff/import?apply=1",
+         "file", "file", 200, 200),
+        ("list devices", "devices.read", "GET", "/api/v1/devices", None, None, None, 200, None),
+        ("get device", "devices.read", "GET", f"/api/v1/devices/{dev_in}", f"/api/v1/devices/{dev_out}",
+         None, None, 200, 404),
+        ("revoke device", "devices.write", "POST", f"/api/v1/devices/{dev_in}/revoke",
+         f"/api/v1/devices/{dev_out}/revoke", None, None, 200, 404),
+        ("issue code", "devices.write", "POST", "/api/v1/enrollment-codes", "/api/v1/enrollment-codes",
+         {"counter": "DN-TT-Q1"}, {"counter": "DN-BH-Q1"}, 201, 404),
+        ("list users", "users", "GET", "/api/v1/users", None, None, None, 200, None),
+        ("get user", "users", "GET", "/api/v1/users/hr", None, None, None, 200, None),
+        ("create user", "users", "POST", "/api/v1/users", None,
+         {"username": "newbie", "password": "long enough password", "roles": [{"role": "hr", "unit": "DN-TT"}]},
+         None, 201, None),
+        ("update user", "users", "PATCH", "/api/v1/users/hr", None, {"full_name": "H R"}, None, 200, None),
+        ("grant role", "users", "POST", "/api/v1/users/hr/roles", None, {"role": "auditor", "unit": "DN-BH"},
+         None, 201, None),
+        ("remove role", "users", "DELETE", f"/api/v1/users/hr/roles/{role}", None, None, None, 200, None),
+        ("audit log", "audit.read", "GET", "/api/v1/audit", None, None, None, 200, None),
+        ("votes", "audit.read", "GET", "/api/v1/votes", None, None, None, 200, None),
+        ("incidents", "audit.read", "GET", "/api/v1/incidents", None, None, None, 200, None),
+    ]
+
+
+# Endpoints that name an object (or a unit in the body) get an out-of-scope variant.
+SCOPED = {
+    "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
+    "get photo", "create staff", "update staff", "delete staff", "upload photo", "get device",
+    "revoke device", "issue code", "import",
+}
+NAMES = [
+    "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
+    "create counter", "update counter", "list staff", "get staff", "get photo", "create staff", "update staff",
+    "delete staff", "upload photo", "import", "list devices", "get device", "revoke device", "issue code",
+    "list users", "get user", "create user", "update user", "grant role", "remove role", "audit log", "votes",
+    "incidents",
+]
+CASES = [
+    (name, role, scope)
+    for name in NAMES
+    for role in ROLES
+    for scope in (("in", "out") if name in SCOPED else ("in",))
+]
+
+
+def _request(client, method, path, payload, token):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if payload == "photo":
+        return client.open(path, method=method, headers=headers,
+                           data={"photo": (io.BytesIO(PNG + b"new"), "p.png")}, content_type="multipart/form-data")
+    if payload == "file":
+        return client.open(path, method=method, headers=headers,
+                           data={"file": (io.BytesIO(ORG_CSV), "org.csv")}, content_type="multipart/form-data")
+    return client.open(path, method=method, headers=headers, json=payload)
+
+
+@pytest.mark.parametrize("name,role,scope", CASES)
+def test_role_matrix(people, name, role, scope):
+    path_db, facts = people
+    endpoint = next(e for e in endpoints(facts) if e[0] == name)
+    _, permission, method, path_in, path_out, body_in, body_out, ok, out_status = endpoint
+    path, payload = (path_out, body_out) if scope == "out" and path_out else (path_in, body_in)
+    client = app_for(path_db).test_client()
+    db = storage.connect(path_db)
+    before = snapshot(db)
+    response = _request(client, method, path, payload, facts["tokens"].get(role))
+    after = snapshot(db)
+    db.close()
+    text = response.get_data().decode("utf-8", "replace")
+
+    if role == "anonymous":
+        expected = 401
+    elif role not in ALLOWED[permission]:
+        expected = 403
+    elif scope == "out" and path_out and role != "admin":
+        expected = out_status
+    else:
+        expected = ok
+    assert response.status_code == expected, text
+
+    if expected >= 400:
+        assert before == after, "a refused request changed something"
+        assert set(response.json) == {"error"}
+        assert not any(secret in text for secret in OUT_SECRETS), text
+    elif method == "GET" and path_out is None and role != "admin" and name not in ("me", "my tokens"):
+        # A list: rows of the caller's units only.
+        assert not any(secret in text for secret in OUT_SECRETS), text
+        assert facts["devices"]["out"] not in text
+        assert IN_MARKERS[name] in text
+    if expected < 400 and method != "GET":
+        assert before != after or name == "import", "an accepted write changed nothing"
