@@ -3,11 +3,11 @@
   hailong-device enroll --server URL --code CODE [--data-dir DIR]
   hailong-device vote --staff CODE --rating N [--reason CODE ...] [--ticket T]
   hailong-device sync [-v]
-  hailong-device run
+  hailong-device run [--kiosk-port 8765 | --no-kiosk]
   hailong-device status [--json]
 
-Standard library ``argparse`` only, so a tablet needs nothing but this package
-and PyNaCl. Expected failures print one line and exit 1, never a traceback.
+Standard library ``argparse``; Flask is imported only by ``run``, for the
+kiosk page. Expected failures print one line and exit 1, never a traceback.
 """
 
 import argparse
@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from device_client import identity, sync, tablet as tablet_mod, transport
+from device_client import identity, staff, sync, tablet as tablet_mod, transport
 
 
 def _parser():
@@ -47,6 +47,11 @@ def _parser():
     run.add_argument("--interval", type=float, default=30.0, help="Seconds between scheduled syncs.")
     run.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between heartbeats.")
     run.add_argument("--server", help="Use this server URL instead of the enrolled one.")
+    run.add_argument("--max-backoff", type=float, default=300.0,
+                     help="Longest wait in seconds between retries while the server is unreachable.")
+    run.add_argument("--kiosk-port", type=int, default=8765,
+                     help="Port of the kiosk page on 127.0.0.1 (default 8765).")
+    run.add_argument("--no-kiosk", action="store_true", help="Do not serve the kiosk page.")
 
     status = sub.add_parser("status", help="Queue depth, last sync, clock offset, dead letters.")
     status.add_argument("--json", action="store_true", help="Print JSON.")
@@ -90,6 +95,7 @@ def cmd_sync(args, data_dir):
     tablet = tablet_mod.Tablet(data_dir)
     progress = (lambda line: print(line, flush=True)) if args.verbose else None
     sent = sync.sync_once(tablet, progress)
+    staff.send_sessions(tablet)
     tablet.heartbeat()
     status = tablet.status()
     print(f"Sent {sent} votes; queue {status['queue_depth']}, dead letters {status['dead_letters']}.")
@@ -103,7 +109,21 @@ def cmd_run(args, data_dir):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), lambda *_: stop.set())
     print(f"{tablet.device_id} syncing to {tablet.identity['server']}. Ctrl-C to stop.", flush=True)
-    sync.run_loop(tablet, stop, interval=args.interval, heartbeat_every=args.heartbeat)
+    kiosk = None
+    if not args.no_kiosk:
+        from device_client.kiosk import KioskServer  # Flask loads only when the page is served
+
+        try:
+            kiosk = KioskServer(data_dir, args.kiosk_port).start()
+            print(f"Kiosk page on {kiosk.url}", flush=True)
+        except OSError as exc:  # syncing must go on even if the page cannot be served
+            print(f"Warning: no kiosk page, port {args.kiosk_port} is not free ({exc}).", flush=True)
+    try:
+        sync.run_loop(tablet, stop, interval=args.interval, heartbeat_every=args.heartbeat,
+                      backoff=sync.Backoff(cap=args.max_backoff))
+    finally:
+        if kiosk:
+            kiosk.stop()
     print("Stopped; queued votes stay queued.")
 
 
@@ -123,6 +143,8 @@ def cmd_status(args, data_dir):
         ("Last successful sync", status["last_sync_at"] or "never"),
         ("Server clock offset", "-" if offset is None else f"{offset:+d} ms"),
         ("Dead letters", status["dead_letters"]),
+        ("Staff on duty", status["staff_on_duty"] or "nobody signed in"),
+        ("Staff events queued", status["session_events_queued"]),
         ("Last error", (status["last_error"] or {}).get("message", "-")),
     ]
     for label, value in lines:

@@ -19,6 +19,7 @@ import nacl.signing
 PROTOCOL_VERSION = 1
 VOTE_DOMAIN = b"hailong-vote-v1\n"
 ENROLL_DOMAIN = b"hailong-enroll-v1\n"
+SESSION_DOMAIN = b"hailong-session-v1\n"
 
 # The fields a vote is signed over, in the order docs/protocol.md lists them.
 VOTE_FIELDS = (
@@ -47,6 +48,19 @@ def canonical_vote_bytes(vote):
     body = {name: vote[name] for name in VOTE_FIELDS}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return VOTE_DOMAIN + text.encode("utf-8")
+
+
+# Staff sign-in/out events from the kiosk: same rules as votes, own domain so a
+# signature over one can never be replayed as the other.
+SESSION_FIELDS = ("id", "device", "seq", "counter", "staff", "event", "reason", "local_time")
+SESSION_EVENTS = ("sign_in", "sign_out", "lockout")
+
+
+def canonical_session_bytes(event):
+    """The bytes a staff session event's signature covers (see docs/protocol.md)."""
+    body = {name: event[name] for name in SESSION_FIELDS}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return SESSION_DOMAIN + text.encode("utf-8")
 
 
 def vote_digest(canonical):

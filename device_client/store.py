@@ -31,6 +31,25 @@ SCHEMA = [
         errors TEXT NOT NULL,
         moved_at TEXT NOT NULL
     )""",
+    # The kiosk page's idempotency keys: one per citizen interaction, so a
+    # repeated tap or a reload mid-flow returns the vote already recorded.
+    "CREATE TABLE IF NOT EXISTS kiosk_keys (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, created_at TEXT NOT NULL)",
+    # Staff sign-in/out events: their own gapless sequence and queue.
+    """CREATE TABLE IF NOT EXISTS session_outbox (
+        seq INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        acked_at TEXT,
+        dead TEXT
+    )""",
+    # Wrong-PIN counters survive a reload or a restart of the service.
+    """CREATE TABLE IF NOT EXISTS pin_attempts (
+        staff TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        locked_until REAL NOT NULL DEFAULT 0
+    )""",
 ]
 
 
@@ -157,3 +176,81 @@ def dead_letters(conn):
 def data_version(conn):
     """Changes whenever another connection commits: how the sync loop hears a new tap."""
     return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+# --- The kiosk: idempotency keys, staff session events, PIN attempts ---------
+
+
+def vote_for_key(conn, key):
+    """The vote an idempotency key already recorded, or None."""
+    row = conn.execute(
+        "SELECT o.payload FROM kiosk_keys k JOIN outbox o ON o.seq = k.seq WHERE k.key = ?", [key]
+    ).fetchone()
+    if row:
+        return json.loads(row[0])
+    row = conn.execute("SELECT seq FROM kiosk_keys WHERE key = ?", [key]).fetchone()
+    return {"seq": row[0], "acked": True} if row else None
+
+
+def remember_key(conn, key, seq, created_at):
+    conn.execute("INSERT INTO kiosk_keys (key, seq, created_at) VALUES (?, ?, ?)", [key, seq, created_at])
+
+
+def insert_session_event(conn, event, created_at):
+    conn.execute(
+        "INSERT INTO session_outbox (seq, uuid, payload, created_at) VALUES (?, ?, ?, ?)",
+        [event["seq"], event["id"], json.dumps(event, ensure_ascii=False), created_at],
+    )
+
+
+def unsent_session_events(conn, limit):
+    rows = conn.execute(
+        "SELECT payload FROM session_outbox WHERE acked_at IS NULL AND delivered_at IS NULL"
+        " AND dead IS NULL ORDER BY seq LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def apply_session_results(conn, results, ack_seq, now):
+    """Like ``apply_results``; a refused event is marked dead in place (kept, counted)."""
+    with transaction(conn):
+        for result in results:
+            if result.get("seq") is None:
+                continue
+            if result["status"] in ("accepted", "duplicate"):
+                conn.execute(
+                    "UPDATE session_outbox SET delivered_at = COALESCE(delivered_at, ?) WHERE seq = ?",
+                    [now, result["seq"]],
+                )
+            else:
+                conn.execute(
+                    "UPDATE session_outbox SET dead = ? WHERE seq = ? AND acked_at IS NULL",
+                    [json.dumps({"status": result["status"], "errors": result.get("errors", {})}), result["seq"]],
+                )
+        conn.execute(
+            "UPDATE session_outbox SET acked_at = ? WHERE acked_at IS NULL AND delivered_at IS NOT NULL"
+            " AND seq <= ?",
+            [now, ack_seq],
+        )
+        set_meta(conn, "session_ack_seq", max(ack_seq, get_meta(conn, "session_ack_seq", 0)))
+
+
+def session_queue_depth(conn):
+    return conn.execute(
+        "SELECT COUNT(*) FROM session_outbox WHERE acked_at IS NULL AND dead IS NULL"
+    ).fetchone()[0]
+
+
+def pin_attempts(conn, staff):
+    """``(failures, locked_until)`` for a staff code."""
+    row = conn.execute("SELECT failures, locked_until FROM pin_attempts WHERE staff = ?", [staff]).fetchone()
+    return row if row else (0, 0.0)
+
+
+def set_pin_attempts(conn, staff, failures, locked_until):
+    conn.execute(
+        "INSERT INTO pin_attempts (staff, failures, locked_until) VALUES (?, ?, ?)"
+        " ON CONFLICT(staff) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+        [staff, failures, locked_until],
+    )

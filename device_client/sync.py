@@ -2,9 +2,10 @@
 
 ``sync_once`` is what ``hailong-device sync`` runs; ``run_loop`` is the loop
 of ``hailong-device run``: it sends right after a tap (it notices the outbox
-database change), otherwise every ``interval`` seconds, heartbeats, refreshes
-the cached configuration, and backs off with full jitter while the server is
-unreachable, never sooner than a ``Retry-After`` asks.
+database change), otherwise every ``interval`` seconds, votes first, then the
+kiosk's staff sign-in/out events; it heartbeats, refreshes the cached
+configuration, signs idle staff out, and backs off with full jitter while the
+server is unreachable, never sooner than a ``Retry-After`` asks.
 """
 
 import logging
@@ -12,7 +13,7 @@ import random
 import threading
 import time
 
-from device_client import store, transport
+from device_client import staff, store, transport
 
 log = logging.getLogger("hailong.device.sync")
 
@@ -87,9 +88,12 @@ def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=60.0, config_ever
             if now >= next_config or tablet.config is None:
                 tablet.refresh_config()
                 next_config = now + config_every
+            staff.current(tablet)  # automatic sign-out also when no page is open
             sent = sync_once(tablet)
             if sent:
                 log.info("sent %d votes", sent)
+            if staff.send_sessions(tablet):
+                log.info("sent staff session events")
             if time.monotonic() >= next_heartbeat:
                 tablet.heartbeat()
                 next_heartbeat = time.monotonic() + heartbeat_every

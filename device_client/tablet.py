@@ -18,6 +18,10 @@ class VoteError(ValueError):
     """A tap that cannot be recorded (unknown staff, rating off the scale, ...)."""
 
 
+class TooSoon(VoteError):
+    """A new vote came before the configured least interval since the last one."""
+
+
 def default_data_dir():
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~")
@@ -36,7 +40,12 @@ def enroll(data_dir, server, code, timeout=15.0):
         raise VoteError(
             f"This data folder is already enrolled as {existing['device_id']}; use another --data-dir."
         )
-    key = identity.create_key(data_dir)
+    try:
+        # A key left by an enrollment whose answer was lost: reuse it so the
+        # retry is recognised by the server as the same tablet.
+        key = identity.load_key(data_dir)
+    except identity.NotEnrolled:
+        key = identity.create_key(data_dir)
     public = protocol.public_key_b64(key)
     body = {
         "code": code,
@@ -90,12 +99,21 @@ class Tablet:
         with store.transaction(self.conn):
             store.set_meta(self.conn, "config", answer)
             store.set_meta(self.conn, "config_fetched_at", protocol.format_utc())
+        from device_client import staff  # the kiosk's photos; imported late to keep the CLI light
+
+        staff.cache_photos(self)
         return answer
 
     # -- the tap ---------------------------------------------------------------
 
-    def record_vote(self, staff, rating, reasons=(), ticket=None, now=None):
-        """Validate, sign and commit one vote; returns it once it is durable."""
+    def record_vote(self, staff, rating, reasons=(), ticket=None, now=None, key=None, min_interval=0.0):
+        """Validate, sign and commit one vote; returns it once it is durable.
+
+        ``key`` is the kiosk page's idempotency key for one citizen
+        interaction: a vote already recorded under it is returned again
+        instead of a second one. ``min_interval`` (seconds) refuses a new vote
+        that follows the previous one too closely with ``TooSoon``.
+        """
         config = self.config
         if config is None:
             raise VoteError("No configuration cached yet: connect to the server once (hailong-device sync).")
@@ -114,6 +132,14 @@ class Tablet:
             raise VoteError("A ticket number has 1 to 64 characters.")
         local_time = protocol.format_local_time(now)
         with store.transaction(self.conn):
+            if key is not None:
+                existing = store.vote_for_key(self.conn, key)
+                if existing:
+                    return existing
+            moment = time.time()
+            if min_interval and moment - store.get_meta(self.conn, "last_vote_at", 0) < min_interval:
+                raise TooSoon(f"A new vote is possible {min_interval:g} s after the previous one.")
+            store.set_meta(self.conn, "last_vote_at", moment)
             vote = {
                 "id": protocol.uuid7(),
                 "device": self.device_id,
@@ -128,6 +154,8 @@ class Tablet:
             }
             vote["signature"] = protocol.sign(self.key, protocol.canonical_vote_bytes(vote))
             store.insert_vote(self.conn, vote, protocol.format_utc())
+            if key is not None:
+                store.remember_key(self.conn, key, vote["seq"], protocol.format_utc())
         return vote
 
     # -- talking to the server ---------------------------------------------------
@@ -202,5 +230,7 @@ class Tablet:
             "revoked": store.get_meta(self.conn, "revoked", False),
             "config_fetched_at": store.get_meta(self.conn, "config_fetched_at"),
             "roster_size": len(config.get("staff", [])),
+            "staff_on_duty": (store.get_meta(self.conn, "session") or {}).get("staff"),
+            "session_events_queued": store.session_queue_depth(self.conn),
             "dead_letter_list": store.dead_letters(self.conn),
         }

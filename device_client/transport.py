@@ -56,3 +56,17 @@ def _seconds(value):
         return max(0.0, float(value))
     except (TypeError, ValueError):
         return None
+
+
+def fetch(url, token=None, timeout=15.0):
+    """GET raw bytes (a staff photo); same errors as ``call``."""
+    request = urllib.request.Request(url, method="GET")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise ServerError(exc.code, None) from None
+    except Exception as exc:
+        raise Unreachable(str(getattr(exc, "reason", exc))) from None

@@ -11,7 +11,7 @@ from device_client.protocol import Verifier, enroll_proof_bytes, parse_time
 from server import __version__
 from server.errors import ApiError
 from server.ingest import rate_limited
-from server.storage import devices, now_utc, org, timestamp, write_transaction
+from server.storage import devices, now_utc, org, sessions, timestamp, write_transaction
 
 
 class NotFound(Exception):
@@ -28,17 +28,16 @@ def issue_code(db, counter_code, ttl_minutes):
 
 
 def enroll(db, data):
+    """Register a tablet's public key with a one-time code; returns id and token.
+
+    Retrying is safe: if the answer to an enrollment was lost, the tablet sends
+    the same code and key again and gets the same device with a fresh token,
+    as long as the first token was never used (so a replayed request cannot
+    take over a tablet that is already working).
+    """
     row = devices.find_enrollment_code(db, data["code"])
     if row is None:
         raise ApiError(400, "invalid_code", "This enrollment code does not exist.", {"code": ["Unknown code."]})
-    if row["used_at"]:
-        raise ApiError(
-            409, "code_used", "This enrollment code has already been used.", {"code": ["Already used."]}
-        )
-    if parse_time(row["expires_at"]) < now_utc():
-        raise ApiError(
-            410, "code_expired", "This enrollment code has expired; ask for a new one.", {"code": ["Expired."]}
-        )
     try:
         verifier = Verifier(data["public_key"])
     except ValueError:
@@ -52,9 +51,17 @@ def enroll(db, data):
             "The proof does not verify with the public key.",
             {"proof": ["Signature does not verify."]},
         )
-    enrolled = devices.enroll_device(db, row, data["public_key"], data["app_version"])
+    used = ApiError(409, "code_used", "This enrollment code has already been used.", {"code": ["Already used."]})
+    if parse_time(row["expires_at"]) < now_utc():
+        raise ApiError(
+            410, "code_expired", "This enrollment code has expired; ask for a new one.", {"code": ["Expired."]}
+        )
+    if row["used_at"]:
+        enrolled = devices.reissue_unused_token(db, row, data["public_key"])
+    else:
+        enrolled = devices.enroll_device(db, row, data["public_key"], data["app_version"])
     if enrolled is None:
-        raise ApiError(409, "code_used", "This enrollment code has already been used.", {"code": ["Already used."]})
+        raise used
     device_id, token = enrolled
     counter = org.counter_with_unit(db, row["counter_id"])
     return {
@@ -65,8 +72,13 @@ def enroll(db, data):
     }
 
 
-def device_config(db, device):
-    """What the tablet caches to work offline: where it is, who may be rated, the scale."""
+def device_config(db, device, config=None):
+    """What the tablet caches to work offline: where it is, who may be rated, the scale.
+
+    Each staff member carries the argon2id hash of their PIN (or null) so the
+    kiosk can check a sign-in with no network, and the SHA-256 of their photo
+    (or null) so the tablet downloads it only when it changed.
+    """
     counter = org.counter_with_unit(db, device["counter_id"])
     body = {
         "device_id": device["id"],
@@ -76,8 +88,9 @@ def device_config(db, device):
             "name": counter["unit_name"],
             "path": org.unit_path(db, counter["unit_id"]),
         },
-        "staff": org.roster_for_unit(db, counter["unit_id"]),
+        "staff": _roster_with_credentials(db, counter["unit_id"]),
         "scale": org.current_scale(db),
+        "kiosk": kiosk_settings(config or {}),
         "server_version": __version__,
     }
     body["config_version"] = hashlib.sha256(
@@ -85,6 +98,34 @@ def device_config(db, device):
     ).hexdigest()[:16]
     body["server_time"] = timestamp()
     return body
+
+
+KIOSK_SETTINGS = {
+    "vote_interval_seconds": "KIOSK_VOTE_INTERVAL_SECONDS",
+    "reasons_timeout_seconds": "KIOSK_REASONS_TIMEOUT_SECONDS",
+    "thanks_seconds": "KIOSK_THANKS_SECONDS",
+    "idle_sign_out_minutes": "KIOSK_IDLE_SIGN_OUT_MINUTES",
+    "day_end": "KIOSK_DAY_END",
+    "pin_max_attempts": "KIOSK_PIN_MAX_ATTEMPTS",
+    "pin_lockout_minutes": "KIOSK_PIN_LOCKOUT_MINUTES",
+}
+
+
+def kiosk_settings(config):
+    """The kiosk's timings and PIN limits, from the server settings (defaults if absent)."""
+    from server.settings import DEFAULTS
+
+    return {key: config.get(name, DEFAULTS[name]) for key, name in KIOSK_SETTINGS.items()}
+
+
+def _roster_with_credentials(db, unit_id):
+    credentials = sessions.staff_credentials(db, unit_id)
+    roster = org.roster_for_unit(db, unit_id)
+    for person in roster:
+        extra = credentials.get(person["code"], {})
+        person["pin_hash"] = extra.get("pin_hash")
+        person["photo_sha256"] = extra.get("photo_sha256")
+    return roster
 
 
 def heartbeat(db, device, data, config, now):

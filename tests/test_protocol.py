@@ -83,3 +83,25 @@ def test_protocol_times_carry_an_offset():
     assert protocol.format_utc().endswith("Z")
     with pytest.raises(ValueError):
         protocol.parse_time("2026-11-27T09:15:02")
+
+
+def documented_session_vectors():
+    text = DOC.read_text(encoding="utf-8")
+    block = re.search(r"<!-- session vectors:.*?-->\s*```json\n(.*?)```", text, re.S).group(1)
+    return json.loads(block)
+
+
+@pytest.mark.parametrize("vector", documented_session_vectors(), ids=lambda v: v["event"]["event"])
+def test_session_events_match_their_documented_vector(vector):
+    canonical = protocol.canonical_session_bytes(vector["event"])
+    assert canonical == vector["canonical_text"].encode("utf-8")
+    assert protocol.vote_digest(canonical) == vector["digest"]
+    assert protocol.sign(KEY, canonical) == vector["signature"]
+
+
+def test_a_vote_signature_never_passes_for_a_session_event():
+    event = documented_session_vectors()[0]["event"]
+    verifier = protocol.Verifier(protocol.public_key_b64(KEY))
+    signature = documented_session_vectors()[0]["signature"]
+    assert verifier.verify(protocol.canonical_session_bytes(event), signature)
+    assert not verifier.verify(protocol.canonical_session_bytes(event)[len(b"hailong-session-v1\n"):], signature)

@@ -1,0 +1,86 @@
+"""The counter kiosk: the page citizens tap, served by the tablet itself on 127.0.0.1.
+
+``create_app`` builds a small Flask app over one ``Tablet`` (its own SQLite
+connection); ``KioskServer`` runs it in a thread of ``hailong-device run``, so
+the page works with no network and every vote goes through
+``Tablet.record_vote``, committed before the page says "thank you".
+"""
+
+import socket
+import sys
+import threading
+
+from flask import Flask, request
+from flask_babel import Babel
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+LANGUAGES = ("vi", "en")
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def select_locale():
+    lang = request.args.get("lang")
+    return lang if lang in LANGUAGES else "vi"
+
+
+def create_app(data_dir, test_config=None):
+    from device_client.kiosk import views
+    from device_client.kiosk.service import Kiosk
+
+    app = Flask(__name__)
+    app.config.from_mapping(BABEL_DEFAULT_LOCALE="vi", SEND_FILE_MAX_AGE_DEFAULT=3600)
+    app.config.from_mapping(test_config or {})
+    app.json.ensure_ascii = False
+    Babel(app, locale_selector=select_locale)
+    app.extensions["kiosk"] = Kiosk(data_dir)
+
+    @app.before_request
+    def only_local_names():
+        # Bound to 127.0.0.1 already; refusing other Host names also stops
+        # DNS-rebinding pages from driving the kiosk from a browser.
+        if request.host.rsplit(":", 1)[0] not in LOCAL_HOSTS:
+            return {"error": {"code": "forbidden", "message": "Local use only.", "fields": {}}}, 403
+        return None
+
+    app.register_blueprint(views.bp)
+    return app
+
+
+class _Handler(WSGIRequestHandler):
+    # Headers and body go out in separate writes; with Nagle's algorithm the
+    # body waits for the browser's delayed ACK, which costs the tap ~10 ms.
+    disable_nagle_algorithm = True
+
+    def log_request(self, *args, **kwargs):
+        pass  # a line per poll would bury the sync loop's log
+
+
+class KioskServer:
+    """The kiosk app on a werkzeug server thread; ``stop`` shuts it down cleanly."""
+
+    def __init__(self, data_dir, port=8765, host="127.0.0.1"):
+        self.app = create_app(data_dir)
+        # Bind here, so a busy port is an OSError the caller handles (werkzeug
+        # itself would print and exit the whole process, sync loop included).
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if sys.platform != "win32":  # on Windows it would let two servers share the port
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(64)
+            self.server = make_server(
+                host, port, self.app, threaded=True, request_handler=_Handler, fd=listener.fileno()
+            )
+        finally:
+            listener.close()  # werkzeug holds its own duplicate of the socket
+        self.url = f"http://{host}:{self.server.socket.getsockname()[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="kiosk", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+        self.app.extensions["kiosk"].close()

@@ -1,0 +1,212 @@
+"""Who is at the counter: PIN sign-in checked on the tablet, signed session events, photos.
+
+Sign-in must work with no network, so the tablet checks the PIN against the
+argon2id hash from its cached configuration. Wrong PINs are counted per staff
+code in the local SQLite (a reload or a restart does not reset them) and lock
+that code for a while after too many. Every sign-in, sign-out (manual, idle,
+end of day, replaced) and lockout is an event signed with the device key, with
+its own gapless sequence, queued and synced like votes (docs/protocol.md).
+"""
+
+import datetime as dt
+import hashlib
+import os
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from device_client import protocol, store, transport
+
+HASHER = PasswordHasher()
+DEFAULTS = {
+    "vote_interval_seconds": 5,
+    "reasons_timeout_seconds": 20,
+    "thanks_seconds": 4,
+    "idle_sign_out_minutes": 90,
+    "day_end": "17:30",
+    "pin_max_attempts": 5,
+    "pin_lockout_minutes": 15,
+    # Taps this soon after a screen change are ignored (a double tap on
+    # "start" must not also rate); not sent by the server, the bench sets 0.
+    "tap_guard_ms": 400,
+}
+
+
+class SignInError(ValueError):
+    """A refused sign-in; ``code`` is what the page shows (wrong_pin, locked, ...)."""
+
+    def __init__(self, code, message, locked_until=None, attempts_left=None):
+        super().__init__(message)
+        self.code, self.locked_until, self.attempts_left = code, locked_until, attempts_left
+
+
+def settings(tablet):
+    return {**DEFAULTS, **((tablet.config or {}).get("kiosk") or {})}
+
+
+def person(tablet, code):
+    return next((p for p in (tablet.config or {}).get("staff", []) if p["code"] == code), None)
+
+
+def current(tablet, now=None):
+    """The signed-in session ``{staff, signed_in_at, last_activity}``, after automatic sign-out."""
+    now = now or time.time()
+    session = store.get_meta(tablet.conn, "session")
+    if session is None:
+        return None
+    limits = settings(tablet)
+    reason = None
+    if person(tablet, session["staff"]) is None:
+        reason = "replaced"  # no longer on this counter's roster
+    elif now - max(session["last_activity"], store.get_meta(tablet.conn, "last_vote_at", 0)) > (
+        limits["idle_sign_out_minutes"] * 60
+    ):
+        reason = "idle"
+    elif now >= _day_end(session["signed_in_at"], limits["day_end"]):
+        reason = "end_of_day"
+    if reason:
+        sign_out(tablet, reason, now)
+        return None
+    return session
+
+
+def touch(tablet, now=None):
+    """Note a staff tap so the idle sign-out counts from now (a vote counts by itself)."""
+    with store.transaction(tablet.conn):
+        session = store.get_meta(tablet.conn, "session")
+        if session:
+            session["last_activity"] = now or time.time()
+            store.set_meta(tablet.conn, "session", session)
+
+
+def sign_in(tablet, code, pin, now=None):
+    """Check ``pin`` for staff ``code``; on success record the event and return the session.
+
+    Raises ``SignInError`` (``unknown_staff``, ``no_pin``, ``locked``, ``wrong_pin``).
+    """
+    now = now or time.time()
+    limits = settings(tablet)
+    code = (code or "").strip().upper()
+    who = person(tablet, code)
+    failures, locked_until = store.pin_attempts(tablet.conn, code)
+    if locked_until > now:
+        raise SignInError("locked", "Too many wrong PINs; try again later.", locked_until=locked_until)
+    if who is None or not who.get("pin_hash"):
+        # Unknown codes count as failures too, so the keypad is no oracle for codes.
+        _failed(tablet, code, failures, limits, now, record=False)
+        raise SignInError("wrong_pin", "Staff code or PIN is wrong.")
+    try:
+        HASHER.verify(who["pin_hash"], pin or "")
+    except (VerificationError, InvalidHashError):
+        left = _failed(tablet, code, failures, limits, now, record=True)
+        raise SignInError("wrong_pin", "Staff code or PIN is wrong.", attempts_left=left) from None
+    with store.transaction(tablet.conn):
+        store.set_pin_attempts(tablet.conn, code, 0, 0)
+        previous = store.get_meta(tablet.conn, "session")
+        if previous:
+            _event(tablet, previous["staff"], "sign_out", "replaced", now)
+        _event(tablet, code, "sign_in", None, now)
+        session = {"staff": code, "signed_in_at": now, "last_activity": now}
+        store.set_meta(tablet.conn, "session", session)
+    return session
+
+
+def sign_out(tablet, reason="manual", now=None):
+    """End the session (if any) with a signed ``sign_out`` event; returns the staff code."""
+    now = now or time.time()
+    with store.transaction(tablet.conn):
+        session = store.get_meta(tablet.conn, "session")
+        if session is None:
+            return None
+        _event(tablet, session["staff"], "sign_out", reason, now)
+        store.set_meta(tablet.conn, "session", None)
+    return session["staff"]
+
+
+def _failed(tablet, code, failures, limits, now, record):
+    failures += 1
+    locked = failures >= limits["pin_max_attempts"]
+    with store.transaction(tablet.conn):
+        until = now + limits["pin_lockout_minutes"] * 60 if locked else 0
+        store.set_pin_attempts(tablet.conn, code, 0 if locked else failures, until)
+        if locked and record:
+            _event(tablet, code, "lockout", "attempts", now)
+    if locked:
+        raise SignInError("locked", "Too many wrong PINs; try again later.", locked_until=until)
+    return limits["pin_max_attempts"] - failures
+
+
+def _event(tablet, staff, kind, reason, now):
+    """Sign and queue one session event; call inside a transaction."""
+    seq = store.get_meta(tablet.conn, "session_last_seq", 0) + 1
+    store.set_meta(tablet.conn, "session_last_seq", seq)
+    moment = dt.datetime.fromtimestamp(now).astimezone()
+    event = {
+        "id": protocol.uuid7(int(now * 1000)),
+        "device": tablet.device_id,
+        "seq": seq,
+        "counter": tablet.config["counter"]["code"],
+        "staff": staff,
+        "event": kind,
+        "reason": reason,
+        "local_time": protocol.format_local_time(moment),
+    }
+    event["signature"] = protocol.sign(tablet.key, protocol.canonical_session_bytes(event))
+    store.insert_session_event(tablet.conn, event, protocol.format_utc())
+    return event
+
+
+def _day_end(signed_in_at, day_end):
+    """Epoch time of ``day_end`` (HH:MM, tablet-local) on the day of the sign-in."""
+    start = dt.datetime.fromtimestamp(signed_in_at)
+    hour, minute = (int(part) for part in day_end.split(":"))
+    end = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if end <= start:  # signed in after the day's end: the session lasts to midnight
+        end = start.replace(hour=23, minute=59, second=59)
+    return end.timestamp()
+
+
+def send_sessions(tablet):
+    """Send queued session events once; returns how many were sent (0 when none wait)."""
+    events = store.unsent_session_events(tablet.conn, tablet.batch_size)
+    if not events:
+        return 0
+    body = {"device_time": protocol.format_local_time(), "events": events}
+    answer = tablet._call("POST", "/api/v1/device/sessions/batch", body)
+    store.apply_session_results(tablet.conn, answer["results"], answer["ack_seq"], protocol.format_utc())
+    return len(events)
+
+
+def photo_dir(tablet):
+    return os.path.join(tablet.data_dir, "photos")
+
+
+def photo_path(tablet, code):
+    """The cached photo file of staff ``code`` (None when there is none)."""
+    who = person(tablet, code)
+    if not who or not who.get("photo_sha256"):
+        return None
+    path = os.path.join(photo_dir(tablet), who["photo_sha256"])
+    return path if os.path.exists(path) else None
+
+
+def cache_photos(tablet):
+    """Download photos whose SHA-256 is not cached yet; a failure leaves the old cache."""
+    os.makedirs(photo_dir(tablet), exist_ok=True)
+    for who in (tablet.config or {}).get("staff", []):
+        sha = who.get("photo_sha256")
+        path = os.path.join(photo_dir(tablet), sha or "")
+        if not sha or os.path.exists(path):
+            continue
+        try:
+            data = transport.fetch(
+                tablet.identity["server"] + f"/api/v1/device/staff/{who['code']}/photo",
+                token=tablet.identity["token"],
+            )
+        except (transport.Unreachable, transport.ServerError):
+            continue
+        if hashlib.sha256(data).hexdigest() == sha:
+            with open(path + ".tmp", "wb") as handle:
+                handle.write(data)
+            os.replace(path + ".tmp", path)

@@ -1,0 +1,208 @@
+"""A real tablet for kiosk tests: ``hailong-device run`` with its kiosk page on a free port.
+
+The server gets PINs and a photo through the real ``hailong staff`` commands,
+and short kiosk timings through its settings, so a test runs in seconds.
+"""
+
+import os
+import signal
+import struct
+import subprocess
+import time
+import zlib
+
+import requests
+
+from tests.live import BIN, LiveServer, enroll_tablet, free_port, seed_org
+
+FAST = {
+    "KIOSK_VOTE_INTERVAL_SECONDS": 1,
+    "KIOSK_REASONS_TIMEOUT_SECONDS": 2,
+    "KIOSK_THANKS_SECONDS": 1,
+    "KIOSK_PIN_MAX_ATTEMPTS": 3,
+    "KIOSK_PIN_LOCKOUT_MINUTES": 10,
+}
+PINS = {"NV001": "1234", "NV002": "5678"}
+
+
+def portrait_png(width=90, height=110):
+    """A small drawn portrait (head and shoulders), made here so the tests carry no binary file."""
+
+    def pixel(x, y):
+        head = (x - width / 2) ** 2 + (y - 42) ** 2 < 22 ** 2
+        body = (x - width / 2) ** 2 / 40 ** 2 + (y - 118) ** 2 / 46 ** 2 < 1
+        return (60, 90, 140) if head or body else (215, 222, 234)
+
+    raw = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def set_pins_and_photo(database, folder):
+    """PINs and a photo, written in-process (``hailong staff`` has its own CLI tests)."""
+    import hashlib
+
+    from server import storage
+    from server.commands.staff import HASHER
+    from server.storage import org, sessions, write_transaction
+
+    db = storage.connect(database)
+    try:
+        with write_transaction(db):
+            for code, pin in PINS.items():
+                sessions.set_pin_hash(db, code, HASHER.hash(pin))
+            photo = portrait_png()
+            person = org.staff_by_codes(db, ["NV001"])["NV001"]
+            sessions.save_photo(db, person["id"], "image/png", photo, hashlib.sha256(photo).hexdigest())
+    finally:
+        db.close()
+
+
+def start_server(database, folder, settings=None):
+    seed_org(database, folder)
+    set_pins_and_photo(database, folder)
+    return LiveServer(database, settings={**FAST, **(settings or {})}, log_path=folder / "serve.log").start()
+
+
+def migrated_database(folder):
+    from migrations import migrations
+    from server import storage
+
+    path = folder / "hailong.db"
+    database = storage.connect(path)
+    migrations.apply(database)
+    database.close()
+    return path
+
+
+class KioskTablet:
+    """An enrolled tablet running ``hailong-device run`` with the kiosk page."""
+
+    def __init__(self, server, data_dir, port=None):
+        self.tablet = enroll_tablet(server, data_dir)
+        self.data_dir = str(data_dir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+        self.baseline = 0
+
+    def start(self, timeout=20):
+        log = open(os.path.join(self.data_dir, "run.log"), "ab")
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, "hailong-device"), "--data-dir", self.data_dir, "run", "--interval", "1",
+             "--heartbeat", "5", "--max-backoff", "1", "--kiosk-port", str(self.port)],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/state", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("the kiosk did not answer in time")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def kill(self):
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def sign_in(self, staff="NV001"):
+        answer = requests.post(self.url + "/api/staff/sign-in", json={"staff": staff, "pin": PINS[staff]}, timeout=5)
+        assert answer.ok, answer.text
+
+    def fresh(self, staff="NV001"):
+        """Start a test on a shared tablet: staff signed in, interval passed, old votes ignored."""
+        self.sign_in(staff)
+        self.baseline = len(self.outbox())
+        wait_for(lambda: requests.get(self.url + "/api/state", timeout=5).json()["next_vote_in"] == 0)
+        return self
+
+    def outbox(self):
+        """Votes recorded on the tablet, oldest first (a fresh connection each time)."""
+        from device_client import store
+
+        conn = store.open_store(self.data_dir)
+        try:
+            return [row[0] for row in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
+        finally:
+            conn.close()
+
+    def votes(self):
+        """Votes recorded since ``fresh``."""
+        import json
+
+        return [json.loads(payload) for payload in self.outbox()[self.baseline:]]
+
+    def server_votes(self, database):
+        """``(staff, rating, reasons)`` of this tablet's votes on the server, since ``fresh``."""
+        return [row[1:] for row in server_votes(database, self.tablet.device_id) if row[0] > self.baseline]
+
+
+def server_votes(database, device_id):
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    try:
+        return conn.execute(
+            "SELECT v.seq, s.code, v.rating, v.reasons FROM votes v JOIN staff s ON s.id = v.staff_id"
+            " WHERE v.device_id = ? ORDER BY v.seq",
+            [device_id],
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout=15, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def offline_tablet(folder, kiosk=None):
+    """A tablet that has never reached a server: key, identity and a cached configuration."""
+    from device_client import identity, store
+    from device_client.tablet import Tablet
+    from migrations import DEFAULT_SCALE
+    from server.commands.staff import HASHER
+
+    data_dir = str(folder)
+    identity.create_key(data_dir)
+    identity.save_identity(data_dir, {"server": "http://127.0.0.1:9", "device_id": "dev-offline1",
+                                      "token": "unused", "counter": "DN-TT-Q1"})
+    config = {
+        "device_id": "dev-offline1",
+        "counter": {"code": "DN-TT-Q1", "name": "Quầy 1 – Đất đai"},
+        "unit": {"code": "DN-TT", "name": "Trung tâm Phục vụ hành chính công tỉnh", "path": []},
+        "staff": [
+            {"code": code, "full_name": name, "title": "Chuyên viên", "photo_sha256": None,
+             "pin_hash": HASHER.hash(PINS[code]) if code in PINS else None}
+            for code, name in (("NV001", "Nguyễn Thị Hồng Nhung"), ("NV002", "Trần Văn Bình"),
+                               ("NV003", "Lê Hoàng Phúc"))
+        ],
+        "scale": {"version": 1, **DEFAULT_SCALE},
+        "kiosk": {**{key.lower()[6:]: value for key, value in FAST.items()}, **(kiosk or {})},
+        "config_version": "offline",
+    }
+    conn = store.open_store(data_dir)
+    with store.transaction(conn):
+        store.set_meta(conn, "config", config)
+    conn.close()
+    return Tablet(data_dir)

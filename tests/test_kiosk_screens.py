@@ -1,0 +1,70 @@
+"""Every kiosk screen in landscape and portrait, written to docs/screenshots/ (and checked)."""
+
+import pathlib
+
+import pytest
+
+from tests.kiosk_live import KioskTablet, migrated_database, start_server
+
+SHOTS = pathlib.Path(__file__).parent.parent / "docs" / "screenshots"
+ORIENTATIONS = {"landscape": {"width": 1280, "height": 800}, "portrait": {"width": 800, "height": 1280}}
+
+
+@pytest.fixture(scope="module")
+def kiosk(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kiosk_screens")
+    server = start_server(migrated_database(folder), folder, {"KIOSK_REASONS_TIMEOUT_SECONDS": 600, "KIOSK_THANKS_SECONDS": 600,
+                                         "KIOSK_VOTE_INTERVAL_SECONDS": 0})
+    tablet = KioskTablet(server, folder / "tablet").start()
+    yield tablet
+    tablet.stop()
+    server.stop()
+
+
+def shoot(page, name, orientation):
+    SHOTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(150)  # let the fonts and the photo settle
+    page.screenshot(path=str(SHOTS / f"kiosk-{name}-{orientation}.png"))
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_every_screen_is_captured_in_both_orientations(browser, kiosk, orientation):
+    import requests
+
+    requests.post(kiosk.url + "/api/staff/sign-out", timeout=5)
+    context = browser.new_context(viewport=ORIENTATIONS[orientation], locale="vi-VN", has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(kiosk.url + "/")
+        page.wait_for_selector("#screen-closed.active")
+        shoot(page, "closed", orientation)
+        page.click("#staff-button")
+        page.fill("#staff-code", "NV001")
+        for digit in "12":
+            page.click(f".key[data-key='{digit}']")
+        shoot(page, "sign-in", orientation)
+        for digit in "34":
+            page.click(f".key[data-key='{digit}']")
+        page.click("#pin-ok")
+        page.wait_for_selector("#screen-waiting.active")
+        page.wait_for_function("document.querySelector('#staff-photo').complete")
+        shoot(page, "waiting", orientation)
+        page.click("#start")
+        page.wait_for_selector("#screen-rating.active")
+        shoot(page, "rating", orientation)
+        page.wait_for_timeout(450)
+        page.click(".level[data-value='1']")
+        page.wait_for_selector("#screen-reasons.active")
+        page.click(".chip[data-code='long_wait']")
+        shoot(page, "reasons", orientation)
+        page.click("#reasons-send")
+        page.wait_for_selector("#screen-thanks.active")
+        shoot(page, "thanks", orientation)
+        page.click(".lang[data-lang='en']")
+        page.wait_for_selector("#screen-thanks.active")
+        assert page.inner_text("#thanks-title") == "Thank you!"
+        shoot(page, "thanks-en", orientation)
+    finally:
+        context.close()
+    for name in ("closed", "sign-in", "waiting", "rating", "reasons", "thanks"):
+        assert (SHOTS / f"kiosk-{name}-{orientation}.png").stat().st_size > 10_000
