@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
+	$(PY) bench/kiosk.py
 
 clean:
 	rm -rf $(VENV) instance bench/work

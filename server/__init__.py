@@ -28,6 +28,10 @@ def create_app(test_config=None):
     errors.init_app(app)
     app.register_blueprint(devices.bp)
     app.register_blueprint(votes.bp)
+    from server.api.sessions import bp as sessions_bp; app.register_blueprint(sessions_bp)  # noqa: E702
+
+    from server import auth, openapi, web; auth.init_app(app); openapi.init_app(app); web.init_app(app)  # noqa: E702
+    from server.api import admin as admin_api; admin_api.register(app)  # noqa: E702
 
     @app.get("/healthz")
     def healthz():

@@ -62,6 +62,40 @@ SETTINGS = (
         "Testing only: if this file exists when a batch commits, the server removes it "
         "and kills its own process group before answering (the fault test's hard case).",
     ),
+    Setting("KIOSK_VOTE_INTERVAL_SECONDS", 5, "Kiosk: least time between two votes on one tablet."),
+    Setting("KIOSK_REASONS_TIMEOUT_SECONDS", 20, "Kiosk: the reasons screen records what it has after this long."),
+    Setting("KIOSK_THANKS_SECONDS", 4, "Kiosk: how long \"thank you\" shows before the waiting screen."),
+    Setting("KIOSK_IDLE_SIGN_OUT_MINUTES", 90, "Kiosk: staff are signed out after this long without a vote or a tap."),
+    Setting("KIOSK_DAY_END", "17:30", "Kiosk: tablet-local time at which staff are signed out for the day."),
+    Setting("KIOSK_PIN_MAX_ATTEMPTS", 5, "Kiosk: wrong PINs in a row before the staff code is locked."),
+    Setting("KIOSK_PIN_LOCKOUT_MINUTES", 15, "Kiosk: how long a staff code stays locked after too many wrong PINs."),
+    # People and the admin pages (issue 4).
+    Setting(
+        "DEVELOPMENT",
+        False,
+        "Development only: session cookies lose the Secure flag so sign-in works over plain HTTP.",
+    ),
+    Setting("SESSION_IDLE_MINUTES", 60, "A signed-in session ends after this long without a request."),
+    Setting("SESSION_MAX_HOURS", 12, "A signed-in session ends this long after sign-in, however active."),
+    Setting(
+        "LOGIN_MAX_FAILURES",
+        5,
+        "Failed sign-ins to one account within LOGIN_LOCK_MINUTES before it is refused (429).",
+    ),
+    Setting(
+        "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        20,
+        "Failed sign-ins from one IP address within LOGIN_LOCK_MINUTES before it is refused (429).",
+    ),
+    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which failed sign-ins are counted."),
+    Setting("PASSWORD_MIN_LENGTH", 10, "Shortest password accepted for a user account."),
+    Setting("API_TOKEN_DEFAULT_DAYS", 90, "Lifetime of a personal API token when none is asked for."),
+    Setting("API_TOKEN_MAX_DAYS", 365, "Longest lifetime a personal API token may be given."),
+    Setting(
+        "PHOTO_MAX_BYTES",
+        512 * 1024,
+        "Largest staff photo accepted on the admin pages and API, in bytes (JPEG, PNG or WebP).",
+    ),
 )
 
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}

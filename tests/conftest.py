@@ -61,3 +61,32 @@ def shared_server(tmp_path_factory):
 
 # Browser fixtures (``browser``, ``page``) for page tests: Debian Chromium + Playwright.
 from tests.browser import browser, page  # noqa: E402,F401
+
+
+# People with roles (admin, manager, hr, auditor, nobody) over a small org, for
+# the admin API and page tests: built once, copied per test (argon2 is slow).
+@pytest.fixture(scope="session")
+def people_template(tmp_path_factory):
+    from tests.people import build
+
+    folder = tmp_path_factory.mktemp("people")
+    path = folder / "template.db"
+    facts = build(path, folder)
+    return path, facts
+
+
+@pytest.fixture
+def people(people_template, tmp_path):
+    """``(db_path, facts)``: a fresh copy of the people database for one test."""
+    from tests.people import copy_db
+
+    template, facts = people_template
+    return copy_db(template, tmp_path / "people.db"), facts
+
+
+@pytest.fixture
+def admin_client(people):
+    from tests.people import app_for
+
+    path, facts = people
+    return app_for(path).test_client()

@@ -180,3 +180,39 @@ def test_the_enrollment_code_expires_after_its_ttl(db):
     delta = protocol.parse_time(expires) - dt.datetime.now(dt.timezone.utc)
     assert dt.timedelta(minutes=29) < delta <= dt.timedelta(minutes=30)
     assert len(code) == 11 and code[5] == "-"
+
+
+def test_an_enrollment_whose_answer_was_lost_can_be_retried_with_the_same_code(live_server, tmp_path):
+    from devtools.faultproxy import FaultProxy
+
+    code = issue_code(live_server.database)
+    data = str(tmp_path / "t")
+    with FaultProxy(live_server.port, drop=1.0) as proxy:
+        with pytest.raises(transport.Unreachable):
+            enroll(data, proxy.url, code)  # the server enrolled it; the answer was lost
+        proxy.heal()
+        tablet = enroll(data, proxy.url, code)
+    conn = sqlite3.connect(live_server.database)
+    devices = conn.execute(
+        "SELECT id FROM devices WHERE id IN (SELECT device_id FROM enrollment_codes WHERE device_id IS NOT NULL)"
+        " AND public_key = ?", [protocol.public_key_b64(tablet.key)]
+    ).fetchall()
+    assert devices == [(tablet.device_id,)]  # one device, not an orphan plus a new one
+    tablet.identity["server"] = live_server.url
+    tablet.heartbeat()  # the reissued token works
+
+
+def test_a_replayed_enrollment_cannot_take_over_a_working_tablet(live_server, tmp_path):
+    code = issue_code(live_server.database)
+    key = protocol.new_signing_key()
+    body = enroll_body(code, key)
+    first = requests.post(live_server.url + "/api/v1/enroll", json=body, timeout=10).json()
+    requests.post(
+        live_server.url + "/api/v1/device/heartbeat",
+        json={"device_time": protocol.format_local_time(), "app_version": "t", "queue_depth": 0},
+        headers={"Authorization": f"Bearer {first['token']}"},
+        timeout=10,
+    ).raise_for_status()
+    replay = requests.post(live_server.url + "/api/v1/enroll", json=body, timeout=10)
+    assert replay.status_code == 409
+    assert replay.json()["error"]["code"] == "code_used"

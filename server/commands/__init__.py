@@ -10,3 +10,5 @@ def register(cli):
     cli.add_command(org.org)
     cli.add_command(devices.device_code)
     cli.add_command(devices.device)
+    from server.commands.staff import staff; cli.add_command(staff)  # noqa: E702
+    from server.commands.users import user; cli.add_command(user)  # noqa: E702

@@ -63,6 +63,25 @@ def enroll_device(db, code_row, public_key, app_version):
     return device_id, token
 
 
+def reissue_unused_token(db, code_row, public_key):
+    """The retry of an enrollment whose answer was lost: same device, new token.
+
+    Only for the device this code created, with the same public key, while
+    its first token has never been used (``last_seen_at`` still equals
+    ``enrolled_at``). Returns ``(device_id, token)`` or ``None``.
+    """
+    token = secrets.token_urlsafe(32)
+    with write_transaction(db):
+        changed = db.execute(
+            "UPDATE devices SET token_hash = ? WHERE id = ? AND public_key = ? AND status = 'active'"
+            " AND last_seen_at = enrolled_at",
+            [hash_secret(token), code_row["device_id"], public_key],
+        ).rowcount
+        if changed:
+            _event(db, code_row["device_id"], "enrollment_retried", {})
+    return (code_row["device_id"], token) if changed else None
+
+
 def device_for_token(db, token):
     return query_one(
         db,
@@ -196,3 +215,68 @@ def _event(db, device_id, kind, detail):
         [device_id, kind, json.dumps(detail, ensure_ascii=False), timestamp()],
     )
 
+
+
+# --- Reads for the admin pages and API (server/manage/) ---------------------
+
+
+def _unit_filter(column, unit_ids):
+    if unit_ids is None:
+        return "", []
+    ids = sorted(unit_ids) or [-1]
+    return f" AND {column} IN ({','.join('?' * len(ids))})", ids
+
+
+def list_devices_in(db, unit_ids=None):
+    """Like ``list_devices`` with the unit id, limited to ``unit_ids`` unless None."""
+    extra, params = _unit_filter("c.unit_id", unit_ids)
+    return query(
+        db,
+        "SELECT d.id, d.status, d.enrolled_at, d.revoked_at, d.app_version, d.last_seen_at,"
+        " d.last_heartbeat_at, d.queue_depth, d.oldest_unsent_at, d.clock_offset_ms,"
+        " d.silent_since, d.ack_seq, c.code AS counter, u.code AS unit, c.unit_id"
+        " FROM devices d JOIN counters c ON c.id = d.counter_id JOIN units u ON u.id = c.unit_id"
+        f" WHERE 1 = 1{extra} ORDER BY u.code, c.code, d.enrolled_at",
+        params,
+    )
+
+
+def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
+    """Raw votes in ascending id order, after ``after_id`` (keyset pagination)."""
+    extra, params = _unit_filter("c.unit_id", unit_ids)
+    rows = query(
+        db,
+        "SELECT v.id, v.uuid, v.device_id, v.seq, c.code AS counter, s.code AS staff, v.rating,"
+        " v.reasons, v.ticket, v.local_time, v.received_at, v.scale_version, v.flags"
+        " FROM votes v JOIN counters c ON c.id = v.counter_id JOIN staff s ON s.id = v.staff_id"
+        f" WHERE v.id > ?{extra} ORDER BY v.id LIMIT ?",
+        [after_id, *params, limit],
+    )
+    for row in rows:
+        row["reasons"] = json.loads(row["reasons"])
+    return rows
+
+
+def list_incidents_in(db, unit_ids=None, after_id=0, limit=100):
+    extra, params = _unit_filter("c.unit_id", unit_ids)
+    return query(
+        db,
+        "SELECT i.id, i.device_id, i.batch_id, i.kind, i.seq, i.vote_uuid, i.detail, i.created_at,"
+        " i.resolved_at, c.code AS counter"
+        " FROM sync_incidents i JOIN devices d ON d.id = i.device_id"
+        " JOIN counters c ON c.id = d.counter_id"
+        f" WHERE i.id > ?{extra} ORDER BY i.id LIMIT ?",
+        [after_id, *params, limit],
+    )
+
+
+def revoke_device_in_transaction(db, device_id):
+    """``revoke_device`` for a caller that already holds the write transaction
+    (the admin API, which writes its audit entry in the same one)."""
+    changed = db.execute(
+        "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status != 'revoked'",
+        [timestamp(), device_id],
+    ).rowcount
+    if changed:
+        _event(db, device_id, "revoked", {})
+    return bool(changed)
