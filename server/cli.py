@@ -10,18 +10,14 @@ import sys
 
 import click
 
-from server import create_app, storage
+from server import load_settings, storage
 
 
 class Context:
     def __init__(self, database):
-        self.app = create_app()
+        self.config = load_settings()
         if database:
-            self.app.config["DATABASE"] = database
-
-    @property
-    def config(self):
-        return self.app.config
+            self.config["DATABASE"] = database
 
     def db(self, migrated=True):
         from migrations import migrations

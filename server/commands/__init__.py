@@ -2,7 +2,7 @@
 
 
 def register(cli):
-    from server.commands import database, devices, jobs, org, serve
+    from server.commands import database, devices, jobs, org, serve, staff, users
 
     cli.add_command(database.migrate)
     cli.add_command(serve.serve)
@@ -10,5 +10,5 @@ def register(cli):
     cli.add_command(org.org)
     cli.add_command(devices.device_code)
     cli.add_command(devices.device)
-    from server.commands.staff import staff; cli.add_command(staff)  # noqa: E702
-    from server.commands.users import user; cli.add_command(user)  # noqa: E702
+    cli.add_command(staff.staff)
+    cli.add_command(users.user)
