@@ -41,8 +41,12 @@ MARKER = ".demo"
 PACES = {"normal": 1.0, "fast": 10.0}
 # Counters in three different offices, so the tablets serve different rosters.
 TABLETS = {"tthcc-q1": "DN-TTHCC-Q1", "bienhoa-q2": "DN-BH-Q2", "tanhiep-q1": "DN-BH-TH-Q1"}
+# Demo sign-ins: printed by the demo, never used outside it.
+ADMIN_USER, ADMIN_PASSWORD = "admin", "hailong-demo-2026"
+STAFF_PIN = "246810"
 JOBS_SETTINGS = {
-    "OPENING_HOURS": "Mon-Sun 00:00-23:59",  # the demo is "open" whenever you run it
+    "DEVELOPMENT": "true",  # session cookies without Secure: the demo serves plain HTTP
+    "OPENING_HOURS": "Mon-Sun 00:00-24:00",  # the demo is "open" whenever you run it
     "SILENT_AFTER_MINUTES": "2",
     "JOBS_SILENT_CHECK_SECONDS": "20",
 }
@@ -185,10 +189,10 @@ class Demo:
         with open(os.path.join(self.instance, MARKER), "w", encoding="utf-8") as f:
             json.dump({"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
 
-    def cli(self, *argv, what):
+    def cli(self, *argv, what, input=None):
         """Run a one-shot command; its output goes to the setup log; failures stop the demo."""
         result = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=60,
-                                start_new_session=True)
+                                start_new_session=True, input=input)
         with open(os.path.join(self.logs, "setup.log"), "a", encoding="utf-8") as log:
             log.write(f"$ {' '.join(argv)}\n{result.stdout}{result.stderr}\n")
         if result.returncode != 0:
@@ -210,6 +214,7 @@ class Demo:
         org = write_demo_org(org_file)
         self.say(self.cli(HAILONG, "--database", self.database, "org", "import", org_file,
                           what="hailong org import"))
+        self.people(org)
         if not _port_free(self.port):
             wanted, self.port = self.port, _free_port()
             self.say(f"Port {wanted} is taken; using {self.port} instead.")
@@ -239,8 +244,41 @@ class Demo:
                                       "run", "--interval", "10", "--heartbeat", "15", *extra)
             self.say(f"Tablet {tablet.name}: {line}; proxy {tablet.proxy.url}; "
                      f"hailong-device run pid {tablet.child.pid}.")
+        self.sign_in_kiosks()
         if jobs.process.poll() is not None:
             raise DemoError(f"hailong jobs exited; the end of {self.rel(jobs.log_path)}:\n{jobs.log_tail()}")
+
+    def people(self, org):
+        """A first admin for the pages, and a kiosk PIN for the first person at each tablet."""
+        self.cli(HAILONG, "--database", self.database, "user", "create", "--username", ADMIN_USER,
+                 "--role", "admin", "--full-name", "Quản trị viên (demo)", "--password-stdin",
+                 what="hailong user create", input=ADMIN_PASSWORD + "\n")
+        for counter in TABLETS.values():
+            first = org["staff_by_unit"][org["unit_of_counter"][counter]][0]
+            self.cli(HAILONG, "--database", self.database, "staff", "set-pin", first, "--pin", STAFF_PIN,
+                     what=f"hailong staff set-pin {first}")
+        self.say(f"Created the admin user {ADMIN_USER!r} and kiosk PIN {STAFF_PIN} for the first "
+                 "person of each tablet's office.")
+
+    def sign_in_kiosks(self):
+        """Sign the first person of each office in at its kiosk, as they would at opening time."""
+        for tablet in self.tablets:
+            if not tablet.kiosk_url:
+                continue
+            body = json.dumps({"staff": tablet.staff[0], "pin": STAFF_PIN}).encode()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not self.stop.is_set():
+                request = urllib.request.Request(tablet.kiosk_url + "/api/staff/sign-in", data=body,
+                                                 headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(request, timeout=5):
+                        self.say(f"Kiosk {tablet.name}: {tablet.staff[0]} signed in.")
+                        break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                self.say(f"Kiosk {tablet.name}: could not sign {tablet.staff[0]} in; use the page's "
+                         f"'Cán bộ' button with PIN {STAFF_PIN}.")
 
     def enroll(self, tablet):
         """A code from the server, then ``hailong-device enroll`` through the tablet's proxy."""
@@ -283,13 +321,16 @@ class Demo:
             "",
             "The demo is running. Where to look:",
             f"  server        {self.url}/healthz",
+            f"  admin pages   {self.url}/  (sign in as {ADMIN_USER} / {ADMIN_PASSWORD})",
+            f"  API docs      {self.url}/api/docs  and  {self.url}/api/openapi.json",
             f"  devices       {hailong} --database {database} device list",
         ]
         for tablet in self.tablets:
             lines.append(f"  tablet        {device} --data-dir {self.rel(tablet.data_dir)} status")
         for tablet in self.tablets:
             if tablet.kiosk_url:
-                lines.append(f"  kiosk page    {tablet.kiosk_url}/  ({tablet.name})")
+                lines.append(f"  kiosk page    {tablet.kiosk_url}/  ({tablet.name}; staff "
+                             f"{tablet.staff[0]} signed in, PIN {STAFF_PIN})")
         lines += [
             f"  logs          {self.rel(self.logs)}/"
             " (server.log, jobs.log, tablet-*.log, votes.log, setup.log)",
