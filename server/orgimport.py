@@ -23,7 +23,7 @@ from server.storage import timestamp, write_transaction
 
 COLUMNS = ("kind", "code", "name", "parent", "title", "active")
 KINDS = ("unit", "counter", "staff")
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 MAX_TEXT = 200
 TRUE_WORDS = {"", "yes", "y", "1", "true", "có", "co"}
 FALSE_WORDS = {"no", "n", "0", "false", "không", "khong"}

@@ -10,11 +10,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from device_client.protocol import parse_time
 
-UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-TIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# \Z, not $: "$" also matches before a trailing newline, which would let
+# "A1\n" through as a code or a ticket.
+UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+TIME_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z"
+CODE_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"
 # Control characters would make the canonical JSON escape-dependent.
-NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*$")
+NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*\Z")
 
 
 class BaseSchema(Schema):

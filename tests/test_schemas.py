@@ -91,3 +91,13 @@ def test_the_fast_vote_check_never_passes_what_the_schema_would_change_or_refuse
         assert not is_clean_vote(missing)
     assert not is_clean_vote({**VOTE, "extra": 1})
     assert checked > 10  # the sweep did exercise accepted variants too
+
+
+def test_a_trailing_newline_does_not_sneak_through_a_pattern():
+    from server.schemas import is_clean_vote
+
+    for name, value in [("id", VOTE["id"] + "\n"), ("staff", "NV001\n"), ("ticket", "A1\n"),
+                        ("local_time", VOTE["local_time"] + "\n")]:
+        vote = {**VOTE, name: value}
+        assert not is_clean_vote(vote), name
+        assert name in errors(VoteSchema(), vote)

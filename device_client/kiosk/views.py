@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from device_client.kiosk.service import KioskError
 
 bp = Blueprint("kiosk", __name__)
-KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}\Z")
 
 
 def kiosk():

@@ -12,7 +12,7 @@ from server.storage import org, sessions, write_transaction
 # a counter tablet, cheap enough for a sign-in, but it makes guessing a short
 # PIN from a stolen configuration cost memory-hard work per guess (docs/kiosk.md).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-PIN_RE = re.compile(r"^\d{4,8}$")
+PIN_RE = re.compile(r"^\d{4,8}\Z")
 PHOTO_MAX_BYTES = 512 * 1024
 PHOTO_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 

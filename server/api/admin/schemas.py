@@ -103,7 +103,7 @@ class RoleSchema(BaseSchema):
 
 class UserSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}$",
+    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}\Z",
                              error="Lowercase letters, digits, . _ - (2 to 64)."))
     full_name = fields.String(load_default="", validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
