@@ -36,6 +36,10 @@ VOTE_FIELDS = (
 )
 
 
+# One encoder for every vote: json.dumps builds a new one per call when given options.
+_JCS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_vote_bytes(vote):
     """Return the bytes a vote's signature covers.
 
@@ -46,8 +50,7 @@ def canonical_vote_bytes(vote):
     Raises ``KeyError`` when a field is missing.
     """
     body = {name: vote[name] for name in VOTE_FIELDS}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return VOTE_DOMAIN + text.encode("utf-8")
+    return VOTE_DOMAIN + _JCS.encode(body).encode("utf-8")
 
 
 # Staff sign-in/out events from the kiosk: same rules as votes, own domain so a
@@ -59,8 +62,7 @@ SESSION_EVENTS = ("sign_in", "sign_out", "lockout")
 def canonical_session_bytes(event):
     """The bytes a staff session event's signature covers (see docs/protocol.md)."""
     body = {name: event[name] for name in SESSION_FIELDS}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return SESSION_DOMAIN + text.encode("utf-8")
+    return SESSION_DOMAIN + _JCS.encode(body).encode("utf-8")
 
 
 def vote_digest(canonical):
