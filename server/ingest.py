@@ -21,7 +21,6 @@ from server.storage.devices import mark_seen, rate_wait
 
 BATCH_SCHEMA = BatchSchema()
 VOTE_SCHEMA = VoteSchema()
-WIRE_FIELDS = tuple(VoteSchema().fields)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -61,8 +60,7 @@ def ingest_batch(db, device, body, config):
             f"A batch holds at most {limit} votes; this one has {len(batch['votes'])}.",
             {"votes": [f"At most {limit} votes per batch."]},
         )
-    offset_ms = int(round((received - parse_time(batch["device_time"]).timestamp()) * 1000))
-
+    offset_ms = clock_offset_ms(received, batch["device_time"])
     candidates, rejections = _check_votes(db, device, batch["votes"])
     rate = {
         "now": received,
@@ -80,18 +78,7 @@ def ingest_batch(db, device, body, config):
         raise rate_limited(exc.retry_after) from None
     _fault_after_commit(config)
 
-    by_index = {vote["index"]: vote for vote in candidates}
-    by_index.update({rejection["index"]: rejection for rejection in rejections})
-    results = []
-    for index in range(len(batch["votes"])):
-        status, errors = outcomes[index]
-        item = by_index[index]
-        result = {"index": index, "id": item.get("id") or item.get("uuid"), "seq": item["seq"], "status": status}
-        if errors:
-            result["errors"] = errors
-        if item.get("flags"):
-            result["flags"] = item["flags"]
-        results.append(result)
+    results = batch_results(len(batch["votes"]), outcomes, candidates, rejections)
     return {
         "server_time": timestamp(),
         "batch_id": batch_id,
@@ -114,26 +101,21 @@ def _check_votes(db, device, raw_votes):
             try:
                 vote = VOTE_SCHEMA.load(raw)
             except ValidationError as exc:
-                rejections.append(_rejection(index, raw, exc.messages))
+                rejections.append(rejection(index, raw, exc.messages))
                 continue
-        errors = {}
-        if vote["device"] != device["id"]:
-            errors["device"] = ["Not the device this token belongs to."]
-        if vote["counter"] != counter["code"]:
-            errors["counter"] = [f"This device is enrolled at counter {counter['code']}."]
+        errors = origin_errors(device, counter, staff, vote)
         person = staff.get(vote["staff"])
-        if person is None:
-            errors["staff"] = ["No staff member has this code."]
         version = vote["scale_version"]
         if version not in scales:
-            scales[version] = org.scale(db, version)
+            scales[version] = _scale_values(org.scale(db, version))
         scale = scales[version]
         if scale is None:
             errors["scale_version"] = ["Unknown rating scale version."]
         else:
-            if vote["rating"] not in {level["value"] for level in scale["levels"]}:
+            levels, reason_codes = scale
+            if vote["rating"] not in levels:
                 errors["rating"] = [f"Not a level of rating scale {version}."]
-            unknown = set(vote["reasons"]) - {reason["code"] for reason in scale["reasons"]}
+            unknown = set(vote["reasons"]) - reason_codes
             if unknown:
                 errors["reasons"] = [f"Unknown reason codes: {', '.join(sorted(unknown))}."]
         canonical = canonical_vote_bytes(vote)
@@ -141,7 +123,7 @@ def _check_votes(db, device, raw_votes):
         if not verifier.verify(canonical, vote["signature"]):
             errors["signature"] = ["The signature does not verify with this device's key."]
         if errors:
-            rejections.append(_rejection(index, raw, errors, digest))
+            rejections.append(rejection(index, raw, errors, digest))
             continue
         flags = []
         if not person["active"]:
@@ -156,13 +138,42 @@ def _check_votes(db, device, raw_votes):
                 "staff_id": person["id"],
                 "counter_id": counter["id"],
                 "flags": flags,
-                "payload": {name: vote[name] for name in WIRE_FIELDS},
+                "payload": vote,  # the wire fields, as sent (or as the schema loaded them)
             }
         )
     return candidates, rejections
 
 
-def _rejection(index, raw, errors, digest=None):
+def _scale_values(scale):
+    """(rating values, reason codes) of a scale, as sets: looked up once per batch."""
+    if scale is None:
+        return None
+    return {level["value"] for level in scale["levels"]}, {r["code"] for r in scale["reasons"]}
+
+
+def clock_offset_ms(received, device_time):
+    """Server receive time minus the device's clock, in milliseconds."""
+    return int(round((received - parse_time(device_time).timestamp()) * 1000))
+
+
+def origin_errors(device, counter, staff, item):
+    """Field errors for a signed item (vote or session event) from the wrong place.
+
+    It must name the device whose token sent it, that device's counter, and
+    a staff member the server has (or had).
+    """
+    errors = {}
+    if item["device"] != device["id"]:
+        errors["device"] = ["Not the device this token belongs to."]
+    if item["counter"] != counter["code"]:
+        errors["counter"] = [f"This device is enrolled at counter {counter['code']}."]
+    if item["staff"] not in staff:
+        errors["staff"] = ["No staff member has this code."]
+    return errors
+
+
+def rejection(index, raw, errors, digest=None):
+    """A refused item as the storage layer keeps it (an incident with its payload)."""
     seq = raw.get("seq") if isinstance(raw, dict) else None
     uuid = raw.get("id") if isinstance(raw, dict) else None
     if digest is None:
@@ -177,6 +188,22 @@ def _rejection(index, raw, errors, digest=None):
         "errors": errors,
         "payload": raw,
     }
+
+
+def batch_results(count, outcomes, candidates, rejections):
+    """One result per item sent, in order: index, id, seq, status, errors, flags."""
+    items = {item["index"]: item for item in candidates + rejections}
+    results = []
+    for index in range(count):
+        status, errors = outcomes[index]
+        item = items[index]
+        result = {"index": index, "id": item.get("id") or item.get("uuid"), "seq": item["seq"], "status": status}
+        if errors:
+            result["errors"] = errors
+        if item.get("flags"):
+            result["flags"] = item["flags"]
+        results.append(result)
+    return results
 
 
 def _fault_after_commit(config):

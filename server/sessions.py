@@ -5,8 +5,6 @@ is rejected on its own, identical re-sends are ``duplicate``, and the answer
 carries the device's contiguous ``ack_seq`` for session events.
 """
 
-import hashlib
-import json
 import time
 
 from marshmallow import ValidationError, fields, validate
@@ -15,11 +13,10 @@ from device_client.protocol import (
     SESSION_EVENTS,
     SESSION_FIELDS,
     canonical_session_bytes,
-    parse_time,
     vote_digest,
 )
 from server.errors import ApiError
-from server.ingest import verifier_for
+from server.ingest import batch_results, clock_offset_ms, origin_errors, rejection, verifier_for
 from server.schemas import CODE_RE, UUID_RE, BaseSchema, Timestamp
 from server.storage import org, sessions, timestamp, write_transaction
 from server.storage.devices import mark_seen
@@ -56,21 +53,13 @@ def ingest_events(db, device, body):
     if len(batch["events"]) > MAX_EVENTS:
         raise ApiError(413, "batch_too_large", f"A batch holds at most {MAX_EVENTS} events.",
                        {"events": [f"At most {MAX_EVENTS} events per batch."]})
-    offset_ms = int(round((received - parse_time(batch["device_time"]).timestamp()) * 1000))
+    offset_ms = clock_offset_ms(received, batch["device_time"])
     candidates, rejections = _check(db, device, batch["events"])
     meta = {"received_at": timestamp(), "clock_offset_ms": offset_ms}
     with write_transaction(db):
         ack_seq, outcomes = sessions.store_events(db, device["id"], meta, candidates, rejections)
         mark_seen(db, device["id"], offset_ms)
-    items = {item["index"]: item for item in candidates + rejections}
-    results = []
-    for index in range(len(batch["events"])):
-        status, errors = outcomes[index]
-        item = items[index]
-        result = {"index": index, "id": item.get("id") or item.get("uuid"), "seq": item["seq"], "status": status}
-        if errors:
-            result["errors"] = errors
-        results.append(result)
+    results = batch_results(len(batch["events"]), outcomes, candidates, rejections)
     return {"server_time": timestamp(), "ack_seq": ack_seq, "results": results}
 
 
@@ -83,22 +72,16 @@ def _check(db, device, raw_events):
         try:
             event = EVENT.load(raw)
         except ValidationError as exc:
-            rejections.append(_rejection(index, raw, exc.messages, None))
+            rejections.append(rejection(index, raw, exc.messages))
             continue
-        errors = {}
-        if event["device"] != device["id"]:
-            errors["device"] = ["Not the device this token belongs to."]
-        if event["counter"] != counter["code"]:
-            errors["counter"] = [f"This device is enrolled at counter {counter['code']}."]
+        errors = origin_errors(device, counter, staff, event)
         person = staff.get(event["staff"])
-        if person is None:
-            errors["staff"] = ["No staff member has this code."]
         canonical = canonical_session_bytes(event)
         digest = vote_digest(canonical)
         if not verifier.verify(canonical, event["signature"]):
             errors["signature"] = ["The signature does not verify with this device's key."]
         if errors:
-            rejections.append(_rejection(index, raw, errors, digest))
+            rejections.append(rejection(index, raw, errors, digest))
             continue
         candidates.append({
             **event, "index": index, "digest": digest, "staff_id": person["id"],
@@ -106,17 +89,3 @@ def _check(db, device, raw_events):
             "payload": {name: event[name] for name in (*SESSION_FIELDS, "signature")},
         })
     return candidates, rejections
-
-
-def _rejection(index, raw, errors, digest):
-    seq = raw.get("seq")
-    if digest is None:
-        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
-    return {
-        "index": index,
-        "seq": seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None,
-        "uuid": raw.get("id") if isinstance(raw.get("id"), str) else None,
-        "digest": digest,
-        "errors": errors,
-        "payload": raw,
-    }

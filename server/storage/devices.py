@@ -109,13 +109,7 @@ def list_devices(db):
 def revoke_device(db, device_id):
     """Revoke a device; its delivered votes stay. Returns False if unknown or already revoked."""
     with write_transaction(db):
-        changed = db.execute(
-            "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status != 'revoked'",
-            [timestamp(), device_id],
-        ).rowcount
-        if changed:
-            _event(db, device_id, "revoked", {})
-    return bool(changed)
+        return revoke_device_in_transaction(db, device_id)
 
 
 def take_rate_token(db, device, now, per_minute, burst):

@@ -109,7 +109,7 @@ def store_batch(db, device_id, batch, candidates, rejections, rate):
                 vote["counter_id"],
                 vote["staff_id"],
                 vote["rating"],
-                json.dumps(vote["reasons"]),
+                json.dumps(vote["reasons"]) if vote["reasons"] else "[]",
                 vote["ticket"],
                 vote["local_time"],
                 vote["scale_version"],
