@@ -117,7 +117,8 @@ def preload(database, total, per_device=5000, batch_size=100):
     step_ms = (199 * 86_400_000) // total
     tasks = [(r, devices, start_ms, step_ms, batch_size, total) for r in range(rounds)]
     written, acked = 0, {}
-    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+    # spawn, not fork: a forked pool child can inherit a lock another thread held and hang.
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count()) as pool:
         for batches in pool.imap(_history_round, tasks):
             for batch, rows in batches:
                 conn.execute(
@@ -287,7 +288,7 @@ def _build(task):
 
 
 def build_batches(devices, batches_per_device, batch_size):
-    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+    with multiprocessing.get_context("spawn").Pool(os.cpu_count()) as pool:
         return pool.map(_build, [(d, batches_per_device, batch_size) for d in devices])
 
 
@@ -338,6 +339,7 @@ def timed_run(database, devices, workers, threads, clients, start, n_batches, ba
     """One configuration: returns its figures; batches ``start..start+n_batches`` per device."""
     before = count_votes(database)
     load = os.getloadavg()[0]
+    # fork, not spawn: the clients use the pre-signed batches this process already holds.
     ctx = multiprocessing.get_context("fork")
     plans = [[] for _ in range(clients)]
     for b in range(n_batches):  # a device's batches stay in one client, in order
@@ -689,12 +691,13 @@ def describe(run):
 
 
 def main(argv=None):
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows even when piped to a file
     args = parse_args(argv)
     load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     database = os.path.join(WORK, "bench.db")
-    print(f"work dir {WORK}")
+    print(f"work dir {WORK}", flush=True)
     loaded, devices = prepare(args, database)
     # Copies for the ceilings, taken before any timed run: there the tablets are still at seq 0.
     ceiling_db = checkpoint_copy(database, "ceiling.db")
