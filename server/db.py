@@ -39,3 +39,9 @@ def close_db(exc=None):
 
 def init_app(app):
     app.teardown_appcontext(close_db)
+
+
+def data_folder():
+    """The folder holding the database: where the server keeps files it stages
+    (import uploads), so they live with the data, not in the working directory."""
+    return os.path.dirname(os.path.abspath(current_app.config["DATABASE"]))

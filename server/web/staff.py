@@ -4,7 +4,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from server.api.admin.schemas import StaffSchema, StaffUpdateSchema
 from server.auth import current_actor, page_requires
-from server.db import get_db
+from server.db import data_folder, get_db
 from server.manage import staff
 from server.web import form_data, page_errors
 from server.web.org import _attempt, _unit_choices
@@ -76,13 +76,13 @@ def import_():
         upload = request.files.get("file")
         result, errors, message, status = _attempt(lambda: staff.stage_import(
             db, actor, upload.filename if upload else "", upload.read() if upload else b"",
-            current_app.instance_path))
+            data_folder()))
         if result and result["problems"]:
-            staff.discard_upload(result["upload"], current_app.instance_path)
+            staff.discard_upload(result["upload"], data_folder())
             status = 400
     elif request.form.get("action") == "apply":
         result, errors, message, status = _attempt(lambda: staff.run_import(
-            db, actor, request.form.get("upload", ""), current_app.instance_path, dry_run=False))
+            db, actor, request.form.get("upload", ""), data_folder(), dry_run=False))
     return render_template("staff_import.html", result=result, errors=errors, message=message), status
 
 

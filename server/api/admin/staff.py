@@ -1,9 +1,10 @@
 """Staff records, photos and the bulk import."""
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from server.api.admin import body, config, db, doc, missing_body_file
 from server.api.admin.schemas import ImportResultSchema, StaffSchema, StaffUpdateSchema
+from server.db import data_folder
 from server.auth import api_requires, current_actor
 from server.manage import staff
 
@@ -75,8 +76,8 @@ def import_():
     if upload is None:
         missing_body_file("file")
     actor = current_actor()
-    preview = staff.stage_import(db(), actor, upload.filename, upload.read(), current_app.instance_path)
+    preview = staff.stage_import(db(), actor, upload.filename, upload.read(), data_folder())
     if request.args.get("apply") in ("1", "true") and not preview["problems"]:
-        return staff.run_import(db(), actor, preview["upload"], current_app.instance_path, dry_run=False)
-    staff.discard_upload(preview["upload"], current_app.instance_path)
+        return staff.run_import(db(), actor, preview["upload"], data_folder(), dry_run=False)
+    staff.discard_upload(preview["upload"], data_folder())
     return {k: preview[k] for k in ("applied", "summary", "problems")}
