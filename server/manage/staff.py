@@ -129,8 +129,8 @@ def get_photo(db, actor, code):
 STALE_UPLOAD_SECONDS = 24 * 3600
 
 
-def import_folder(instance_path):
-    path = os.path.join(instance_path, "imports")
+def import_folder(data_folder):
+    path = os.path.join(data_folder, "imports")
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -144,28 +144,28 @@ def _drop_stale_uploads(folder):
             os.remove(path)
 
 
-def stage_import(db, actor, filename, data, instance_path):
+def stage_import(db, actor, filename, data, data_folder):
     """Keep an uploaded file server-side and dry-run it; returns a preview with an ``upload`` id."""
     require(actor, "staff.import")
     ext = os.path.splitext(filename or "")[1].lower()
     if ext not in (".csv", ".xlsx"):
         raise ApiError(400, "validation_error", "Upload a .csv or .xlsx file.", {"file": ["Not CSV or XLSX."]})
     upload = secrets.token_hex(12) + ext
-    folder = import_folder(instance_path)
+    folder = import_folder(data_folder)
     _drop_stale_uploads(folder)
     path = os.path.join(folder, upload)
     with open(path, "wb") as handle:
         handle.write(data)
-    preview = run_import(db, actor, upload, instance_path, dry_run=True)
+    preview = run_import(db, actor, upload, data_folder, dry_run=True)
     return {**preview, "upload": upload}
 
 
-def run_import(db, actor, upload, instance_path, dry_run):
+def run_import(db, actor, upload, data_folder, dry_run):
     """Dry-run or apply a staged file: ``{applied, summary, problems}``."""
     require(actor, "staff.import")
     if not upload or "/" in upload or "\\" in upload or upload.startswith("."):
         raise ApiError(400, "validation_error", "Unknown upload.", {"upload": ["Unknown upload."]})
-    path = os.path.join(import_folder(instance_path), upload)
+    path = os.path.join(import_folder(data_folder), upload)
     if not os.path.exists(path):
         raise ApiError(404, "not_found", "This upload does not exist any more; upload the file again.")
     try:
@@ -179,7 +179,7 @@ def run_import(db, actor, upload, instance_path, dry_run):
     return {"applied": not dry_run, "summary": summary.as_dict(), "problems": []}
 
 
-def discard_upload(upload, instance_path):
-    path = os.path.join(import_folder(instance_path), upload)
+def discard_upload(upload, data_folder):
+    path = os.path.join(import_folder(data_folder), upload)
     if os.path.exists(path):
         os.remove(path)
