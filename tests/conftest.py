@@ -90,3 +90,14 @@ def admin_client(people):
 
     path, facts = people
     return app_for(path).test_client()
+
+
+@pytest.fixture(scope="module")
+def kiosk_server(tmp_path_factory):
+    """A real server for a kiosk test module: staff with PINs and a photo (tests/kiosk_live.py)."""
+    from tests.kiosk_live import migrated_database, start_server
+
+    folder = tmp_path_factory.mktemp("kiosk_server")
+    live = start_server(migrated_database(folder), folder)
+    yield live
+    live.stop()

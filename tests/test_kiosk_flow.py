@@ -1,23 +1,19 @@
 """The citizen's flow on the kiosk page, in Chromium, against a real tablet and server."""
 
-import json
 
 import pytest
 import requests
 
 from migrations import DEFAULT_SCALE
-from tests.kiosk_live import KioskTablet, migrated_database, start_server, wait_for
+from tests.kiosk_live import KioskTablet, wait_for
 
 LEVELS = [level["value"] for level in DEFAULT_SCALE["levels"]]
 NEGATIVE = {level["value"] for level in DEFAULT_SCALE["levels"] if level["negative"]}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kiosk_server")
-    live = start_server(migrated_database(folder), folder)
-    yield live
-    live.stop()
+def server(kiosk_server):
+    return kiosk_server
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,12 @@
 
 import pytest
 
-from tests.kiosk_live import KioskTablet, migrated_database, server_votes, start_server, wait_for
+from tests.kiosk_live import KioskTablet, server_votes, wait_for
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kiosk_offline")
-    live = start_server(migrated_database(folder), folder)
-    yield live
-    live.stop()
+def server(kiosk_server):
+    return kiosk_server
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ import sqlite3
 import pytest
 import requests
 
-from tests.kiosk_live import KioskTablet, migrated_database, start_server, wait_for
+from tests.kiosk_live import KioskTablet, wait_for
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kiosk_staff")
-    live = start_server(migrated_database(folder), folder)
-    yield live
-    live.stop()
+def server(kiosk_server):
+    return kiosk_server
 
 
 @pytest.fixture
