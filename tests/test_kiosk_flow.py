@@ -1,6 +1,5 @@
 """The citizen's flow on the kiosk page, in Chromium, against a real tablet and server."""
 
-
 import pytest
 import requests
 
