@@ -267,7 +267,12 @@ def chaos_monkey(run, server, marker, cli_dir):
                 run.note("server killed itself after a commit")
                 server.start()
             else:
-                kill_cli_sync(run, cli_dir, rng.uniform(0, 0.08))
+                # A sync that meets a dead port (or an empty queue) exits before
+                # the kill lands; try again, briefly, so the case is really hit.
+                for _ in range(10):
+                    if kill_cli_sync(run, cli_dir, rng.uniform(0, 0.08)):
+                        break
+                    time.sleep(0.3)
     except Exception as exc:
         run.fail("chaos", exc)
     finally:
@@ -282,7 +287,10 @@ def chaos_monkey(run, server, marker, cli_dir):
 
 
 def kill_cli_sync(run, data_dir, delay):
-    """Start the real ``hailong-device sync -v``, SIGKILL it ``delay`` s after "sending"."""
+    """Start the real ``hailong-device sync -v``, SIGKILL it ``delay`` s after "sending".
+
+    Returns whether it was killed (rather than done already).
+    """
     process = subprocess.Popen(
         [os.path.join(BIN, "hailong-device"), "--data-dir", data_dir, "sync", "-v"],
         stdout=subprocess.PIPE,
@@ -301,6 +309,7 @@ def kill_cli_sync(run, data_dir, delay):
     if killed:
         run.add("cli_killed_mid_sync")
     run.note(f"CLI sync {'killed' if killed else 'exited ' + str(process.returncode)} after {delay:.2f} s")
+    return killed
 
 
 def drain_all(dirs):
