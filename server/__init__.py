@@ -35,8 +35,8 @@ def create_app(test_config=None):
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from server import auth, db, errors, openapi, web
-    from server.api import admin, devices, sessions, votes
+    from server import auth, db, openapi, web
+    from server.api import admin, devices, errors, sessions, votes
 
     db.init_app(app)
     errors.init_app(app)

@@ -11,6 +11,7 @@ import sys
 import click
 
 from server import load_settings, storage
+from server.errors import ActionError, describe
 
 
 class Context:
@@ -55,6 +56,9 @@ def main():
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except ActionError as exc:
+        click.echo(f"Error: {describe(exc)}", err=True)
+        sys.exit(1)
     except sqlite3.OperationalError as exc:
         click.echo(f"Error: database problem: {exc}", err=True)
         sys.exit(1)

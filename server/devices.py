@@ -9,22 +9,10 @@ import json
 
 from device_client.protocol import Verifier, enroll_proof_bytes, parse_time
 from server import __version__
-from server.errors import ApiError
+from server.api.errors import ApiError
 from server.ingest import rate_limited
-from server.storage import devices, now_utc, org, sessions, timestamp, write_transaction
-
-
-class NotFound(Exception):
-    """A code (counter, device) that does not exist; the message says which."""
-
-
-def issue_code(db, counter_code, ttl_minutes):
-    """A one-time enrollment code for a counter; returns ``(code, expires_at)``."""
-    counter = org.counter_by_code(db, counter_code)
-    if counter is None:
-        raise NotFound(f"No counter has the code {counter_code!r}.")
-    expires = now_utc() + dt.timedelta(minutes=ttl_minutes)
-    return devices.create_enrollment_code(db, counter["id"], expires), timestamp(expires)
+from server.storage import devices, now_utc, org, timestamp, write_transaction
+from server.storage import staff as staff_storage
 
 
 def enroll(db, data):
@@ -88,9 +76,10 @@ def device_config(db, device, config=None):
             "name": counter["unit_name"],
             "path": org.unit_path(db, counter["unit_id"]),
         },
-        "staff": _roster_with_credentials(db, counter["unit_id"]),
+        "staff": staff_storage.roster_with_credentials(db, counter["unit_id"]),
         "scale": org.current_scale(db),
         "kiosk": kiosk_settings(config or {}),
+        "heartbeat_seconds": (config or {}).get("DEVICE_HEARTBEAT_SECONDS", 60),
         "server_version": __version__,
     }
     body["config_version"] = hashlib.sha256(
@@ -116,16 +105,6 @@ def kiosk_settings(config):
     from server.settings import DEFAULTS
 
     return {key: config.get(name, DEFAULTS[name]) for key, name in KIOSK_SETTINGS.items()}
-
-
-def _roster_with_credentials(db, unit_id):
-    credentials = sessions.staff_credentials(db, unit_id)
-    roster = org.roster_for_unit(db, unit_id)
-    for person in roster:
-        extra = credentials.get(person["code"], {})
-        person["pin_hash"] = extra.get("pin_hash")
-        person["photo_sha256"] = extra.get("photo_sha256")
-    return roster
 
 
 def heartbeat(db, device, data, config, now):

@@ -1,68 +1,81 @@
-"""One error shape for every API response: ``{"error": {"code", "message", "fields"}}``.
+"""What can go wrong in an action, as plain exceptions any caller can turn into its own form.
 
-Views raise ``ApiError``; ``init_app`` turns it, marshmallow's
-``ValidationError`` and every HTTP error Flask raises (404, 405, 413, ...)
-into that shape, so a client never has to parse an HTML error page.
+Actions (``server/manage/``, ``server/sync/``) raise these; the JSON API turns
+them into its error shape with an HTTP status (``server/api/errors.py``), the
+pages into a message beside the form (``server/web/``), and the CLI into one
+``Error: ...`` line (``server/cli.py``). Nothing here knows about HTTP.
+
+Messages are English; those meant for people are built with ``N_`` so the
+pages can look up their translation by the template and fill in the values.
 """
 
-from flask import jsonify
-from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+
+class Message(str):
+    """An English message that keeps its template and values for translation.
+
+    It *is* the formatted English text (the API and the CLI use it as it is);
+    ``template`` and ``values`` let a page ask the catalog for the same words
+    in Vietnamese.
+    """
+
+    def __new__(cls, template, **values):
+        message = super().__new__(cls, template % values if values else template)
+        message.template, message.values = template, values
+        return message
 
 
-class ApiError(Exception):
-    """An error answered as JSON. ``headers`` carries e.g. ``Retry-After``."""
+def N_(template, **values):  # noqa: N802  (gettext's own name for "mark, translate later")
+    """Mark a message for the catalogs (``pybabel extract -k N_``) without translating it here."""
+    return Message(template, **values)
 
-    def __init__(self, status, code, message, fields=None, headers=None):
+
+class ActionError(Exception):
+    """Base of the domain errors: a message, a stable code, and messages per field."""
+
+    code = "error"
+
+    def __init__(self, message, fields=None, code=None):
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
         self.fields = fields or {}
-        self.headers = headers or {}
+        if code:
+            self.code = code
 
 
-def error_response(status, code, message, fields=None, headers=None):
-    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
-    response = jsonify(body)
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+class NotFound(ActionError):
+    """No such object, or one outside the actor's scope: the two look the same."""
+
+    code = "not_found"
 
 
-def _http_code(exc):
-    return {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "body_too_large",
-        415: "unsupported_media_type",
-        429: "rate_limited",
-    }.get(exc.code, "http_error")
+class Forbidden(ActionError):
+    """The actor's roles do not allow this action at all."""
+
+    code = "forbidden"
 
 
-def init_app(app):
-    @app.errorhandler(ApiError)
-    def handle_api_error(exc):
-        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+class Conflict(ActionError):
+    """The request is well-formed but clashes with what is stored (a taken code, votes)."""
 
-    @app.errorhandler(ValidationError)
-    def handle_validation_error(exc):
-        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return error_response(400, "validation_error", "The request has invalid fields.", fields)
+    code = "conflict"
 
-    @app.errorhandler(HTTPException)
-    def handle_http_error(exc):
-        message = exc.description or exc.name
-        if exc.code == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"]
-            message = f"The request body is larger than {limit} bytes."
-        return error_response(exc.code, _http_code(exc), message)
 
-    @app.errorhandler(Exception)
-    def handle_unexpected(exc):
-        app.logger.exception("unhandled error")
-        return error_response(500, "internal_error", "The server failed while handling the request.")
+class Invalid(ActionError):
+    """Bad input: ``fields`` says which field and why."""
+
+    code = "validation_error"
+
+
+def invalid(field, message, summary=None):
+    """``Invalid`` for one field; the field's message is the summary unless one is given."""
+    return Invalid(summary or message, {field: [message]})
+
+
+def describe(error):
+    """One readable line: the message and each field's messages that say more (the CLI's form)."""
+    fields = "; ".join(
+        f"{name}: {' '.join(map(str, messages))}"
+        for name, messages in error.fields.items()
+        if list(messages) != [error.message]
+    )
+    return f"{error.message}{' (' + fields + ')' if fields else ''}"

@@ -14,9 +14,10 @@ import time
 from marshmallow import ValidationError
 
 from device_client.protocol import Verifier, canonical_vote_bytes, parse_time, vote_digest
-from server.errors import ApiError
+from server.api.errors import ApiError
 from server.schemas import BatchSchema, VoteSchema, is_clean_vote
 from server.storage import org, timestamp, votes, write_transaction
+from server.storage import staff as staff_storage
 from server.storage.devices import mark_seen, rate_wait
 
 BATCH_SCHEMA = BatchSchema()
@@ -89,7 +90,7 @@ def ingest_batch(db, device, body, config):
 
 def _check_votes(db, device, raw_votes):
     staff_codes = {raw.get("staff") for raw in raw_votes if isinstance(raw.get("staff"), str)}
-    staff = org.staff_by_codes(db, staff_codes)
+    staff = staff_storage.by_codes(db, staff_codes)
     counter = org.counter_by_code(db, device["counter_code"])
     verifier = verifier_for(device["public_key"])
     scales = {}

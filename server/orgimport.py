@@ -19,6 +19,7 @@ import warnings
 import zipfile
 
 from server.storage import org as org_storage
+from server.storage import staff as staff_storage
 from server.storage import timestamp, write_transaction
 
 COLUMNS = ("kind", "code", "name", "parent", "title", "active")
@@ -377,4 +378,4 @@ def _apply(db, changes, existing):
         elif e.kind == "counter":
             org_storage.save_counter(db, old_id, e.code, e.name, parent_id, e.active, now)
         else:
-            org_storage.save_staff(db, old_id, e.code, e.name, e.title, parent_id, e.active, now)
+            staff_storage.save(db, old_id, e.code, e.name, e.title, parent_id, e.active, now)

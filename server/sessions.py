@@ -15,10 +15,11 @@ from device_client.protocol import (
     canonical_session_bytes,
     vote_digest,
 )
-from server.errors import ApiError
+from server.api.errors import ApiError
 from server.ingest import batch_results, clock_offset_ms, origin_errors, rejection, verifier_for
 from server.schemas import CODE_RE, UUID_RE, BaseSchema, Timestamp
 from server.storage import org, sessions, timestamp, write_transaction
+from server.storage import staff as staff_storage
 from server.storage.devices import mark_seen
 
 MAX_EVENTS = 500
@@ -65,7 +66,7 @@ def ingest_events(db, device, body):
 
 def _check(db, device, raw_events):
     counter = org.counter_by_code(db, device["counter_code"])
-    staff = org.staff_by_codes(db, {e.get("staff") for e in raw_events if isinstance(e.get("staff"), str)})
+    staff = staff_storage.by_codes(db, {e.get("staff") for e in raw_events if isinstance(e.get("staff"), str)})
     verifier = verifier_for(device["public_key"])
     candidates, rejections = [], []
     for index, raw in enumerate(raw_events):

@@ -34,6 +34,18 @@ SETTINGS = (
         60,
         "Write requests a device may make back to back before DEVICE_RATE_PER_MINUTE applies.",
     ),
+    Setting(
+        "DEVICE_HEARTBEAT_SECONDS",
+        60,
+        "How often tablets send a heartbeat (sent in their configuration); one that misses"
+        " two and a half is shown as late.",
+    ),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "The address tablets reach the server at (e.g. http://10.0.0.5:8000), for enrollment links and QR"
+        " codes; the pages use the address they were opened at when it is empty.",
+    ),
     Setting("BUSY_TIMEOUT_MS", 10_000, "How long a write waits for SQLite's write lock."),
     Setting(
         "ENROLL_CODE_TTL_MINUTES",

@@ -43,21 +43,16 @@ def portrait_png(width=90, height=110):
 
 
 def set_pins_and_photo(database, folder):
-    """PINs and a photo, written in-process (``hailong staff`` has its own CLI tests)."""
-    import hashlib
-
+    """PINs and a photo, through the staff actions in-process (``hailong staff`` has its own CLI tests)."""
     from server import storage
-    from server.commands.staff import HASHER
-    from server.storage import org, sessions, write_transaction
+    from server.auth.actor import cli_actor
+    from server.manage import staff
 
     db = storage.connect(database)
     try:
-        with write_transaction(db):
-            for code, pin in PINS.items():
-                sessions.set_pin_hash(db, code, HASHER.hash(pin))
-            photo = portrait_png()
-            person = org.staff_by_codes(db, ["NV001"])["NV001"]
-            sessions.save_photo(db, person["id"], "image/png", photo, hashlib.sha256(photo).hexdigest())
+        for code, pin in PINS.items():
+            staff.set_pin(db, cli_actor(), code, pin)
+        staff.set_photo(db, cli_actor(), "NV001", portrait_png(), 512 * 1024)
     finally:
         db.close()
 
@@ -181,7 +176,7 @@ def offline_tablet(folder, kiosk=None):
     from device_client import identity, store
     from device_client.tablet import Tablet
     from migrations import DEFAULT_SCALE
-    from server.commands.staff import HASHER
+    from server.manage.staff import PIN_HASHER as HASHER
 
     data_dir = str(folder)
     identity.create_key(data_dir)

@@ -128,11 +128,14 @@ class LiveServer:
 
 def issue_code(database, counter="DN-TT-Q1"):
     """An enrollment code, issued in-process (the CLI has its own tests)."""
-    from server import devices, storage
+    from server import storage
+    from server.auth.actor import cli_actor
+    from server.manage import devices
+    from server.settings import DEFAULTS
 
     db = storage.connect(database)
     try:
-        return devices.issue_code(db, counter, 60)[0]
+        return devices.issue_code(db, cli_actor(), {"counter": counter}, DEFAULTS)["code"]
     finally:
         db.close()
 

@@ -15,6 +15,7 @@ from server.auth.actor import Actor, cli_actor
 from server.manage import staff as staff_service
 from server.manage import users
 from server.storage import accounts
+from server.storage import staff as _staff_storage  # noqa: F401  (storage.staff below)
 from server.storage import devices as device_storage
 from tests.live import ORG_CSV
 
@@ -43,7 +44,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def create_user(db, username, role, unit, password=PASSWORD):
-    return users.bootstrap_user(db, username, password, role, unit, username.title(), CONFIG)
+    roles = [{"role": role, "unit": unit}] if role else []
+    data = {"username": username, "password": password, "full_name": username.title(), "roles": roles}
+    return users.create_user(db, cli_actor(), data, CONFIG)
 
 
 def token_for(db, username, days=None):
@@ -55,7 +58,8 @@ def token_for(db, username, days=None):
 def enroll_fake_device(db, counter_code, key="k"):
     """A device row as enrollment makes it (the key is never used to verify here)."""
     counter = storage.org.counter_by_code(db, counter_code)
-    code = device_storage.create_enrollment_code(db, counter["id"], storage.now_utc())
+    code = f"FAKE{counter['id']}{key}"
+    device_storage.insert_enrollment_code(db, code, counter["id"], storage.timestamp(), storage.timestamp())
     row = device_storage.find_enrollment_code(db, code)
     device_id, _token = device_storage.enroll_device(db, row, key * 43, "1.0-test")
     return device_id
@@ -63,7 +67,7 @@ def enroll_fake_device(db, counter_code, key="k"):
 
 def insert_vote(db, device_id, counter_code, staff_code, uuid, seq=1):
     counter = storage.org.counter_by_code(db, counter_code)
-    staff_id = storage.org.staff_by_codes(db, [staff_code])[staff_code]["id"]
+    staff_id = storage.staff.by_codes(db, [staff_code])[staff_code]["id"]
     now = storage.timestamp()
     with storage.write_transaction(db):
         batch = db.execute(

@@ -170,13 +170,16 @@ def test_a_flooding_device_gets_429_with_retry_after_and_nothing_stored(tmp_path
 
 
 def test_the_enrollment_code_expires_after_its_ttl(db):
-    from server import devices
+    from server.auth.actor import cli_actor
+    from server.manage import devices
+    from server.settings import DEFAULTS
 
     db.execute("INSERT INTO units (code, name, created_at, updated_at) VALUES ('U', 'U', 'x', 'x')")
     db.execute(
         "INSERT INTO counters (code, name, unit_id, created_at, updated_at) VALUES ('C', 'C', 1, 'x', 'x')"
     )
-    code, expires = devices.issue_code(db, "C", 30)
+    issued = devices.issue_code(db, cli_actor(), {"counter": "C", "ttl_minutes": 30}, DEFAULTS)
+    code, expires = issued["code"], issued["expires_at"]
     delta = protocol.parse_time(expires) - dt.datetime.now(dt.timezone.utc)
     assert dt.timedelta(minutes=29) < delta <= dt.timedelta(minutes=30)
     assert len(code) == 11 and code[5] == "-"

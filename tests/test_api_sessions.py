@@ -143,18 +143,18 @@ def test_set_pin_refuses_short_pins_and_unknown_staff_readably(server):
     short = hailong("--database", server.database, "staff", "set-pin", "NV003", "--pin", "12", check=False)
     assert (short.returncode, short.stderr.strip()) == (1, "Error: A PIN has 4 to 8 digits.")
     unknown = hailong("--database", server.database, "staff", "set-pin", "NV999", "--pin", "1234", check=False)
-    assert unknown.stderr.strip() == "Error: No staff member has the code 'NV999'."
+    assert unknown.stderr.strip() == "Error: No staff member with this code."
 
 
 def test_photo_checks_the_file_type_and_size(server, tmp_path):
     text = tmp_path / "photo.png"
     text.write_text("not a picture")
     wrong = hailong("--database", server.database, "staff", "photo", "NV002", str(text), check=False)
-    assert wrong.stderr.strip() == "Error: The photo must be a JPEG or PNG file."
+    assert wrong.stderr.strip() == "Error: The photo must be a JPEG, PNG or WebP image. (photo: Not a JPEG, PNG or WebP image.)"
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\xff\xd8\xff" + b"0" * 600_000)
     too_big = hailong("--database", server.database, "staff", "photo", "NV002", str(big), check=False)
-    assert too_big.stderr.strip() == "Error: The photo is larger than 512 KB."
+    assert too_big.stderr.strip() == "Error: The photo is larger than 512 KB. (photo: At most 512 KB.)"
     good = tmp_path / "good.png"
     good.write_bytes(portrait_png())
     assert "Photo stored for NV002" in hailong("--database", server.database, "staff", "photo", "NV002", str(good)).stdout

@@ -27,10 +27,9 @@ import pytest
 from device_client import protocol, store, sync, transport
 from device_client.tablet import Tablet, enroll
 from devtools.faultproxy import FaultProxy
-from server import devices as device_service
 from server import storage
 from server.storage import votes as stored_votes
-from tests.live import BIN, LiveServer, seed_org
+from tests.live import BIN, LiveServer, issue_code, seed_org
 
 pytestmark = pytest.mark.slow
 
@@ -178,11 +177,7 @@ def fault_share(stats):
 
 def enroll_tablets(db_path, tmp_path, proxy):
     """Enroll through the (still faultless) proxy: an enrollment reply lost would burn the code."""
-    db = storage.connect(db_path)
-    try:
-        codes = [device_service.issue_code(db, COUNTERS[i % len(COUNTERS)], 60)[0] for i in range(TABLETS)]
-    finally:
-        db.close()
+    codes = [issue_code(db_path, COUNTERS[i % len(COUNTERS)]) for i in range(TABLETS)]
     dirs = []
     for i, code in enumerate(codes):
         data_dir = str(tmp_path / f"tablet-{i:02d}")

@@ -5,7 +5,7 @@ import functools
 from flask import g, request
 
 from server.db import get_db
-from server.errors import ApiError
+from server.api.errors import ApiError
 from server.storage.devices import device_for_token
 
 

@@ -7,9 +7,9 @@ from flask import Blueprint, Response, current_app, g
 from server import devices as device_service
 from server.api import device_required, json_body
 from server.db import get_db
-from server.errors import ApiError
+from server.api.errors import ApiError
 from server.schemas import EnrollSchema, HeartbeatSchema
-from server.storage import sessions
+from server.storage import staff as staff_storage
 
 bp = Blueprint("devices", __name__, url_prefix="/api/v1")
 
@@ -31,7 +31,7 @@ def config():
 @device_required
 def staff_photo(code):
     """A staff photo for the kiosk's waiting screen; only staff of the device's unit."""
-    photo = sessions.photo_for(get_db(), code, g.device["counter_id"])
+    photo = staff_storage.photo_at_counter(get_db(), code, g.device["counter_id"])
     if photo is None:
         raise ApiError(404, "not_found", "This staff member has no photo at this device's unit.")
     return Response(photo["data"], content_type=photo["content_type"], headers={"ETag": photo["sha256"]})

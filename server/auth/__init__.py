@@ -17,7 +17,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from server.auth import service
 from server.auth.actor import Actor, PERMISSIONS, ROLES, cli_actor  # noqa: F401
 from server.db import get_db
-from server.errors import ApiError, error_response
+from server.api.errors import ApiError, error_response
+from server.manage import forbid
 
 csrf = CSRFProtect()
 
@@ -90,7 +91,7 @@ def api_requires(permission):
                                headers={"WWW-Authenticate": 'Bearer realm="hailong"'})
             protect_csrf()
             if permission and not actor.can(permission):
-                raise ApiError(403, "forbidden", "Your roles do not allow this.")
+                raise forbid()
             return view(*args, **kwargs)
 
         wrapped.permission = permission
@@ -110,7 +111,7 @@ def page_requires(permission):
                 return redirect(url_for("web_auth.login", next=request.full_path))
             protect_csrf()
             if permission and not actor.can(permission):
-                raise ApiError(403, "forbidden", "Your roles do not allow this.")
+                raise forbid()
             return view(*args, **kwargs)
 
         wrapped.permission = permission

@@ -1,6 +1,8 @@
 """Who is asking (``Actor``), what each role may do, and where (unit subtrees)."""
 
 import dataclasses
+import getpass
+import socket
 
 from server.storage import accounts
 
@@ -66,4 +68,9 @@ class Actor:
 
 
 def cli_actor():
-    return Actor(kind="cli", name="cli")
+    """The ``hailong`` CLI: every permission, recorded as ``cli`` from this OS user and host."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "?"
+    return Actor(kind="cli", name="cli", address=f"{who}@{socket.gethostname()}")

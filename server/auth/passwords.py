@@ -3,6 +3,8 @@
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from server.errors import N_
+
 _hasher = PasswordHasher()
 _dummy = []
 
@@ -30,7 +32,7 @@ def check_strength(password, min_length):
     """A list of problems with a new password (empty when it is acceptable)."""
     problems = []
     if len(password) < min_length:
-        problems.append(f"At least {min_length} characters.")
+        problems.append(N_("At least %(count)s characters.", count=min_length))
     if password.strip() != password:
-        problems.append("No spaces at the start or end.")
+        problems.append(N_("No spaces at the start or end."))
     return problems

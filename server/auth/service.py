@@ -11,7 +11,7 @@ import secrets
 from server import audit
 from server.auth.actor import Actor
 from server.auth.passwords import check_strength, hash_password, verify_password
-from server.errors import ApiError
+from server.errors import N_, Invalid, NotFound, invalid
 from server.storage import accounts, now_utc, timestamp, write_transaction
 from server.storage.devices import hash_secret
 
@@ -103,14 +103,13 @@ def logout(db, actor):
 
 
 def change_password(db, actor, current, new, config):
-    """Change the actor's own password; other sessions of theirs end. Raises ApiError 400."""
+    """Change the actor's own password; other sessions of theirs end. Raises ``Invalid``."""
     user = accounts.user_by_id(db, actor.user_id)
     if not verify_password(user["password_hash"], current):
-        raise ApiError(400, "validation_error", "The current password is wrong.",
-                       {"current_password": ["Wrong password."]})
+        raise invalid("current_password", N_("Wrong password."), N_("The current password is wrong."))
     problems = check_strength(new, config["PASSWORD_MIN_LENGTH"])
     if problems:
-        raise ApiError(400, "validation_error", "The new password is too weak.", {"new_password": problems})
+        raise Invalid(N_("The new password is too weak."), {"new_password": problems})
     now = timestamp()
     with write_transaction(db):
         accounts.set_password(db, user["id"], hash_password(new), now)
@@ -125,8 +124,8 @@ def create_token(db, actor, name, days, config):
     """A new token for the actor's own account: ``(secret, row)``; the secret is shown once."""
     days = days or config["API_TOKEN_DEFAULT_DAYS"]
     if days > config["API_TOKEN_MAX_DAYS"]:
-        raise ApiError(400, "validation_error", "The token lives too long.",
-                       {"days": [f"At most {config['API_TOKEN_MAX_DAYS']} days."]})
+        raise invalid("days", N_("At most %(days)s days.", days=config["API_TOKEN_MAX_DAYS"]),
+                      N_("The token lives too long."))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = now_utc()
     expires = timestamp(now + dt.timedelta(days=days))
@@ -148,7 +147,7 @@ def revoke_token(db, actor, token_id):
     """Revoke one of the actor's own tokens (an admin may revoke anyone's). 404 otherwise."""
     row = accounts.token_by_id(db, token_id)
     if row is None or (row["user_id"] != actor.user_id and not actor.is_admin):
-        raise ApiError(404, "not_found", "No such token.")
+        raise NotFound(N_("No such token."))
     with write_transaction(db):
         accounts.revoke_token(db, token_id, timestamp())
         audit.record(db, actor, "token_revoked", "api_token", token_id, before=_public(row),

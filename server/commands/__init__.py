@@ -1,4 +1,16 @@
-"""The ``hailong`` subcommands, one module per area."""
+"""The ``hailong`` subcommands, one module per area.
+
+Commands that change something call the same actions as the pages and the
+API (``server/manage/``) as the CLI actor, so the same rules apply and the
+change is audited as made from the command line.
+"""
+
+from server.auth.actor import cli_actor  # noqa: F401  (what every command acts as)
+from server.localtime import local_time as _local_time
+
+
+def local_time(text, config):
+    return _local_time(text, config["TIMEZONE"])
 
 
 def register(cli):

@@ -1,13 +1,15 @@
-"""``hailong org import``."""
+"""``hailong org import``: the import action, as the CLI."""
 
 import click
+
+from server.commands import cli_actor
 
 
 @click.group()
 def org():
     """The organisation: units, counters and staff.
 
-    Example: hailong org import org.csv
+    Example: hailong org import docs/examples/org.csv
     """
 
 
@@ -21,9 +23,10 @@ def import_(obj, file, dry_run):
     Example: hailong org import docs/examples/org.csv
     """
     from server import orgimport  # imported here: openpyxl is only needed for imports
+    from server.manage import imports
 
     try:
-        summary = orgimport.import_file(obj.db(), file, dry_run=dry_run)
+        summary = imports.import_file(obj.db(), cli_actor(), file, dry_run=dry_run)
     except orgimport.ImportRejected as exc:
         click.echo(f"Error: {file} was not imported; nothing was changed.", err=True)
         for problem in exc.problems:

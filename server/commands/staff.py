@@ -1,27 +1,16 @@
 """``hailong staff set-pin`` and ``hailong staff photo``: what the kiosk needs per person."""
 
-import hashlib
-import re
-
 import click
-from argon2 import PasswordHasher
 
-from server.storage import org, sessions, write_transaction
-
-# argon2id with OWASP's minimum (19 MiB, 2 passes): about 80 ms per check on
-# a counter tablet, cheap enough for a sign-in, but it makes guessing a short
-# PIN from a stolen configuration cost memory-hard work per guess (docs/kiosk.md).
-HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-PIN_RE = re.compile(r"^\d{4,8}\Z")
-PHOTO_MAX_BYTES = 512 * 1024
-PHOTO_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+from server.commands import cli_actor
+from server.manage import staff as staff_actions
 
 
 @click.group()
 def staff():
     """Staff PINs and photos for the counter kiosk.
 
-    Example: hailong staff set-pin NV001
+    Example: hailong staff set-pin CB0001
     """
 
 
@@ -33,15 +22,9 @@ def staff():
 def set_pin(obj, staff_code, pin):
     """Set STAFF_CODE's kiosk PIN; tablets get its argon2id hash with their next configuration.
 
-    Example: hailong staff set-pin NV001
+    Example: hailong staff set-pin CB0001
     """
-    pin = pin.strip()
-    if not PIN_RE.match(pin):
-        raise click.ClickException("A PIN has 4 to 8 digits.")
-    db = obj.db()
-    with write_transaction(db):
-        if not sessions.set_pin_hash(db, staff_code, HASHER.hash(pin)):
-            raise click.ClickException(f"No staff member has the code {staff_code!r}.")
+    staff_actions.set_pin(obj.db(), cli_actor(), staff_code, pin)
     click.echo(f"PIN set for {staff_code}; tablets pick it up at their next configuration refresh.")
 
 
@@ -50,20 +33,10 @@ def set_pin(obj, staff_code, pin):
 @click.argument("file", type=click.File("rb"))
 @click.pass_obj
 def photo(obj, staff_code, file):
-    """Store STAFF_CODE's photo (JPEG or PNG, at most 512 KB) for the kiosk's waiting screen.
+    """Store STAFF_CODE's photo (JPEG, PNG or WebP, at most PHOTO_MAX_BYTES) for the kiosk.
 
-    Example: hailong staff photo NV001 nhung.jpg
+    Example: hailong staff photo CB0001 nhung.jpg
     """
-    data = file.read(PHOTO_MAX_BYTES + 1)
-    if len(data) > PHOTO_MAX_BYTES:
-        raise click.ClickException(f"The photo is larger than {PHOTO_MAX_BYTES // 1024} KB.")
-    content_type = next((kind for magic, kind in PHOTO_TYPES if data.startswith(magic)), None)
-    if content_type is None:
-        raise click.ClickException("The photo must be a JPEG or PNG file.")
-    db = obj.db()
-    person = org.staff_by_codes(db, [staff_code]).get(staff_code)
-    if person is None:
-        raise click.ClickException(f"No staff member has the code {staff_code!r}.")
-    with write_transaction(db):
-        sessions.save_photo(db, person["id"], content_type, data, hashlib.sha256(data).hexdigest())
-    click.echo(f"Photo stored for {staff_code} ({content_type}, {len(data)} bytes).")
+    limit = obj.config["PHOTO_MAX_BYTES"]
+    stored = staff_actions.set_photo(obj.db(), cli_actor(), staff_code, file.read(limit + 1), limit)
+    click.echo(f"Photo stored for {staff_code} ({stored['content_type']}, {stored['bytes']} bytes).")

@@ -4,12 +4,7 @@ import sys
 
 import click
 
-from server.errors import ApiError
-
-
-def _explain(exc):
-    fields = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.fields.items())
-    return f"{exc.message}{' (' + fields + ')' if fields else ''}"
+from server.commands import cli_actor
 
 
 @click.group()
@@ -34,16 +29,15 @@ def create(obj, username, role, unit_code, full_name, password_stdin):
     The first admin is made this way; later users can be made on the Users page.
     Example: hailong user create --username admin --role admin
     """
-    from server.manage.users import bootstrap_user
+    from server.manage.users import create_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        created = bootstrap_user(obj.db(), username, password, role, unit_code, full_name, obj.config)
-    except ApiError as exc:
-        raise click.ClickException(_explain(exc)) from None
+    data = {"username": username, "password": password, "full_name": full_name,
+            "roles": [{"role": role, "unit": unit_code}]}
+    created = create_user(obj.db(), cli_actor(), data, obj.config)
     roles = ", ".join(r["role"] + (f" on {r['unit']}" if r["unit"] else "") for r in created["roles"])
     click.echo(f"Created user {created['username']} ({roles}).")
 
@@ -58,7 +52,6 @@ def token(obj, username, name, days):
 
     Example: hailong user token --username auditor1 --name "monthly export" --days 30
     """
-    from server.auth.actor import Actor
     from server.auth.service import create_token
     from server.storage import accounts
 
@@ -66,11 +59,9 @@ def token(obj, username, name, days):
     row = accounts.user_by_username(db, username)
     if row is None:
         raise click.ClickException(f"No user has the username {username!r}.")
-    actor = Actor(kind="cli", name="cli", user_id=row["id"])
-    try:
-        secret, info = create_token(db, actor, name, days, obj.config)
-    except ApiError as exc:
-        raise click.ClickException(_explain(exc)) from None
+    actor = cli_actor()
+    actor.user_id = row["id"]
+    secret, info = create_token(db, actor, name, days, obj.config)
     click.echo(secret)
     click.echo(f"Token {info['id']} for {username}, valid until {info['expires_at']}. It is shown only once.",
                err=True)

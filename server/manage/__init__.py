@@ -1,20 +1,22 @@
-"""What the admin pages and the admin API do, checked against who is asking.
+"""The actions: every change to the organisation, devices and people, checked against who asks.
 
 Each function takes ``(db, actor, ...)``, checks the actor's permission and
 unit scope, writes in one transaction with its audit entry, and returns
-plain dicts. Objects outside the actor's scope are answered exactly like
-objects that do not exist (404), so nothing leaks.
+plain dicts. The pages, the JSON API and the ``hailong`` CLI all call these,
+so a rule lives in one place. Failures are domain errors
+(``server/errors.py``); objects outside the actor's scope are answered
+exactly like objects that do not exist, so nothing leaks.
 """
 
-from server.errors import ApiError
+from server.errors import N_, Conflict, Forbidden, NotFound, invalid
 
 
-def not_found(what):
-    return ApiError(404, "not_found", f"No {what} with this code.")
+def not_found(message):
+    return NotFound(message)
 
 
 def forbid():
-    return ApiError(403, "forbidden", "Your roles do not allow this.")
+    return Forbidden(N_("Your roles do not allow this."))
 
 
 def require(actor, permission):
@@ -23,8 +25,8 @@ def require(actor, permission):
 
 
 def unknown_field(field, message):
-    return ApiError(400, "validation_error", "The request has invalid fields.", {field: [message]})
+    return invalid(field, message)
 
 
 def conflict(field, message):
-    return ApiError(409, "conflict", message, {field: [message]})
+    return Conflict(message, {field: [message]})

@@ -1,66 +1,120 @@
-"""Devices as the admin sees them: status, enrollment codes (text and QR), revocation."""
+"""Devices as people see them: state, enrollment codes (text, link and QR), revocation.
+
+A tablet's state has one vocabulary everywhere (pages, API, ``hailong device
+list``), derived from its last contact by ``state``:
+
+- ``online``: heard from within its expected heartbeats;
+- ``late``: it missed its heartbeats (more than ``LATE_AFTER_HEARTBEATS`` of
+  them), so what it last reported (its queue) may be out of date;
+- ``silent``: not heard from for ``SILENT_AFTER_MINUTES`` while counters are
+  open (marked by ``hailong jobs``, or seen so at read time);
+- ``revoked``.
+"""
 
 import datetime as dt
 import io
+import secrets
+import urllib.parse
 
 import segno
 
 from device_client.protocol import parse_time
 from server import audit
-from server import devices as device_service
+from server.errors import N_
+from server.jobs import is_open
 from server.manage import not_found, require
-from server.storage import devices, now_utc, org, write_transaction
+from server.storage import devices, now_utc, org, timestamp, write_transaction
 
-FIELDS = ("id", "counter", "unit", "state", "enrolled_at", "revoked_at", "last_seen_at",
-          "last_heartbeat_at", "queue_depth", "clock_offset_ms", "app_version", "ack_seq")
+# A tablet counts as late once this many heartbeats are overdue.
+LATE_AFTER_HEARTBEATS = 2.5
+FIELDS = ("id", "counter", "counter_name", "unit", "unit_name", "enrolled_at", "revoked_at", "last_seen_at",
+          "last_heartbeat_at", "queue_depth", "oldest_unsent_at", "clock_offset_ms", "app_version", "ack_seq")
+STATES = ("online", "late", "silent", "revoked")
+# Crockford's base32 without look-alikes: easy to read aloud and to type.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
 
-def state(row, silent_after_minutes, now=None):
-    """online (heard from recently), silent (marked, or not heard for a while), revoked."""
+def state(row, config, now=None):
+    """``online``, ``late``, ``silent`` or ``revoked`` for a device row (see the module doc)."""
     if row["status"] == "revoked":
         return "revoked"
-    if row["silent_since"] or not row["last_seen_at"]:
+    if row["silent_since"]:
         return "silent"
-    age = (now or now_utc()) - parse_time(row["last_seen_at"])
-    return "silent" if age > dt.timedelta(minutes=silent_after_minutes) else "online"
+    now = now or now_utc()
+    if not row["last_seen_at"]:
+        return "late"
+    age = (now - parse_time(row["last_seen_at"])).total_seconds()
+    if age > config["SILENT_AFTER_MINUTES"] * 60 and is_open(now, config["OPENING_HOURS"], config["TIMEZONE"]):
+        return "silent"
+    if age > LATE_AFTER_HEARTBEATS * config["DEVICE_HEARTBEAT_SECONDS"]:
+        return "late"
+    return "online"
 
 
-def list_devices(db, actor, config):
+def _seconds_since(text, now):
+    return None if not text else max(0, int((now - parse_time(text)).total_seconds()))
+
+
+def _public(row, config, now):
+    """A device row with its state, how long ago it was heard and how old its reported queue is."""
+    return {
+        **{k: row.get(k) for k in FIELDS},
+        "state": state(row, config, now),
+        "last_heard_seconds": _seconds_since(row["last_seen_at"], now),
+        "queue_age_seconds": _seconds_since(row["last_heartbeat_at"], now),
+    }
+
+
+def list_devices(db, actor, config, unit_ids=None, counter_id=None):
+    """Devices in the actor's scope (and in ``unit_ids`` / at ``counter_id``, when given)."""
     require(actor, "devices.read")
-    rows = devices.list_devices_in(db, actor.scope(db, "devices.read"))
+    scope = actor.scope(db, "devices.read")
+    if unit_ids is not None:
+        scope = set(unit_ids) if scope is None else scope & set(unit_ids)
     now = now_utc()
-    return [
-        {**{k: row.get(k) for k in FIELDS}, "state": state(row, config["SILENT_AFTER_MINUTES"], now)}
-        for row in rows
-    ]
+    return [_public(row, config, now) for row in devices.list_devices_in(db, scope, counter_id)]
 
 
 def _visible(db, actor, permission, device_id):
-    row = next((r for r in devices.list_devices_in(db, actor.scope(db, permission)) if r["id"] == device_id),
-               None)
+    row = devices.device_in(db, device_id, actor.scope(db, permission))
     if row is None:
-        raise not_found("device")
+        raise not_found(N_("No device with this id."))
     return row
 
 
 def get_device(db, actor, device_id, config):
     require(actor, "devices.read")
-    row = _visible(db, actor, "devices.read", device_id)
-    return {**{k: row.get(k) for k in FIELDS}, "state": state(row, config["SILENT_AFTER_MINUTES"])}
+    return _public(_visible(db, actor, "devices.read", device_id), config, now_utc())
 
 
-def issue_code(db, actor, data, config):
-    """A one-time enrollment code for a counter in scope, with its QR code as SVG."""
+def enrollment_link(server_url, code):
+    """What the QR code carries: the server's address and the code (docs/protocol.md)."""
+    if not server_url:
+        return None
+    return f"{server_url.rstrip('/')}/enroll?{urllib.parse.urlencode({'code': code})}"
+
+
+def issue_code(db, actor, data, config, server_url=None):
+    """A one-time enrollment code for a counter in scope, with a link and its QR code (SVG).
+
+    ``server_url`` is the address tablets reach the server at (``PUBLIC_URL``,
+    or the one the request came to); without one there is no link.
+    """
     require(actor, "devices.write")
     counter = org.counter_detail(db, data["counter"])
     if counter is None or not actor.reaches(db, "devices.write", counter["unit_id"]):
-        raise not_found("counter")
+        raise not_found(N_("No counter with this code."))
     ttl = data.get("ttl_minutes") or config["ENROLL_CODE_TTL_MINUTES"]
-    code, expires = device_service.issue_code(db, counter["code"], ttl)
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    code = f"{raw[:5]}-{raw[5:]}"
+    expires = timestamp(now_utc() + dt.timedelta(minutes=ttl))
     with write_transaction(db):
+        devices.insert_enrollment_code(db, code, counter["id"], timestamp(), expires)
         audit.record(db, actor, "issue_code", "counter", counter["code"], counter["unit_id"],
                      after={"expires_at": expires})
-    return {"counter": counter["code"], "code": code, "expires_at": expires, "qr_svg": qr_svg(code)}
+    link = enrollment_link(server_url or config.get("PUBLIC_URL"), code)
+    return {"counter": counter["code"], "code": code, "expires_at": expires, "link": link,
+            "qr_svg": qr_svg(link or code)}
 
 
 def qr_svg(text):
@@ -70,25 +124,16 @@ def qr_svg(text):
 
 
 def revoke(db, actor, device_id, config):
+    """Revoke a device: its token stops working, the votes it delivered stay. Idempotent."""
     require(actor, "devices.write")
     row = _visible(db, actor, "devices.write", device_id)
     before = {k: row.get(k) for k in ("status", "revoked_at")}
     with write_transaction(db):
-        if devices.revoke_device_in_transaction(db, device_id):
+        if devices.revoke_device(db, device_id):
             fresh = devices.get_device(db, device_id)
             audit.record(db, actor, "revoke", "device", device_id, row["unit_id"], before=before,
                          after={"status": fresh["status"], "revoked_at": fresh["revoked_at"]})
     return get_device(db, actor, device_id, config)
-
-
-def list_votes(db, actor, after_id, limit):
-    require(actor, "votes.read")
-    return devices.list_votes_in(db, actor.scope(db, "votes.read"), after_id, limit)
-
-
-def list_incidents(db, actor, after_id, limit):
-    require(actor, "incidents.read")
-    return devices.list_incidents_in(db, actor.scope(db, "incidents.read"), after_id, limit)
 
 
 def counters_for_codes(db, actor):

@@ -1,6 +1,7 @@
 """Units (a tree) and counters."""
 
 from server import audit
+from server.errors import N_
 from server.manage import conflict, not_found, require, unknown_field
 from server.storage import accounts, org, timestamp, write_transaction
 
@@ -40,8 +41,8 @@ def visible_unit(db, actor, permission, code, field=None):
     unit = org.unit_by_code(db, code) if code else None
     if unit is None or not actor.reaches(db, permission, unit["id"]):
         if field:
-            raise unknown_field(field, "No unit with this code.")
-        raise not_found("unit")
+            raise unknown_field(field, N_("No unit with this code."))
+        raise not_found(N_("No unit with this code."))
     return unit
 
 
@@ -54,7 +55,7 @@ def create_unit(db, actor, data):
     require(actor, "units.write")
     parent = visible_unit(db, actor, "units.write", data["parent"], "parent") if data.get("parent") else None
     if org.unit_by_code(db, data["code"]):
-        raise conflict("code", "A unit with this code exists.")
+        raise conflict("code", N_("A unit with this code exists."))
     with write_transaction(db):
         unit_id = org.save_unit(db, None, data["code"], data["name"], parent and parent["id"],
                                 int(data.get("active", True)), timestamp())
@@ -73,7 +74,7 @@ def update_unit(db, actor, code, data):
         if data["parent"]:
             parent = visible_unit(db, actor, "units.write", data["parent"], "parent")
             if parent["id"] in accounts.subtree_ids(db, [unit["id"]]):
-                raise unknown_field("parent", "A unit cannot move under itself.")
+                raise unknown_field("parent", N_("A unit cannot move under itself."))
             parent_id = parent["id"]
     with write_transaction(db):
         org.save_unit(db, unit["id"], code, data.get("name", unit["name"]), parent_id,
@@ -83,15 +84,19 @@ def update_unit(db, actor, code, data):
     return after
 
 
-def list_counters(db, actor):
+def list_counters(db, actor, unit_ids=None):
+    """Counters in the actor's scope (and in ``unit_ids``, when given)."""
     require(actor, "counters.read")
-    return [_pick(r, COUNTER_FIELDS) for r in org.list_counters(db, actor.scope(db, "counters.read"))]
+    scope = actor.scope(db, "counters.read")
+    if unit_ids is not None:
+        scope = set(unit_ids) if scope is None else scope & set(unit_ids)
+    return [_pick(r, COUNTER_FIELDS) for r in org.list_counters(db, scope)]
 
 
 def _visible_counter(db, actor, permission, code):
     row = org.counter_detail(db, code)
     if row is None or not actor.reaches(db, permission, row["unit_id"]):
-        raise not_found("counter")
+        raise not_found(N_("No counter with this code."))
     return row
 
 
@@ -104,7 +109,7 @@ def create_counter(db, actor, data):
     require(actor, "counters.write")
     unit = visible_unit(db, actor, "counters.write", data["unit"], "unit")
     if org.counter_by_code(db, data["code"]):
-        raise conflict("code", "A counter with this code exists.")
+        raise conflict("code", N_("A counter with this code exists."))
     with write_transaction(db):
         org.save_counter(db, None, data["code"], data["name"], unit["id"],
                          int(data.get("active", True)), timestamp())

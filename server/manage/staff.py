@@ -1,18 +1,24 @@
-"""Staff records: create, edit, deactivate, delete (only without votes), photos, bulk import."""
+"""Staff records: create, edit, deactivate, delete (only without votes), kiosk PINs and photos."""
 
 import hashlib
-import os
-import secrets
-import time
+import re
 
-from server import audit, orgimport
-from server.errors import ApiError
+from argon2 import PasswordHasher
+
+from server import audit
+from server.errors import N_, Conflict, Invalid, NotFound, invalid
 from server.manage import conflict, not_found, require
 from server.manage.org import visible_unit
-from server.storage import org, timestamp, write_transaction
+from server.storage import staff as staff_storage
+from server.storage import timestamp, write_transaction
 
 FIELDS = ("id", "code", "full_name", "title", "unit", "active", "has_photo", "created_at", "updated_at")
-# Magic bytes of the photo formats a tablet can show.
+# argon2id with OWASP's minimum (19 MiB, 2 passes): about 80 ms per check on
+# a counter tablet, cheap enough for a sign-in, but it makes guessing a short
+# PIN from a stolen configuration cost memory-hard work per guess (docs/kiosk.md).
+PIN_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+PIN_RE = re.compile(r"^\d{4,8}\Z")
+# Magic bytes of the photo formats a tablet's browser can show.
 PHOTO_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -23,15 +29,19 @@ def _pick(row):
     return {n: (bool(row[n]) if n in ("active", "has_photo") else row[n]) for n in FIELDS}
 
 
-def list_staff(db, actor):
+def list_staff(db, actor, unit_ids=None):
+    """Staff in the actor's scope (and in ``unit_ids``, when given)."""
     require(actor, "staff.read")
-    return [_pick(r) for r in org.list_staff(db, actor.scope(db, "staff.read"))]
+    scope = actor.scope(db, "staff.read")
+    if unit_ids is not None:
+        scope = set(unit_ids) if scope is None else scope & set(unit_ids)
+    return [_pick(r) for r in staff_storage.list_staff(db, scope)]
 
 
 def _visible(db, actor, permission, code):
-    row = org.staff_detail(db, code)
+    row = staff_storage.detail(db, code)
     if row is None or not actor.reaches(db, permission, row["unit_id"]):
-        raise not_found("staff member")
+        raise not_found(N_("No staff member with this code."))
     return row
 
 
@@ -43,12 +53,12 @@ def get_staff(db, actor, code):
 def create_staff(db, actor, data):
     require(actor, "staff.write")
     unit = visible_unit(db, actor, "staff.write", data["unit"], "unit")
-    if org.staff_detail(db, data["code"]):
-        raise conflict("code", "A staff member with this code exists.")
+    if staff_storage.detail(db, data["code"]):
+        raise conflict("code", N_("A staff member with this code exists."))
     with write_transaction(db):
-        org.save_staff(db, None, data["code"], data["full_name"], data.get("title", ""), unit["id"],
-                       int(data.get("active", True)), timestamp())
-        after = _pick(org.staff_detail(db, data["code"]))
+        staff_storage.save(db, None, data["code"], data["full_name"], data.get("title", ""), unit["id"],
+                           int(data.get("active", True)), timestamp())
+        after = _pick(staff_storage.detail(db, data["code"]))
         audit.record(db, actor, "create", "staff", data["code"], unit["id"], after=after)
     return after
 
@@ -62,24 +72,44 @@ def update_staff(db, actor, code, data):
     if "unit" in data:
         unit_id = visible_unit(db, actor, "staff.write", data["unit"], "unit")["id"]
     with write_transaction(db):
-        org.save_staff(db, row["id"], code, data.get("full_name", row["full_name"]),
-                       data.get("title", row["title"]), unit_id,
-                       int(data.get("active", bool(row["active"]))), timestamp())
-        after = _pick(org.staff_detail(db, code))
+        staff_storage.save(db, row["id"], code, data.get("full_name", row["full_name"]),
+                           data.get("title", row["title"]), unit_id,
+                           int(data.get("active", bool(row["active"]))), timestamp())
+        after = _pick(staff_storage.detail(db, code))
         audit.record(db, actor, "update", "staff", code, unit_id, before=before, after=after)
     return after
 
 
 def delete_staff(db, actor, code):
-    """Delete a record entered by mistake; someone with votes is only ever deactivated (409)."""
+    """Delete a record entered by mistake; someone with votes is only ever deactivated."""
     require(actor, "staff.write")
     row = _visible(db, actor, "staff.write", code)
     with write_transaction(db):
-        if org.staff_vote_count(db, row["id"]):
-            raise ApiError(409, "has_votes",
-                           "This person has votes and cannot be deleted; deactivate them instead.")
-        org.delete_staff(db, row["id"])
+        if staff_storage.vote_count(db, row["id"]):
+            raise Conflict(N_("This person has votes and cannot be deleted; deactivate them instead."),
+                           code="has_votes")
+        staff_storage.delete(db, row["id"])
         audit.record(db, actor, "delete", "staff", code, row["unit_id"], before=_pick(row))
+
+
+def set_pin(db, actor, code, pin):
+    """Set the kiosk PIN (4 to 8 digits); only its argon2id hash is stored and sent to tablets.
+
+    The audit entry records that the PIN changed and when, never the PIN or its hash.
+    """
+    require(actor, "staff.write")
+    row = _visible(db, actor, "staff.write", code)
+    pin = (pin or "").strip()
+    if not PIN_RE.match(pin):
+        raise invalid("pin", N_("A PIN has 4 to 8 digits."))
+    pin_hash = PIN_HASHER.hash(pin)
+    with write_transaction(db):
+        before = staff_storage.pin_set_at(db, row["id"])
+        now = timestamp()
+        staff_storage.set_pin_hash(db, row["id"], pin_hash, now)
+        audit.record(db, actor, "set_pin", "staff", code, row["unit_id"],
+                     before={"pin_set_at": before}, after={"pin_set_at": now})
+    return {"code": code, "pin_set_at": now}
 
 
 def photo_type(data):
@@ -93,21 +123,23 @@ def photo_type(data):
 
 
 def set_photo(db, actor, code, data, max_bytes):
+    """Store a photo (JPEG, PNG or WebP by its bytes, at most ``max_bytes``) for the kiosk."""
     require(actor, "staff.write")
     row = _visible(db, actor, "staff.write", code)
     if not data:
-        raise ApiError(400, "validation_error", "Choose a photo.", {"photo": ["Empty file."]})
+        raise invalid("photo", N_("Empty file."), N_("Choose a photo."))
     if len(data) > max_bytes:
-        raise ApiError(413, "photo_too_large", f"The photo is larger than {max_bytes} bytes.",
-                       {"photo": [f"At most {max_bytes} bytes."]})
+        limit = f"{max_bytes // 1024} KB" if max_bytes % 1024 == 0 else f"{max_bytes} bytes"
+        raise Invalid(N_("The photo is larger than %(limit)s.", limit=limit),
+                      {"photo": [N_("At most %(limit)s.", limit=limit)]}, code="photo_too_large")
     content_type = photo_type(data)
     if content_type is None:
-        raise ApiError(415, "unsupported_media_type", "The photo must be a JPEG, PNG or WebP image.",
-                       {"photo": ["Not a JPEG, PNG or WebP image."]})
+        raise Invalid(N_("The photo must be a JPEG, PNG or WebP image."),
+                      {"photo": [N_("Not a JPEG, PNG or WebP image.")]}, code="unsupported_media_type")
     digest = hashlib.sha256(data).hexdigest()
-    old = org.staff_photo(db, row["id"])
+    old = staff_storage.photo(db, row["id"])
     with write_transaction(db):
-        org.save_staff_photo(db, row["id"], content_type, data, digest, timestamp())
+        staff_storage.save_photo(db, row["id"], content_type, data, digest, timestamp())
         audit.record(db, actor, "photo", "staff", code, row["unit_id"],
                      before={"sha256": old["sha256"]} if old else None,
                      after={"sha256": digest, "content_type": content_type, "bytes": len(data)})
@@ -117,69 +149,7 @@ def set_photo(db, actor, code, data, max_bytes):
 def get_photo(db, actor, code):
     require(actor, "staff.read")
     row = _visible(db, actor, "staff.read", code)
-    photo = org.staff_photo(db, row["id"])
+    photo = staff_storage.photo(db, row["id"])
     if photo is None:
-        raise ApiError(404, "not_found", "This staff member has no photo.")
+        raise NotFound(N_("This staff member has no photo."))
     return photo
-
-
-# --- Bulk import through the existing importer ------------------------------
-
-
-STALE_UPLOAD_SECONDS = 24 * 3600
-
-
-def import_folder(data_folder):
-    path = os.path.join(data_folder, "imports")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def _drop_stale_uploads(folder):
-    """Previews nobody applied are kept a day, then removed on the next upload."""
-    cutoff = time.time() - STALE_UPLOAD_SECONDS
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if os.path.getmtime(path) < cutoff:
-            os.remove(path)
-
-
-def stage_import(db, actor, filename, data, data_folder):
-    """Keep an uploaded file server-side and dry-run it; returns a preview with an ``upload`` id."""
-    require(actor, "staff.import")
-    ext = os.path.splitext(filename or "")[1].lower()
-    if ext not in (".csv", ".xlsx"):
-        raise ApiError(400, "validation_error", "Upload a .csv or .xlsx file.", {"file": ["Not CSV or XLSX."]})
-    upload = secrets.token_hex(12) + ext
-    folder = import_folder(data_folder)
-    _drop_stale_uploads(folder)
-    path = os.path.join(folder, upload)
-    with open(path, "wb") as handle:
-        handle.write(data)
-    preview = run_import(db, actor, upload, data_folder, dry_run=True)
-    return {**preview, "upload": upload}
-
-
-def run_import(db, actor, upload, data_folder, dry_run):
-    """Dry-run or apply a staged file: ``{applied, summary, problems}``."""
-    require(actor, "staff.import")
-    if not upload or "/" in upload or "\\" in upload or upload.startswith("."):
-        raise ApiError(400, "validation_error", "Unknown upload.", {"upload": ["Unknown upload."]})
-    path = os.path.join(import_folder(data_folder), upload)
-    if not os.path.exists(path):
-        raise ApiError(404, "not_found", "This upload does not exist any more; upload the file again.")
-    try:
-        summary = orgimport.import_file(db, path, dry_run=dry_run)
-    except orgimport.ImportRejected as exc:
-        return {"applied": False, "summary": None, "problems": exc.problems}
-    if not dry_run:
-        with write_transaction(db):
-            audit.record(db, actor, "import", "org", upload, after=summary.as_dict())
-        os.remove(path)
-    return {"applied": not dry_run, "summary": summary.as_dict(), "problems": []}
-
-
-def discard_upload(upload, data_folder):
-    path = os.path.join(import_folder(data_folder), upload)
-    if os.path.exists(path):
-        os.remove(path)

@@ -2,7 +2,7 @@
 
 from server import audit
 from server.auth.passwords import check_strength, hash_password
-from server.errors import ApiError
+from server.errors import N_, Invalid, NotFound
 from server.manage import conflict, require, unknown_field
 from server.storage import accounts, org, timestamp, write_transaction
 
@@ -28,7 +28,7 @@ def list_users(db, actor):
 def _user(db, username):
     user = accounts.user_by_username(db, username)
     if user is None:
-        raise ApiError(404, "not_found", "No user with this username.")
+        raise NotFound(N_("No user with this username."))
     return user
 
 
@@ -40,11 +40,11 @@ def get_user(db, actor, username):
 def _role_unit(db, role):
     if role["role"] == "admin":
         if role.get("unit"):
-            raise unknown_field("roles", "The admin role covers everything; give no unit.")
+            raise unknown_field("roles", N_("The admin role covers everything; give no unit."))
         return None
     unit = org.unit_by_code(db, role.get("unit") or "")
     if unit is None:
-        raise unknown_field("roles", f"The {role['role']} role needs an existing unit.")
+        raise unknown_field("roles", N_("The %(role)s role needs an existing unit.", role=role["role"]))
     return unit["id"]
 
 
@@ -53,9 +53,9 @@ def create_user(db, actor, data, config):
     require(actor, "users.write")
     problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"])
     if problems:
-        raise ApiError(400, "validation_error", "The password is too weak.", {"password": problems})
+        raise Invalid(N_("The password is too weak."), {"password": problems})
     if accounts.user_by_username(db, data["username"]):
-        raise conflict("username", "This username is taken.")
+        raise conflict("username", N_("This username is taken."))
     units = [(r["role"], _role_unit(db, r)) for r in data.get("roles", [])]
     now = timestamp()
     with write_transaction(db):
@@ -84,11 +84,11 @@ def update_user(db, actor, username, data, config):
     user = _user(db, username)
     before = _public(db, user)
     if data.get("active") is False and _admins_left(db, without_user=user["id"]) == 0:
-        raise conflict("active", "The last active admin cannot be deactivated.")
+        raise conflict("active", N_("The last active admin cannot be deactivated."))
     if "password" in data:
         problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"])
         if problems:
-            raise ApiError(400, "validation_error", "The password is too weak.", {"password": problems})
+            raise Invalid(N_("The password is too weak."), {"password": problems})
     now = timestamp()
     with write_transaction(db):
         accounts.update_user(db, user["id"], data.get("full_name", user["full_name"]),
@@ -111,7 +111,7 @@ def add_role(db, actor, username, data):
     with write_transaction(db):
         role_id = accounts.add_role(db, user["id"], data["role"], unit_id, timestamp())
         if role_id is None:
-            raise conflict("role", "The user already has this role on this unit.")
+            raise conflict("role", N_("The user already has this role on this unit."))
         audit.record(db, actor, "grant_role", "user", username, unit_id,
                      after={"role": data["role"], "unit": data.get("unit")})
     return _public(db, accounts.user_by_id(db, user["id"]))
@@ -122,21 +122,12 @@ def remove_role(db, actor, username, role_id):
     user = _user(db, username)
     role = accounts.role_by_id(db, role_id)
     if role is None or role["user_id"] != user["id"]:
-        raise ApiError(404, "not_found", "This user has no such role.")
+        raise NotFound(N_("This user has no such role."))
     if role["role"] == "admin" and _admins_left(db, without_role=role_id) == 0:
-        raise conflict("role", "The last admin role cannot be removed.")
+        raise conflict("role", N_("The last admin role cannot be removed."))
     unit = org.unit_path(db, role["unit_id"])[-1]["code"] if role["unit_id"] else None
     with write_transaction(db):
         accounts.remove_role(db, role_id)
         audit.record(db, actor, "revoke_role", "user", username, role["unit_id"],
                      before={"role": role["role"], "unit": unit})
     return _public(db, accounts.user_by_id(db, user["id"]))
-
-
-def bootstrap_user(db, username, password, role, unit_code, full_name, config):
-    """``hailong user create``: a user with one role, audited as the CLI."""
-    from server.auth.actor import cli_actor
-
-    roles = [{"role": role, "unit": unit_code}] if role else []
-    return create_user(db, cli_actor(), {"username": username, "password": password,
-                                         "full_name": full_name, "roles": roles}, config)

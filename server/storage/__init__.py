@@ -1,14 +1,16 @@
 """All of the server's SQL lives in this package, one module per area.
 
 Functions take a ``sqlite_utils.Database`` first. Writes that belong together
-run inside ``write_transaction(db)``, which opens ``BEGIN IMMEDIATE`` so the
-write lock is taken up front (waiting up to the busy timeout) instead of
-failing half-way with SQLITE_BUSY. SQL stays plain and portable where that
-costs nothing, for the planned PostgreSQL backend.
+run inside ``write_transaction(db)``: the outermost opens ``BEGIN IMMEDIATE``
+so the write lock is taken up front, inner ones are savepoints, so an action
+wraps its change and its audit entry in one transaction whatever it calls.
+SQL stays plain and portable where that costs nothing, for the planned
+PostgreSQL backend.
 """
 
 import contextlib
 import datetime as dt
+import itertools
 import sqlite3
 
 import sqlite_utils
@@ -35,15 +37,42 @@ def connect(path, busy_timeout_ms=10_000):
 
 @contextlib.contextmanager
 def write_transaction(db):
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolls back on any exception."""
-    db.conn.execute("BEGIN IMMEDIATE")
+    """One unit of work: the outermost block opens ``BEGIN IMMEDIATE``, inner ones savepoints.
+
+    Like sqlite-utils' ``Database.atomic()``, but the outermost block takes
+    the write lock up front (waiting up to the busy timeout) instead of
+    failing half-way with SQLITE_BUSY. An action opens one around its change
+    and its audit entry; a storage or service function it calls may open its
+    own, which then joins the action's transaction (and rolls back to its
+    savepoint alone if it raises).
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        name = f"hailong_{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            # A failure inside SQLite may have ended the whole transaction already.
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     else:
-        db.conn.execute("COMMIT")
+        conn.execute("COMMIT")
+
+
+_savepoints = itertools.count(1)
 
 
 def now_utc():
@@ -65,3 +94,14 @@ def query(db, sql, params=()):
 def query_one(db, sql, params=()):
     rows = query(db, sql, params)
     return rows[0] if rows else None
+
+
+def in_units(column, unit_ids, where, params):
+    """Add ``column IN (...)`` to a WHERE list; ``unit_ids`` None means no limit."""
+    if unit_ids is None:
+        return True
+    if not unit_ids:
+        return False
+    where.append(f"{column} IN ({','.join('?' * len(unit_ids))})")
+    params.extend(sorted(unit_ids))
+    return True

@@ -4,11 +4,9 @@ import hashlib
 import json
 import secrets
 
-from server.storage import query, query_one, timestamp, write_transaction
+from server.storage import in_units, query, query_one, timestamp, write_transaction
 
-# Crockford's base32 without look-alikes: easy to read aloud and to type.
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
-
+DEVICE_ID_ALPHABET = "abcdefghjkmnpqrstvwxyz23456789"
 
 def hash_secret(secret):
     """SHA-256 hex. Tokens and codes are long random strings, so a fast hash is enough."""
@@ -19,16 +17,12 @@ def normalise_code(code):
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def create_enrollment_code(db, counter_id, expires_at):
-    """Store a new one-time code for a counter; returns the code (only shown once)."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
-    with write_transaction(db):
-        db.execute(
-            "INSERT INTO enrollment_codes (code_hash, counter_id, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?)",
-            [hash_secret(raw), counter_id, timestamp(), timestamp(expires_at)],
-        )
-    return f"{raw[:5]}-{raw[5:]}"
+def insert_enrollment_code(db, code, counter_id, created_at, expires_at):
+    """Store a new one-time code for a counter: only its hash, the code is shown once."""
+    db.execute(
+        "INSERT INTO enrollment_codes (code_hash, counter_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        [hash_secret(normalise_code(code)), counter_id, created_at, expires_at],
+    )
 
 
 def find_enrollment_code(db, code):
@@ -44,7 +38,7 @@ def enroll_device(db, code_row, public_key, app_version):
     tablets racing with the same code cannot both enroll. Returns
     ``(device_id, token)`` or ``None`` when the code was used meanwhile.
     """
-    device_id = "dev-" + "".join(secrets.choice(CODE_ALPHABET.lower()) for _ in range(8))
+    device_id = "dev-" + "".join(secrets.choice(DEVICE_ID_ALPHABET) for _ in range(8))
     token = secrets.token_urlsafe(32)
     now = timestamp()
     with write_transaction(db):
@@ -95,21 +89,15 @@ def get_device(db, device_id):
     return query_one(db, "SELECT * FROM devices WHERE id = ?", [device_id])
 
 
-def list_devices(db):
-    return query(
-        db,
-        "SELECT d.id, d.status, d.enrolled_at, d.revoked_at, d.app_version, d.last_seen_at,"
-        " d.last_heartbeat_at, d.queue_depth, d.oldest_unsent_at, d.clock_offset_ms,"
-        " d.silent_since, d.ack_seq, c.code AS counter, u.code AS unit"
-        " FROM devices d JOIN counters c ON c.id = d.counter_id JOIN units u ON u.id = c.unit_id"
-        " ORDER BY u.code, c.code, d.enrolled_at",
-    )
-
-
 def revoke_device(db, device_id):
     """Revoke a device; its delivered votes stay. Returns False if unknown or already revoked."""
-    with write_transaction(db):
-        return revoke_device_in_transaction(db, device_id)
+    changed = db.execute(
+        "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status != 'revoked'",
+        [timestamp(), device_id],
+    ).rowcount
+    if changed:
+        _event(db, device_id, "revoked", {})
+    return bool(changed)
 
 
 def take_rate_token(db, device, now, per_minute, burst):
@@ -211,66 +199,31 @@ def _event(db, device_id, kind, detail):
 
 
 
-# --- Reads for the admin pages and API (server/manage/) ---------------------
+# --- Reads for the admin pages, API and CLI (server/manage/) ----------------
+
+LISTED = (
+    "SELECT d.id, d.status, d.enrolled_at, d.revoked_at, d.app_version, d.last_seen_at,"
+    " d.last_heartbeat_at, d.queue_depth, d.oldest_unsent_at, d.clock_offset_ms, d.silent_since,"
+    " d.ack_seq, c.code AS counter, c.name AS counter_name, u.code AS unit, u.name AS unit_name, c.unit_id"
+    " FROM devices d JOIN counters c ON c.id = d.counter_id JOIN units u ON u.id = c.unit_id"
+)
 
 
-def _unit_filter(column, unit_ids):
-    if unit_ids is None:
-        return "", []
-    ids = sorted(unit_ids) or [-1]
-    return f" AND {column} IN ({','.join('?' * len(ids))})", ids
+def list_devices_in(db, unit_ids=None, counter_id=None):
+    """Devices with their counter and unit, limited to ``unit_ids`` unless None."""
+    where, params = [], []
+    if not in_units("c.unit_id", unit_ids, where, params):
+        return []
+    if counter_id is not None:
+        where.append("d.counter_id = ?")
+        params.append(counter_id)
+    sql = LISTED + (" WHERE " + " AND ".join(where) if where else "")
+    return query(db, sql + " ORDER BY u.code, c.code, d.enrolled_at", params)
 
 
-def list_devices_in(db, unit_ids=None):
-    """Like ``list_devices`` with the unit id, limited to ``unit_ids`` unless None."""
-    extra, params = _unit_filter("c.unit_id", unit_ids)
-    return query(
-        db,
-        "SELECT d.id, d.status, d.enrolled_at, d.revoked_at, d.app_version, d.last_seen_at,"
-        " d.last_heartbeat_at, d.queue_depth, d.oldest_unsent_at, d.clock_offset_ms,"
-        " d.silent_since, d.ack_seq, c.code AS counter, u.code AS unit, c.unit_id"
-        " FROM devices d JOIN counters c ON c.id = d.counter_id JOIN units u ON u.id = c.unit_id"
-        f" WHERE 1 = 1{extra} ORDER BY u.code, c.code, d.enrolled_at",
-        params,
-    )
-
-
-def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
-    """Raw votes in ascending id order, after ``after_id`` (keyset pagination)."""
-    extra, params = _unit_filter("c.unit_id", unit_ids)
-    rows = query(
-        db,
-        "SELECT v.id, v.uuid, v.device_id, v.seq, c.code AS counter, s.code AS staff, v.rating,"
-        " v.reasons, v.ticket, v.local_time, v.received_at, v.scale_version, v.flags"
-        " FROM votes v JOIN counters c ON c.id = v.counter_id JOIN staff s ON s.id = v.staff_id"
-        f" WHERE v.id > ?{extra} ORDER BY v.id LIMIT ?",
-        [after_id, *params, limit],
-    )
-    for row in rows:
-        row["reasons"] = json.loads(row["reasons"])
-    return rows
-
-
-def list_incidents_in(db, unit_ids=None, after_id=0, limit=100):
-    extra, params = _unit_filter("c.unit_id", unit_ids)
-    return query(
-        db,
-        "SELECT i.id, i.device_id, i.batch_id, i.kind, i.seq, i.vote_uuid, i.detail, i.created_at,"
-        " i.resolved_at, c.code AS counter"
-        " FROM sync_incidents i JOIN devices d ON d.id = i.device_id"
-        " JOIN counters c ON c.id = d.counter_id"
-        f" WHERE i.id > ?{extra} ORDER BY i.id LIMIT ?",
-        [after_id, *params, limit],
-    )
-
-
-def revoke_device_in_transaction(db, device_id):
-    """``revoke_device`` for a caller that already holds the write transaction
-    (the admin API, which writes its audit entry in the same one)."""
-    changed = db.execute(
-        "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status != 'revoked'",
-        [timestamp(), device_id],
-    ).rowcount
-    if changed:
-        _event(db, device_id, "revoked", {})
-    return bool(changed)
+def device_in(db, device_id, unit_ids=None):
+    """One device as ``list_devices_in`` shows it, or None (also when outside ``unit_ids``)."""
+    row = query_one(db, LISTED + " WHERE d.id = ?", [device_id])
+    if row is None or (unit_ids is not None and row["unit_id"] not in unit_ids):
+        return None
+    return row

@@ -1,8 +1,8 @@
-"""Units, counters, staff and rating scales: what votes refer to."""
+"""Units, counters and rating scales: where votes are cast (staff live in ``staff.py``)."""
 
 import json
 
-from server.storage import query, query_one
+from server.storage import in_units, query, query_one
 
 
 def counter_by_code(db, code):
@@ -32,25 +32,6 @@ def unit_path(db, unit_id):
     return rows
 
 
-def staff_by_codes(db, codes):
-    """``{code: {id, unit_id, active}}`` for the codes that exist (ever did)."""
-    codes = list(codes)
-    if not codes:
-        return {}
-    marks = ",".join("?" * len(codes))
-    rows = query(db, f"SELECT id, code, unit_id, active FROM staff WHERE code IN ({marks})", codes)
-    return {row["code"]: row for row in rows}
-
-
-def roster_for_unit(db, unit_id):
-    """Active staff of a unit: who a counter's tablet may show as being rated."""
-    return query(
-        db,
-        "SELECT code, full_name, title FROM staff WHERE unit_id = ? AND active = 1 ORDER BY code",
-        [unit_id],
-    )
-
-
 def scale(db, version):
     row = query_one(db, "SELECT * FROM rating_scales WHERE version = ?", [version])
     return _scale(row) if row else None
@@ -69,7 +50,7 @@ def _scale(row):
     }
 
 
-# --- Writes for ``hailong org import`` (server/orgimport.py) -----------------
+# --- Writes for the importer and the admin actions ---------------------------
 
 
 def org_for_import(db):
@@ -133,40 +114,13 @@ def save_counter(db, counter_id, code, name, unit_id, active, now):
     return counter_id
 
 
-def save_staff(db, staff_id, code, full_name, title, unit_id, active, now):
-    """Insert (``staff_id`` None) or update a staff member; returns their id."""
-    if staff_id is None:
-        return db.execute(
-            "INSERT INTO staff (code, full_name, title, unit_id, active, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [code, full_name, title, unit_id, active, now, now],
-        ).lastrowid
-    db.execute(
-        "UPDATE staff SET full_name = ?, title = ?, unit_id = ?, active = ?, updated_at = ?"
-        " WHERE id = ?",
-        [full_name, title, unit_id, active, now, staff_id],
-    )
-    return staff_id
-
-
 # --- Reads and writes for the admin pages and API (server/manage/) ----------
-
-
-def _in_units(column, unit_ids, where, params):
-    """Add ``column IN (...)`` to a WHERE list; ``unit_ids`` None means no limit."""
-    if unit_ids is None:
-        return True
-    if not unit_ids:
-        return False
-    where.append(f"{column} IN ({','.join('?' * len(unit_ids))})")
-    params.extend(sorted(unit_ids))
-    return True
 
 
 def list_units(db, unit_ids=None):
     """Units (with parent code), limited to ``unit_ids`` unless None."""
     where, params = [], []
-    if not _in_units("u.id", unit_ids, where, params):
+    if not in_units("u.id", unit_ids, where, params):
         return []
     sql = (
         "SELECT u.id, u.code, u.name, u.parent_id, p.code AS parent, u.active, u.created_at,"
@@ -188,7 +142,7 @@ def unit_by_code(db, code):
 
 def list_counters(db, unit_ids=None):
     where, params = [], []
-    if not _in_units("c.unit_id", unit_ids, where, params):
+    if not in_units("c.unit_id", unit_ids, where, params):
         return []
     sql = (
         "SELECT c.id, c.code, c.name, c.unit_id, u.code AS unit, c.active, c.created_at, c.updated_at"
@@ -206,49 +160,3 @@ def counter_detail(db, code):
         " FROM counters c JOIN units u ON u.id = c.unit_id WHERE c.code = ?",
         [code],
     )
-
-
-STAFF_COLUMNS = (
-    "s.id, s.code, s.full_name, s.title, s.unit_id, u.code AS unit, s.active, s.created_at,"
-    " s.updated_at, (SELECT COUNT(*) FROM staff_photos p WHERE p.staff_id = s.id) AS has_photo"
-)
-
-
-def list_staff(db, unit_ids=None):
-    where, params = [], []
-    if not _in_units("s.unit_id", unit_ids, where, params):
-        return []
-    sql = f"SELECT {STAFF_COLUMNS} FROM staff s JOIN units u ON u.id = s.unit_id"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return query(db, sql + " ORDER BY u.code, s.code", params)
-
-
-def staff_detail(db, code):
-    return query_one(
-        db, f"SELECT {STAFF_COLUMNS} FROM staff s JOIN units u ON u.id = s.unit_id WHERE s.code = ?", [code]
-    )
-
-
-def staff_vote_count(db, staff_id):
-    return db.execute("SELECT COUNT(*) FROM votes WHERE staff_id = ?", [staff_id]).fetchone()[0]
-
-
-def delete_staff(db, staff_id):
-    """Delete a staff member who has no votes (the caller checks); their photo goes too."""
-    db.execute("DELETE FROM staff_photos WHERE staff_id = ?", [staff_id])
-    db.execute("DELETE FROM staff WHERE id = ?", [staff_id])
-
-
-def save_staff_photo(db, staff_id, content_type, data, sha256, now):
-    db.execute(
-        "INSERT INTO staff_photos (staff_id, content_type, data, sha256, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (staff_id) DO UPDATE SET"
-        " content_type = excluded.content_type, data = excluded.data, sha256 = excluded.sha256,"
-        " updated_at = excluded.updated_at",
-        [staff_id, content_type, data, sha256, now],
-    )
-
-
-def staff_photo(db, staff_id):
-    return query_one(db, "SELECT * FROM staff_photos WHERE staff_id = ?", [staff_id])

@@ -1,4 +1,4 @@
-"""Staff sign-in/out events from kiosks, and the staff credentials tablets cache.
+"""Staff sign-in/out events from kiosks.
 
 ``store_events`` mirrors ``votes.store_batch`` in small: each event is stored
 once (``duplicate`` for an identical re-send, ``conflict`` for a different
@@ -10,46 +10,6 @@ caller's write transaction.
 import json
 
 from server.storage import query, query_one, timestamp
-
-
-def staff_credentials(db, unit_id):
-    """``{code: {pin_hash, photo_sha256}}`` for a unit's active staff."""
-    rows = query(
-        db,
-        "SELECT s.code, s.pin_hash, p.sha256 AS photo_sha256 FROM staff s"
-        " LEFT JOIN staff_photos p ON p.staff_id = s.id WHERE s.unit_id = ? AND s.active = 1",
-        [unit_id],
-    )
-    return {row["code"]: row for row in rows}
-
-
-def set_pin_hash(db, code, pin_hash):
-    """Returns False when no staff member has ``code``. Call inside a write transaction."""
-    return bool(
-        db.execute(
-            "UPDATE staff SET pin_hash = ?, pin_updated_at = ? WHERE code = ?",
-            [pin_hash, timestamp(), code],
-        ).rowcount
-    )
-
-
-def save_photo(db, staff_id, content_type, data, sha256):
-    db.execute(
-        "INSERT INTO staff_photos (staff_id, content_type, data, sha256, updated_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT(staff_id) DO UPDATE SET content_type = excluded.content_type,"
-        " data = excluded.data, sha256 = excluded.sha256, updated_at = excluded.updated_at",
-        [staff_id, content_type, data, sha256, timestamp()],
-    )
-
-
-def photo_for(db, code, counter_id):
-    """The photo of a staff member of the unit ``counter_id`` belongs to (None otherwise)."""
-    return query_one(
-        db,
-        "SELECT p.content_type, p.data, p.sha256 FROM staff_photos p JOIN staff s ON s.id = p.staff_id"
-        " JOIN counters c ON c.unit_id = s.unit_id WHERE s.code = ? AND c.id = ?",
-        [code, counter_id],
-    )
 
 
 def store_events(db, device_id, meta, candidates, rejections):
@@ -117,14 +77,3 @@ def _incident(db, device_id, kind, item, detail, now):
          json.dumps(detail, ensure_ascii=False),
          json.dumps(item.get("payload"), ensure_ascii=False, default=str), now],
     )
-
-
-def sessions(db, device_id=None):
-    """Stored events, oldest first, with staff codes: the audit trail of who was at a counter."""
-    sql = (
-        "SELECT e.uuid, e.device_id, e.seq, e.event, e.reason, e.local_time, s.code AS staff"
-        " FROM staff_sessions e JOIN staff s ON s.id = e.staff_id"
-    )
-    if device_id:
-        return query(db, sql + " WHERE e.device_id = ? ORDER BY e.device_id, e.seq", [device_id])
-    return query(db, sql + " ORDER BY e.device_id, e.seq")

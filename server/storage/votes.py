@@ -8,7 +8,7 @@ of it is committed or none, so a retried batch always meets a consistent past.
 
 import json
 
-from server.storage import query, timestamp
+from server.storage import in_units, query, timestamp
 from server.storage.devices import take_rate_token
 
 RESOLVED_INCIDENTS = ("rejected", "conflict")
@@ -225,21 +225,46 @@ def _incident(db, device_id, batch_id, kind, seq, uuid, digest, detail, payload,
     )
 
 
-def incidents(db, device_id=None, kind=None):
-    where, params = [], []
-    if device_id:
-        where.append("device_id = ?")
-        params.append(device_id)
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    sql = "SELECT * FROM sync_incidents" + (" WHERE " + " AND ".join(where) if where else "")
-    return query(db, sql + " ORDER BY id", params)
-
-
 def vote_totals(db):
     """Counts an operator or a test checks exactly-once against."""
     row = db.execute(
         "SELECT COUNT(*), COUNT(DISTINCT uuid), COUNT(DISTINCT device_id || ':' || seq) FROM votes"
     ).fetchone()
     return {"votes": row[0], "distinct_ids": row[1], "distinct_device_seqs": row[2]}
+
+
+# --- Reads for the admin pages and API (server/manage/votes.py) -------------
+
+
+def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
+    """Raw votes in ascending id order, after ``after_id`` (keyset pagination)."""
+    where, params = ["v.id > ?"], [after_id]
+    if not in_units("c.unit_id", unit_ids, where, params):
+        return []
+    rows = query(
+        db,
+        "SELECT v.id, v.uuid, v.device_id, v.seq, c.code AS counter, s.code AS staff, v.rating,"
+        " v.reasons, v.ticket, v.local_time, v.received_at, v.scale_version, v.flags"
+        " FROM votes v JOIN counters c ON c.id = v.counter_id JOIN staff s ON s.id = v.staff_id"
+        f" WHERE {' AND '.join(where)} ORDER BY v.id LIMIT ?",
+        [*params, limit],
+    )
+    for row in rows:
+        row["reasons"] = json.loads(row["reasons"])
+    return rows
+
+
+def list_incidents_in(db, unit_ids=None, after_id=0, limit=100):
+    """Sync incidents (gaps, conflicts, rejections) of devices at counters in ``unit_ids``."""
+    where, params = ["i.id > ?"], [after_id]
+    if not in_units("c.unit_id", unit_ids, where, params):
+        return []
+    return query(
+        db,
+        "SELECT i.id, i.device_id, i.batch_id, i.kind, i.seq, i.vote_uuid, i.detail, i.created_at,"
+        " i.resolved_at, c.code AS counter"
+        " FROM sync_incidents i JOIN devices d ON d.id = i.device_id"
+        " JOIN counters c ON c.id = d.counter_id"
+        f" WHERE {' AND '.join(where)} ORDER BY i.id LIMIT ?",
+        [*params, limit],
+    )

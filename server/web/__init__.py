@@ -1,14 +1,17 @@
 """The admin pages: one blueprint per area, server-rendered, Vietnamese and English.
 
 Views stay thin: read the form, load it through the API's schema, call the
-same ``server.manage`` function the API calls, render. Errors from that
-layer (``ApiError``) come back to the form with their field messages.
+same ``server.manage`` action the API and the CLI call, render. Errors from
+that layer (domain errors, ``server/errors.py``) come back to the form as a
+message and field messages, in the page's language.
 """
 
 from flask import redirect, render_template, request, session, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
+from marshmallow import ValidationError
 
-from server.errors import ApiError
+from server.api.errors import ApiError, status_of
+from server.errors import ActionError, Message
 
 LANGUAGES = ("vi", "en")
 
@@ -31,8 +34,40 @@ def form_data(names, booleans=()):
     return data
 
 
+def translate(message):
+    """A message from the actions or a schema, in the page's language.
+
+    ``Message`` keeps its template and values, so its translation is filled
+    in here; a plain string (a fixed schema message) is looked up as it is.
+    """
+    if isinstance(message, Message):
+        return gettext(message.template, **message.values) if message.values else gettext(message.template)
+    return gettext(message) if isinstance(message, str) and message else message
+
+
+def translated_fields(fields):
+    return {name: [translate(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for name, msgs in fields.items()}
+
+
+def attempt(action):
+    """Run an action for a form: ``(result, field errors, message, status)``, all translated."""
+    try:
+        return action(), {}, None, 200
+    except ValidationError as exc:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return None, translated_fields(fields), None, 400
+    except ActionError as exc:
+        return None, translated_fields(exc.fields), translate(exc.message), status_of(exc)
+
+
 def page_errors(bp):
-    """ApiErrors that reach a page (404, 403, ...) render as an HTML page in the same status."""
+    """Errors that reach a page (404, 403, ...) render as an HTML page in the same status."""
+
+    @bp.errorhandler(ActionError)
+    def action_error(exc):
+        status = status_of(exc)
+        return render_template("error.html", status=status, message=translate(exc.message)), status
 
     @bp.errorhandler(ApiError)
     def api_error(exc):

@@ -2,13 +2,12 @@
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from marshmallow import ValidationError
 
 from server.api.admin.schemas import TokenSchema
 from server.auth import client_address, current_actor, page_requires, protect_csrf, service
 from server.db import get_db
-from server.errors import ApiError
-from server.web import form_data, page_errors
+from server.errors import invalid
+from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/admin")
@@ -58,27 +57,34 @@ def account():
     db, actor = get_db(), current_actor()
     message, errors, new_token, status = None, {}, None, 200
     action = request.form.get("action")
-    try:
-        if action == "password":
-            if request.form.get("new_password") != request.form.get("confirm_password"):
-                raise ApiError(400, "validation_error", _("The two new passwords differ."),
-                               {"confirm_password": [_("Does not match.")]})
-            service.change_password(db, actor, request.form.get("current_password", ""),
-                                    request.form.get("new_password", ""), current_app.config)
+    if action == "password":
+        done, errors, message, status = attempt(lambda: _change_password(db, actor))
+        if done:
             message = _("Your password has been changed.")
-        elif action == "token":
-            data = TokenSchema().load(form_data(["name"]) | (
-                {"days": int(request.form["days"])} if request.form.get("days", "").isdigit() else {}))
-            new_token, _row = service.create_token(db, actor, data["name"], data.get("days"), current_app.config)
-        elif action == "revoke":
-            service.revoke_token(db, actor, int(request.form.get("token_id", "0")))
+    elif action == "token":
+        done, errors, message, status = attempt(lambda: _create_token(db, actor))
+        new_token = done and done[0]
+    elif action == "revoke":
+        done, errors, message, status = attempt(
+            lambda: service.revoke_token(db, actor, int(request.form.get("token_id", "0"))))
+        if done:
             message = _("The token has been revoked.")
-    except ValidationError as exc:
-        errors, status = exc.messages, 400
-    except ApiError as exc:
-        message, errors, status = exc.message, exc.fields, exc.status
     return render_template("account.html", tokens=service.list_tokens(db, actor), message=message,
                            errors=errors, new_token=new_token), status
+
+
+def _change_password(db, actor):
+    if request.form.get("new_password") != request.form.get("confirm_password"):
+        raise invalid("confirm_password", _("Does not match."), _("The two new passwords differ."))
+    service.change_password(db, actor, request.form.get("current_password", ""),
+                            request.form.get("new_password", ""), current_app.config)
+    return True
+
+
+def _create_token(db, actor):
+    days = {"days": int(request.form["days"])} if request.form.get("days", "").isdigit() else {}
+    data = TokenSchema().load(form_data(["name"]) | days)
+    return service.create_token(db, actor, data["name"], data.get("days"), current_app.config)
 
 
 page_errors(bp)

@@ -1,13 +1,12 @@
 """Devices: enrollment codes (text and QR), the list with status, revocation."""
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from server.api.admin.schemas import EnrollmentCodeSchema
 from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.manage import devices
-from server.web import form_data, page_errors
-from server.web.org import _attempt
+from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_devices", __name__, url_prefix="/admin")
 
@@ -30,8 +29,8 @@ def list_():
 def issue_code():
     db, actor = get_db(), current_actor()
     data = form_data(["counter"])
-    issued, errors, message, status = _attempt(lambda: devices.issue_code(
-        db, actor, EnrollmentCodeSchema().load(data), current_app.config))
+    issued, errors, message, status = attempt(lambda: devices.issue_code(
+        db, actor, EnrollmentCodeSchema().load(data), current_app.config, request.host_url))
     if issued:
         return render_template("device_code.html", issued=issued)
     return render_template("devices.html", devices=devices.list_devices(db, actor, current_app.config),

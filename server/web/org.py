@@ -1,26 +1,13 @@
 """Units (as a tree) and counters."""
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from marshmallow import ValidationError
-
 from server.api.admin.schemas import CounterSchema, CounterUpdateSchema, UnitSchema, UnitUpdateSchema
 from server.auth import current_actor, page_requires
 from server.db import get_db
-from server.errors import ApiError
 from server.manage import org
-from server.web import form_data, page_errors
+from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_org", __name__, url_prefix="/admin")
-
-
-def _attempt(action):
-    """Run ``action``; returns ``(result, errors, message, status)``."""
-    try:
-        return action(), {}, None, 200
-    except ValidationError as exc:
-        return None, exc.messages, None, 400
-    except ApiError as exc:
-        return None, exc.fields, exc.message, exc.status
 
 
 @bp.route("/units", methods=["GET", "POST"])
@@ -31,7 +18,7 @@ def units():
     if request.method == "POST":
         data = form_data(["code", "name", "parent"])
         data["parent"] = data.get("parent") or None
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: org.create_unit(db, actor, UnitSchema().load(data)))
         if done:
             return redirect(url_for("web_org.units"))
@@ -48,7 +35,7 @@ def unit(code):
     if request.method == "POST":
         data = form_data(["name", "parent"], booleans=["active"])
         data["parent"] = data.get("parent") or None
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: org.update_unit(db, actor, code, UnitUpdateSchema().load(data)))
         if done:
             return redirect(url_for("web_org.units"))
@@ -68,7 +55,7 @@ def counters():
     errors, message, status = {}, None, 200
     if request.method == "POST":
         data = form_data(["code", "name", "unit"])
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: org.create_counter(db, actor, CounterSchema().load(data)))
         if done:
             return redirect(url_for("web_org.counters"))
@@ -86,7 +73,7 @@ def counter(code):
     errors, message, status = {}, None, 200
     if request.method == "POST":
         data = form_data(["name", "unit"], booleans=["active"])
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: org.update_counter(db, actor, code, CounterUpdateSchema().load(data)))
         if done:
             return redirect(url_for("web_org.counters"))

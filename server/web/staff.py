@@ -1,13 +1,14 @@
 """Staff: list, create, edit, deactivate, delete (only without votes), photo, bulk import."""
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from server.api.admin.schemas import StaffSchema, StaffUpdateSchema
 from server.auth import current_actor, page_requires
 from server.db import data_folder, get_db
-from server.manage import staff
-from server.web import form_data, page_errors
-from server.web.org import _attempt, _unit_choices
+from server.manage import imports, staff
+from server.web import attempt, form_data, page_errors
+from server.web.org import _unit_choices
 
 bp = Blueprint("web_staff", __name__, url_prefix="/admin")
 
@@ -19,7 +20,7 @@ def list_():
     errors, message, status = {}, None, 200
     if request.method == "POST":
         data = form_data(["code", "full_name", "title", "unit"])
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: staff.create_staff(db, actor, StaffSchema().load(data)))
         if done:
             return redirect(url_for("web_staff.list_"))
@@ -38,19 +39,27 @@ def edit(code):
     action = request.form.get("action")
     if action == "save":
         data = form_data(["full_name", "title", "unit"], booleans=["active"])
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: staff.update_staff(db, actor, code, StaffUpdateSchema().load(data)))
         if done:
             return redirect(url_for("web_staff.edit", code=code))
     elif action == "delete":
-        done, errors, message, status = _attempt(lambda: staff.delete_staff(db, actor, code) or True)
+        done, errors, message, status = attempt(lambda: staff.delete_staff(db, actor, code) or True)
         if done:
             return redirect(url_for("web_staff.list_"))
+    elif action == "pin":
+        if request.form.get("pin") != request.form.get("confirm_pin"):
+            errors, status = {"confirm_pin": [_("The two PINs differ.")]}, 400
+        else:
+            done, errors, message, status = attempt(
+                lambda: staff.set_pin(db, actor, code, request.form.get("pin", "")))
+            if done:
+                return redirect(url_for("web_staff.edit", code=code))
     elif action == "photo":
         upload = request.files.get("photo")
         max_bytes = current_app.config["PHOTO_MAX_BYTES"]
         data = upload.read(max_bytes + 1) if upload else b""
-        done, errors, message, status = _attempt(lambda: staff.set_photo(db, actor, code, data, max_bytes))
+        done, errors, message, status = attempt(lambda: staff.set_photo(db, actor, code, data, max_bytes))
         if done:
             return redirect(url_for("web_staff.edit", code=code))
     can_write = actor.can("staff.write")
@@ -74,14 +83,14 @@ def import_():
     result, errors, message, status = None, {}, None, 200
     if request.form.get("action") == "preview":
         upload = request.files.get("file")
-        result, errors, message, status = _attempt(lambda: staff.stage_import(
+        result, errors, message, status = attempt(lambda: imports.stage_upload(
             db, actor, upload.filename if upload else "", upload.read() if upload else b"",
             data_folder()))
         if result and result["problems"]:
-            staff.discard_upload(result["upload"], data_folder())
+            imports.discard_upload(result["upload"], data_folder())
             status = 400
     elif request.form.get("action") == "apply":
-        result, errors, message, status = _attempt(lambda: staff.run_import(
+        result, errors, message, status = attempt(lambda: imports.apply_upload(
             db, actor, request.form.get("upload", ""), data_folder(), dry_run=False))
     return render_template("staff_import.html", result=result, errors=errors, message=message), status
 

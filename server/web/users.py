@@ -6,8 +6,7 @@ from server.api.admin.schemas import RoleSchema, UserSchema, UserUpdateSchema
 from server.auth import ROLES, current_actor, page_requires
 from server.db import get_db
 from server.manage import org, users
-from server.web import form_data, page_errors
-from server.web.org import _attempt
+from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_users", __name__, url_prefix="/admin")
 
@@ -22,7 +21,7 @@ def list_():
         role = form_data(["role", "unit"])
         if role.get("role"):
             data["roles"] = [{"role": role["role"], "unit": role.get("unit") or None}]
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: users.create_user(db, actor, UserSchema().load(data), current_app.config))
         if done:
             return redirect(url_for("web_users.edit", username=done["username"]))
@@ -42,15 +41,15 @@ def edit(username):
         data = form_data(["full_name"], booleans=["active"])
         if request.form.get("password"):
             data["password"] = request.form["password"]
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: users.update_user(db, actor, username, UserUpdateSchema().load(data), current_app.config))
     elif action == "grant":
         data = form_data(["role", "unit"])
         data["unit"] = data.get("unit") or None
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: users.add_role(db, actor, username, RoleSchema().load(data)))
     elif action == "revoke":
-        done, errors, message, status = _attempt(
+        done, errors, message, status = attempt(
             lambda: users.remove_role(db, actor, username, int(request.form.get("role_id", "0"))))
     if done:
         return redirect(url_for("web_users.edit", username=username))

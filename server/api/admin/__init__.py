@@ -9,7 +9,7 @@ the same schemas that validate requests.
 from flask import current_app, request
 
 from server.db import get_db
-from server.errors import ApiError
+from server.api.errors import ApiError
 
 
 def doc(summary, body=None, response=None, many=False, status=200, query=None, tag=None):

@@ -5,7 +5,7 @@ from flask import Blueprint
 from server.api.admin import body, config, db, doc, dump
 from server.api.admin.schemas import PasswordChangeSchema, TokenSchema, UserSchema
 from server.auth import api_requires, current_actor, service
-from server.errors import ApiError
+from server.errors import N_, NotFound
 from server.manage.users import _public
 from server.storage import accounts
 
@@ -52,5 +52,5 @@ def revoke_token(token_id):
     actor = current_actor()
     row = accounts.token_by_id(db(), token_id)
     if row is None or row["user_id"] != actor.user_id:
-        raise ApiError(404, "not_found", "No such token.")
+        raise NotFound(N_("No such token."))
     return dump(TokenSchema, service.revoke_token(db(), actor, token_id))

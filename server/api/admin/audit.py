@@ -6,7 +6,7 @@ from server import audit as audit_service
 from server.api.admin import db, doc, dump, query_args
 from server.api.admin.schemas import AuditEntrySchema, AuditQuerySchema, IncidentSchema, PageQuerySchema, VoteRowSchema
 from server.auth import api_requires, current_actor
-from server.manage import devices
+from server.manage import votes as vote_actions
 
 bp = Blueprint("admin_audit", __name__, url_prefix="/api/v1")
 
@@ -26,7 +26,7 @@ def audit_log():
      query=PageQuerySchema, tag="audit")
 def votes():
     args = query_args(PageQuerySchema)
-    rows = devices.list_votes(db(), current_actor(), args["after_id"], args["limit"])
+    rows = vote_actions.list_votes(db(), current_actor(), args["after_id"], args["limit"])
     return {"votes": dump(VoteRowSchema, rows, many=True)}
 
 
@@ -36,5 +36,5 @@ def votes():
      many="incidents", query=PageQuerySchema, tag="audit")
 def incidents():
     args = query_args(PageQuerySchema)
-    rows = devices.list_incidents(db(), current_actor(), args["after_id"], args["limit"])
+    rows = vote_actions.list_incidents(db(), current_actor(), args["after_id"], args["limit"])
     return {"incidents": dump(IncidentSchema, rows, many=True)}

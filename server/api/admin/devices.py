@@ -1,6 +1,6 @@
 """Devices: list with status, enrollment codes (text and QR), revocation."""
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from server.api.admin import body, config, db, doc
 from server.api.admin.schemas import DeviceSchema, EnrollmentCodeSchema
@@ -37,4 +37,4 @@ def revoke(device_id):
 @doc("Issue a one-time enrollment code for a counter (text and QR SVG)", body=EnrollmentCodeSchema,
      response=EnrollmentCodeSchema, status=201, tag="devices")
 def issue_code():
-    return devices.issue_code(db(), current_actor(), body(EnrollmentCodeSchema), config()), 201
+    return devices.issue_code(db(), current_actor(), body(EnrollmentCodeSchema), config(), request.host_url), 201

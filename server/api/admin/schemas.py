@@ -66,6 +66,13 @@ class StaffUpdateSchema(BaseSchema):
     active = fields.Boolean()
 
 
+class PinSchema(BaseSchema):
+    code = fields.String(dump_only=True)
+    pin = fields.String(required=True, load_only=True, validate=validate.Regexp(
+        r"^\d{4,8}\Z", error="A PIN has 4 to 8 digits."))
+    pin_set_at = fields.String(dump_only=True)
+
+
 class ImportResultSchema(BaseSchema):
     applied = fields.Boolean(dump_only=True)
     summary = fields.Dict(dump_only=True)
@@ -75,13 +82,20 @@ class ImportResultSchema(BaseSchema):
 class DeviceSchema(BaseSchema):
     id = fields.String(dump_only=True)
     counter = fields.String(dump_only=True)
+    counter_name = fields.String(dump_only=True)
     unit = fields.String(dump_only=True)
-    state = fields.String(dump_only=True, metadata={"description": "online, silent or revoked"})
+    unit_name = fields.String(dump_only=True)
+    state = fields.String(dump_only=True, metadata={"description": "online, late, silent or revoked"})
     enrolled_at = fields.String(dump_only=True)
     revoked_at = fields.String(dump_only=True, allow_none=True)
     last_seen_at = fields.String(dump_only=True, allow_none=True)
+    last_heard_seconds = fields.Integer(dump_only=True, allow_none=True)
     last_heartbeat_at = fields.String(dump_only=True, allow_none=True)
-    queue_depth = fields.Integer(dump_only=True, allow_none=True)
+    queue_depth = fields.Integer(dump_only=True, allow_none=True,
+                                 metadata={"description": "as the tablet last reported it"})
+    queue_age_seconds = fields.Integer(dump_only=True, allow_none=True,
+                                       metadata={"description": "how old that report is"})
+    oldest_unsent_at = fields.String(dump_only=True, allow_none=True)
     clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
     app_version = fields.String(dump_only=True, allow_none=True)
     ack_seq = fields.Integer(dump_only=True)
@@ -92,6 +106,8 @@ class EnrollmentCodeSchema(BaseSchema):
     ttl_minutes = fields.Integer(strict=True, validate=validate.Range(min=1, max=7 * 24 * 60))
     code = fields.String(dump_only=True)
     expires_at = fields.String(dump_only=True)
+    link = fields.String(dump_only=True, allow_none=True,
+                         metadata={"description": "what the QR code carries: <server>/enroll?code=..."})
     qr_svg = fields.String(dump_only=True)
 
 

@@ -3,10 +3,10 @@
 from flask import Blueprint, Response, request
 
 from server.api.admin import body, config, db, doc, missing_body_file
-from server.api.admin.schemas import ImportResultSchema, StaffSchema, StaffUpdateSchema
+from server.api.admin.schemas import ImportResultSchema, PinSchema, StaffSchema, StaffUpdateSchema
 from server.db import data_folder
 from server.auth import api_requires, current_actor
-from server.manage import staff
+from server.manage import imports, staff
 
 bp = Blueprint("admin_staff", __name__, url_prefix="/api/v1")
 
@@ -67,6 +67,14 @@ def put_photo(code):
     return staff.set_photo(db(), current_actor(), code, data, config()["PHOTO_MAX_BYTES"])
 
 
+@bp.put("/staff/<code>/pin")
+@api_requires("staff.write")
+@doc("Set the kiosk PIN (4 to 8 digits); tablets get its hash with their next configuration",
+     body=PinSchema, response=PinSchema, tag="staff")
+def put_pin(code):
+    return staff.set_pin(db(), current_actor(), code, body(PinSchema)["pin"])
+
+
 @bp.post("/staff/import")
 @api_requires("staff.import")
 @doc("Bulk import (multipart field `file`, CSV/XLSX, docs/org-import.md); `?apply=1` applies, "
@@ -76,8 +84,8 @@ def import_():
     if upload is None:
         missing_body_file("file")
     actor = current_actor()
-    preview = staff.stage_import(db(), actor, upload.filename, upload.read(), data_folder())
+    preview = imports.stage_upload(db(), actor, upload.filename, upload.read(), data_folder())
     if request.args.get("apply") in ("1", "true") and not preview["problems"]:
-        return staff.run_import(db(), actor, preview["upload"], data_folder(), dry_run=False)
-    staff.discard_upload(preview["upload"], data_folder())
+        return imports.apply_upload(db(), actor, preview["upload"], data_folder(), dry_run=False)
+    imports.discard_upload(preview["upload"], data_folder())
     return {k: preview[k] for k in ("applied", "summary", "problems")}

@@ -1,0 +1,87 @@
+"""One error shape for every API response: ``{"error": {"code", "message", "fields"}}``.
+
+Actions raise domain errors (``server/errors.py``); views raise ``ApiError``
+for what only HTTP has (401, 413, 415, 429 with ``Retry-After``).
+``init_app`` turns both, marshmallow's ``ValidationError`` and every HTTP
+error Flask raises (404, 405, 413, ...) into that shape, so a client never
+has to parse an HTML error page.
+"""
+
+from flask import jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from server.errors import ActionError, Conflict, Forbidden, Invalid, NotFound
+
+# The HTTP status of each domain error; a few codes carry their own.
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400}
+STATUS_BY_CODE = {"photo_too_large": 413, "unsupported_media_type": 415, "code_expired": 410}
+
+
+class ApiError(Exception):
+    """An error answered as JSON. ``headers`` carries e.g. ``Retry-After``."""
+
+    def __init__(self, status, code, message, fields=None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        self.headers = headers or {}
+
+
+def status_of(error):
+    """The HTTP status for a domain error."""
+    if error.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.code]
+    return next((status for kind, status in STATUS.items() if isinstance(error, kind)), 400)
+
+
+def error_response(status, code, message, fields=None, headers=None):
+    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _http_code(exc):
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        415: "unsupported_media_type",
+        429: "rate_limited",
+    }.get(exc.code, "http_error")
+
+
+def init_app(app):
+    @app.errorhandler(ApiError)
+    def handle_api_error(exc):
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.errorhandler(ActionError)
+    def handle_action_error(exc):
+        return error_response(status_of(exc), exc.code, exc.message, exc.fields)
+
+    @app.errorhandler(ValidationError)
+    def handle_validation_error(exc):
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(400, "validation_error", "The request has invalid fields.", fields)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc):
+        message = exc.description or exc.name
+        if exc.code == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            message = f"The request body is larger than {limit} bytes."
+        return error_response(exc.code, _http_code(exc), message)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "The server failed while handling the request.")
