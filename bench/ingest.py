@@ -36,8 +36,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from device_client import protocol, tablet  # noqa: E402
-from server import create_app, ingest, storage  # noqa: E402
-from server.schemas import VoteSchema, is_clean_vote  # noqa: E402
+from server import create_app, storage  # noqa: E402
+from server.sync import pipeline  # noqa: E402
+from server.sync.schemas import VoteSchema, is_clean_vote  # noqa: E402
+from server.sync.streams import VOTES  # noqa: E402
 from server.settings import DEFAULTS  # noqa: E402
 from server.storage import votes as vote_storage  # noqa: E402
 from server.storage.devices import device_for_token  # noqa: E402
@@ -123,7 +125,7 @@ def preload(database, total, per_device=5000, batch_size=100):
             for batch, rows in batches:
                 conn.execute(
                     "INSERT INTO sync_batches (id, device_id, received_at, device_time, clock_offset_ms,"
-                    " n_votes, n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq)"
+                    " n_items, n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq)"
                     " VALUES (?, ?, ?, ?, 0, ?, ?, 0, 0, 0, ?)",
                     batch,
                 )
@@ -467,7 +469,7 @@ def raw_insert_ceiling(database, batches):
     for device_id, rows in prepared:
         conn.execute("BEGIN IMMEDIATE")
         batch_id = conn.execute(
-            "INSERT INTO sync_batches (device_id, received_at, device_time, clock_offset_ms, n_votes,"
+            "INSERT INTO sync_batches (device_id, received_at, device_time, clock_offset_ms, n_items,"
             " n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq)"
             " VALUES (?, ?, ?, 12, ?, ?, 0, 0, 0, 0)",
             [device_id, "2026-11-27T09:00:00.000Z", "2026-11-27T16:00:00.000+07:00", len(rows), len(rows)],
@@ -505,13 +507,13 @@ def check_ceiling(batches, check):
 
 
 def ingest_ceiling(database, batches):
-    """votes/s through server.ingest.ingest_batch in one process (no HTTP, no Flask)."""
+    """votes/s through server.sync.pipeline.ingest in one process (no HTTP, no Flask)."""
     db = storage.connect(database)
     config = {**DEFAULTS, **RATE_SETTINGS}
     devices = {d["id"]: device_for_token(db, d["token"]) for d, _ in batches}
     started = time.perf_counter()
     for device, batch in batches:
-        answer = ingest.ingest_batch(db, devices[device["id"]], batch, config)
+        answer = pipeline.ingest(db, devices[device["id"]], batch, config, VOTES)
         if any(r["status"] != "accepted" for r in answer["results"]):
             raise RuntimeError(f"in-process ingest did not accept: {answer['results'][:2]}")
     elapsed = time.perf_counter() - started

@@ -36,15 +36,13 @@ def create_app(test_config=None):
     app.json.sort_keys = False
 
     from server import auth, db, openapi, web
-    from server.api import admin, devices, errors, sessions, votes
+    from server.api import admin, devices, errors
 
     db.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     # Device API: bearer tokens of enrolled tablets.
     app.register_blueprint(devices.bp)
-    app.register_blueprint(votes.bp)
-    app.register_blueprint(sessions.bp)
     # People: pages and the admin API, OpenAPI document and docs.
     admin.register(app)
     openapi.init_app(app)

@@ -23,7 +23,7 @@ SETTINGS = (
         2 * 1024 * 1024,
         "Largest request body in bytes; larger bodies get 413 body_too_large.",
     ),
-    Setting("MAX_BATCH_VOTES", 500, "Most votes in one batch; more gets 413 batch_too_large."),
+    Setting("MAX_BATCH_VOTES", 500, "Most items (votes, staff events) in one batch; more gets 413 batch_too_large."),
     Setting(
         "DEVICE_RATE_PER_MINUTE",
         120,

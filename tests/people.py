@@ -15,7 +15,7 @@ from server.auth.actor import Actor, cli_actor
 from server.manage import staff as staff_service
 from server.manage import users
 from server.storage import accounts
-from server.storage import staff as _staff_storage  # noqa: F401  (storage.staff below)
+from server.storage import staff as staff_storage
 from server.storage import devices as device_storage
 from tests.live import ORG_CSV
 
@@ -66,21 +66,22 @@ def enroll_fake_device(db, counter_code, key="k"):
 
 
 def insert_vote(db, device_id, counter_code, staff_code, uuid, seq=1):
+    """A stored vote, written through the storage layer's own inserts (its signature is never checked)."""
+    from server.storage import batches, votes
+
     counter = storage.org.counter_by_code(db, counter_code)
-    staff_id = storage.staff.by_codes(db, [staff_code])[staff_code]["id"]
+    staff_id = staff_storage.by_codes(db, [staff_code])[staff_code]["id"]
     now = storage.timestamp()
     with storage.write_transaction(db):
-        batch = db.execute(
-            "INSERT INTO sync_batches (device_id, received_at, n_votes, n_accepted, n_duplicate,"
-            " n_conflict, n_rejected, ack_seq) VALUES (?, ?, 1, 1, 0, 0, 0, ?)",
-            [device_id, now, seq],
-        ).lastrowid
-        db.execute(
-            "INSERT INTO votes (uuid, device_id, seq, counter_id, staff_id, rating, reasons, ticket,"
-            " local_time, scale_version, signature, digest, received_at, batch_id)"
-            " VALUES (?, ?, ?, ?, ?, 4, '[]', NULL, ?, 1, 'sig', 'digest', ?, ?)",
-            [uuid, device_id, seq, counter["id"], staff_id, now, now, batch],
-        )
+        batch = batches.insert_batch(db, "votes", device_id, now, now, 0,
+                                     {"accepted": 1, "duplicate": 0, "conflict": 0, "rejected": 0})
+        votes.insert_votes(db, [{
+            "uuid": uuid, "device_id": device_id, "seq": seq, "counter_id": counter["id"], "staff_id": staff_id,
+            "rating": 4, "reasons": [], "ticket": None, "local_time": now, "scale_version": 1,
+            "signature": "sig", "digest": "digest", "received_at": now, "clock_offset_ms": 0,
+            "batch_id": batch, "flags": [],
+        }])
+        batches.set_ack(db, "votes", device_id, seq, batch)
 
 
 def build(path, tmp_path):

@@ -97,7 +97,7 @@ def test_a_resent_vote_with_an_altered_rating_is_a_conflict_and_overwrites_nothi
     result = post(live_server, tablet, [altered]).json()["results"][0]
     assert result["status"] == "conflict"
     assert rows("SELECT rating FROM votes WHERE device_id = :d") == [(4,)]
-    incident = rows("SELECT kind, seq, vote_uuid, detail FROM sync_incidents WHERE device_id = :d")
+    incident = rows("SELECT kind, seq, item_uuid, detail FROM sync_incidents WHERE device_id = :d")
     assert incident[0][:3] == ("conflict", 1, vote["id"])
     assert "already used by a different vote" in json.loads(incident[0][3])["reason"]
 
@@ -248,4 +248,4 @@ def test_the_outbox_is_emptied_by_a_sync(live_server, tablet, rows):
     assert sync_once(tablet) == 1203
     assert store.queue_summary(tablet.conn)["queue_depth"] == 0
     assert vote_count(live_server, tablet) == 1203
-    assert rows("SELECT n_votes FROM sync_batches WHERE device_id = :d ORDER BY id") == [(500,), (500,), (203,)]
+    assert rows("SELECT n_items FROM sync_batches WHERE device_id = :d ORDER BY id") == [(500,), (500,), (203,)]

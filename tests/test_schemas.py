@@ -3,7 +3,7 @@
 import pytest
 from marshmallow import ValidationError
 
-from server.schemas import BatchSchema, EnrollSchema, HeartbeatSchema, VoteSchema
+from server.sync.schemas import BatchSchema, EnrollSchema, HeartbeatSchema, VoteSchema
 
 VOTE = {
     "id": "01936b2e-8f3a-7c4d-9e2f-1a2b3c4d5e6f",
@@ -77,7 +77,7 @@ BAD_VALUES = [None, True, False, 0, -1, 1.5, 2**60, "", "x", "4", "A" * 65, "a\n
 
 
 def test_the_fast_vote_check_never_passes_what_the_schema_would_change_or_refuse():
-    from server.schemas import is_clean_vote
+    from server.sync.schemas import is_clean_vote
 
     assert is_clean_vote(VOTE)
     checked = 0
@@ -94,7 +94,7 @@ def test_the_fast_vote_check_never_passes_what_the_schema_would_change_or_refuse
 
 
 def test_a_trailing_newline_does_not_sneak_through_a_pattern():
-    from server.schemas import is_clean_vote
+    from server.sync.schemas import is_clean_vote
 
     for name, value in [("id", VOTE["id"] + "\n"), ("staff", "NV001\n"), ("ticket", "A1\n"),
                         ("local_time", VOTE["local_time"] + "\n")]:

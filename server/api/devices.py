@@ -1,30 +1,29 @@
-"""Device endpoints: enrollment, configuration and heartbeats."""
+"""The device API: what enrolled tablets call, authenticated by their bearer token (docs/protocol.md)."""
 
 import time
 
 from flask import Blueprint, Response, current_app, g
 
-from server import devices as device_service
 from server.api import device_required, json_body
-from server.db import get_db
 from server.api.errors import ApiError
-from server.schemas import EnrollSchema, HeartbeatSchema
+from server.db import get_db
 from server.storage import staff as staff_storage
+from server.sync import configuration, enrollment, heartbeat as heartbeats, pipeline, rate
+from server.sync.schemas import EnrollSchema, HeartbeatSchema
+from server.sync.streams import SESSIONS, VOTES
 
 bp = Blueprint("devices", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/enroll")
 def enroll():
-    data = EnrollSchema().load(json_body())
-    result = device_service.enroll(get_db(), data)
-    return result, 201
+    return enrollment.enroll(get_db(), EnrollSchema().load(json_body())), 201
 
 
 @bp.get("/device/config")
 @device_required
 def config():
-    return device_service.device_config(get_db(), g.device, current_app.config)
+    return configuration.device_config(get_db(), g.device, current_app.config)
 
 
 @bp.get("/device/staff/<code>/photo")
@@ -41,4 +40,18 @@ def staff_photo(code):
 @device_required
 def heartbeat():
     data = HeartbeatSchema().load(json_body())
-    return device_service.heartbeat(get_db(), g.device, data, current_app.config, time.time())
+    return heartbeats.heartbeat(get_db(), g.device, data, current_app.config, time.time())
+
+
+@bp.post("/votes/batch")
+@device_required
+def post_votes():
+    rate.precheck(g.device, current_app.config, time.time())  # refuse a flood before any signature check
+    return pipeline.ingest(get_db(), g.device, json_body(), current_app.config, VOTES)
+
+
+@bp.post("/device/sessions/batch")
+@device_required
+def post_sessions():
+    rate.precheck(g.device, current_app.config, time.time())
+    return pipeline.ingest(get_db(), g.device, json_body(), current_app.config, SESSIONS)

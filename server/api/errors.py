@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from server.errors import ActionError, Conflict, Forbidden, Invalid, NotFound
+from server.sync.rate import RateLimited
 
 # The HTTP status of each domain error; a few codes carry their own.
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400}
@@ -63,6 +64,12 @@ def init_app(app):
     @app.errorhandler(ApiError)
     def handle_api_error(exc):
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.errorhandler(RateLimited)
+    def handle_rate_limited(exc):
+        seconds = max(1, int(exc.retry_after + 0.999))
+        return error_response(429, "rate_limited", f"Too many requests from this device; retry after {seconds} s.",
+                              headers={"Retry-After": str(seconds)})
 
     @app.errorhandler(ActionError)
     def handle_action_error(exc):

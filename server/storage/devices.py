@@ -48,13 +48,18 @@ def enroll_device(db, code_row, public_key, app_version):
         ).rowcount
         if claimed != 1:
             return None
-        db.execute(
-            "INSERT INTO devices (id, counter_id, public_key, token_hash, status, enrolled_at,"
-            " app_version, last_seen_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
-            [device_id, code_row["counter_id"], public_key, hash_secret(token), now, app_version, now],
-        )
+        insert_device(db, device_id, code_row["counter_id"], public_key, hash_secret(token), now, app_version)
         _event(db, device_id, "enrolled", {"counter_id": code_row["counter_id"]})
     return device_id, token
+
+
+def insert_device(db, device_id, counter_id, public_key, token_hash, enrolled_at, app_version):
+    """A new active device, last seen when enrolled (``reissue_unused_token`` relies on that)."""
+    db.execute(
+        "INSERT INTO devices (id, counter_id, public_key, token_hash, status, enrolled_at, app_version,"
+        " last_seen_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
+        [device_id, counter_id, public_key, token_hash, enrolled_at, app_version, enrolled_at],
+    )
 
 
 def reissue_unused_token(db, code_row, public_key):
@@ -100,30 +105,13 @@ def revoke_device(db, device_id):
     return bool(changed)
 
 
-def take_rate_token(db, device, now, per_minute, burst):
-    """Token bucket kept on the device row, so it holds across worker processes.
-
-    Call inside the write transaction the request already has: it costs no
-    extra commit. Returns the seconds to wait, or 0 when the request may go.
-    """
-    tokens, at = device.get("rate_tokens"), device.get("rate_at")
-    rate = per_minute / 60.0
-    tokens = burst if tokens is None else min(burst, tokens + (now - at) * rate)
-    if tokens < 1:
-        return (1 - tokens) / rate
-    db.execute(
-        "UPDATE devices SET rate_tokens = ?, rate_at = ? WHERE id = ?", [tokens - 1, now, device["id"]]
-    )
-    return 0
+def rate_bucket(db, device_id):
+    """``(tokens, at)`` of the device's request bucket (``server/sync/rate.py``)."""
+    return db.execute("SELECT rate_tokens, rate_at FROM devices WHERE id = ?", [device_id]).fetchone()
 
 
-def rate_wait(device, now, per_minute, burst):
-    """Read-only pre-check of the bucket, to refuse floods before verifying signatures."""
-    tokens, at = device.get("rate_tokens"), device.get("rate_at")
-    if tokens is None:
-        return 0
-    tokens = min(burst, tokens + (now - at) * per_minute / 60.0)
-    return 0 if tokens >= 1 else (1 - tokens) * 60.0 / per_minute
+def set_rate_bucket(db, device_id, tokens, at):
+    db.execute("UPDATE devices SET rate_tokens = ?, rate_at = ? WHERE id = ?", [tokens, at, device_id])
 
 
 def record_heartbeat(db, device_id, beat, clock_offset_ms):

@@ -194,11 +194,14 @@ class VoteRowSchema(BaseSchema):
 
 class IncidentSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
+    stream = fields.String(dump_only=True, metadata={"description": "votes or sessions (staff sign-in events)"})
     device_id = fields.String(dump_only=True)
     counter = fields.String(dump_only=True)
-    kind = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True, metadata={"description": "gap, conflict or rejected"})
     seq = fields.Integer(dump_only=True, allow_none=True)
-    vote_uuid = fields.String(dump_only=True, allow_none=True)
+    item_uuid = fields.String(dump_only=True, allow_none=True)
+    vote_uuid = fields.String(dump_only=True, allow_none=True,
+                              metadata={"description": "item_uuid of a vote's incident (kept for older scripts)"})
     detail = fields.String(dump_only=True)
     created_at = fields.String(dump_only=True)
     resolved_at = fields.String(dump_only=True, allow_none=True)

@@ -1,0 +1,37 @@
+"""Enrollment: a one-time code and a proof of key possession make a tablet a device."""
+
+from device_client.protocol import Verifier, enroll_proof_bytes, parse_time
+from server.errors import Conflict, Invalid
+from server.storage import devices, now_utc, org, timestamp
+
+
+def enroll(db, data):
+    """Register a tablet's public key with a one-time code; returns id and token.
+
+    Retrying is safe: if the answer to an enrollment was lost, the tablet sends
+    the same code and key again and gets the same device with a fresh token,
+    as long as the first token was never used (so a replayed request cannot
+    take over a tablet that is already working).
+    """
+    row = devices.find_enrollment_code(db, data["code"])
+    if row is None:
+        raise Invalid("This enrollment code does not exist.", {"code": ["Unknown code."]}, code="invalid_code")
+    try:
+        verifier = Verifier(data["public_key"])
+    except ValueError:
+        raise Invalid("The public key is not valid.", {"public_key": ["Not a base64 Ed25519 key."]}) from None
+    if not verifier.verify(enroll_proof_bytes(data["code"], data["public_key"]), data["proof"]):
+        raise Invalid("The proof does not verify with the public key.", {"proof": ["Signature does not verify."]})
+    if parse_time(row["expires_at"]) < now_utc():
+        raise Invalid("This enrollment code has expired; ask for a new one.", {"code": ["Expired."]},
+                      code="code_expired")
+    if row["used_at"]:
+        enrolled = devices.reissue_unused_token(db, row, data["public_key"])
+    else:
+        enrolled = devices.enroll_device(db, row, data["public_key"], data["app_version"])
+    if enrolled is None:
+        raise Conflict("This enrollment code has already been used.", {"code": ["Already used."]},
+                       code="code_used")
+    device_id, token = enrolled
+    counter = org.counter_with_unit(db, row["counter_id"])
+    return {"device_id": device_id, "token": token, "counter": counter["code"], "server_time": timestamp()}

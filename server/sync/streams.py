@@ -1,0 +1,121 @@
+"""Each stream of signed items a tablet sends, described in the few lines that differ.
+
+The pipeline (``pipeline.py``) does the rest the same way for every stream:
+envelope, rules per item, origin, signature, storage with dedupe, conflicts,
+gaps and acknowledgement. A later stream adds a ``Stream`` here, a table in
+``server/storage/`` and a route.
+"""
+
+import dataclasses
+from typing import Callable
+
+from marshmallow import ValidationError
+
+from device_client.protocol import canonical_session_bytes, canonical_vote_bytes
+from server.storage import org
+from server.storage import sessions as session_storage
+from server.storage import votes as vote_storage
+from server.sync.schemas import (
+    BatchSchema,
+    SessionBatchSchema,
+    SessionEventSchema,
+    VoteSchema,
+    is_clean_vote,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    name: str
+    items_key: str  # the envelope's list of items: "votes", "events"
+    envelope: object  # marshmallow schema of the envelope
+    rules: Callable  # raw item -> (item, {field: [messages]})
+    canonical: Callable  # item -> the bytes its signature covers
+    table: object  # server.storage.batches.Table
+    check: Callable  # (db, context, item, person) -> (errors, flags): the stream's own rules
+    columns: Callable  # (item, counter, person, flags) -> the stream's own columns
+
+
+def _schema_rules(schema, fast=None):
+    def rules(raw):
+        if fast is not None and fast(raw):
+            return raw, {}
+        try:
+            return schema.load(raw), {}
+        except ValidationError as exc:
+            return None, exc.messages
+
+    return rules
+
+
+# --- Votes ------------------------------------------------------------------------
+
+
+def _vote_check(db, context, vote, person):
+    """The rating and reasons against the scale the vote names; flags for what is kept but odd."""
+    errors = {}
+    scales = context.setdefault("scales", {})
+    version = vote["scale_version"]
+    if version not in scales:
+        scale = org.scale(db, version)
+        scales[version] = scale and (
+            {level["value"] for level in scale["levels"]}, {reason["code"] for reason in scale["reasons"]}
+        )
+    if scales[version] is None:
+        errors["scale_version"] = ["Unknown rating scale version."]
+    else:
+        levels, reason_codes = scales[version]
+        if vote["rating"] not in levels:
+            errors["rating"] = [f"Not a level of rating scale {version}."]
+        unknown = set(vote["reasons"]) - reason_codes
+        if unknown:
+            errors["reasons"] = [f"Unknown reason codes: {', '.join(sorted(unknown))}."]
+    flags = []
+    if person is not None:
+        if not person["active"]:
+            flags.append("staff_inactive")
+        if person["unit_id"] != context["counter"]["unit_id"]:
+            flags.append("staff_other_unit")
+    return errors, flags
+
+
+def _vote_columns(vote, counter, person, flags):
+    return {"counter_id": counter["id"], "staff_id": person["id"], "rating": vote["rating"],
+            "reasons": vote["reasons"], "ticket": vote["ticket"], "local_time": vote["local_time"],
+            "scale_version": vote["scale_version"], "flags": flags}
+
+
+VOTES = Stream(
+    name="votes",
+    items_key="votes",
+    envelope=BatchSchema(),
+    rules=_schema_rules(VoteSchema(), is_clean_vote),
+    canonical=canonical_vote_bytes,
+    table=vote_storage.TABLE,
+    check=_vote_check,
+    columns=_vote_columns,
+)
+
+
+# --- Staff sign-in/out events -------------------------------------------------------
+
+
+def _event_check(db, context, event, person):
+    return {}, []
+
+
+def _event_columns(event, counter, person, flags):
+    return {"counter_id": counter["id"], "staff_id": person["id"], "event": event["event"],
+            "reason": event["reason"], "local_time": event["local_time"]}
+
+
+SESSIONS = Stream(
+    name="sessions",
+    items_key="events",
+    envelope=SessionBatchSchema(),
+    rules=_schema_rules(SessionEventSchema()),
+    canonical=canonical_session_bytes,
+    table=session_storage.TABLE,
+    check=_event_check,
+    columns=_event_columns,
+)

@@ -1,0 +1,31 @@
+"""Migrations upgrade a database in place: what was stored before is still there after."""
+
+import json
+
+from migrations import migrations
+from server import storage
+
+
+def test_session_incidents_join_the_one_incidents_table_with_their_stream(tmp_path):
+    db = storage.connect(tmp_path / "old.db")
+    migrations.apply(db, stop_before="sync_001_one_store_for_every_stream")
+    db.execute("INSERT INTO units (code, name, created_at, updated_at) VALUES ('U', 'U', 't', 't')")
+    db.execute("INSERT INTO counters (code, name, unit_id, created_at, updated_at) VALUES ('C', 'C', 1, 't', 't')")
+    db.execute("INSERT INTO devices (id, counter_id, public_key, token_hash, enrolled_at) VALUES"
+               " ('dev-old', 1, 'k', 'h', 't')")
+    db.execute("INSERT INTO sync_batches (device_id, received_at, n_votes, n_accepted, n_duplicate, n_conflict,"
+               " n_rejected, ack_seq) VALUES ('dev-old', 't', 3, 2, 1, 0, 0, 2)")
+    db.execute("INSERT INTO sync_incidents (device_id, batch_id, kind, seq, vote_uuid, digest, detail, created_at)"
+               " VALUES ('dev-old', 1, 'gap', 3, NULL, NULL, '{\"missing_from\": 3}', 't1')")
+    db.execute("INSERT INTO staff_session_incidents (device_id, kind, seq, event_uuid, digest, detail, payload,"
+               " created_at) VALUES ('dev-old', 'rejected', 7, 'e-7', 'd7', '{\"errors\": {}}', '{\"seq\": 7}', 't2')")
+
+    migrations.apply(db)
+
+    assert db.execute("SELECT stream, n_items, ack_seq FROM sync_batches").fetchall() == [("votes", 3, 2)]
+    rows = db.execute("SELECT stream, kind, seq, item_uuid, digest, payload, created_at FROM sync_incidents"
+                      " ORDER BY id").fetchall()
+    assert rows == [("votes", "gap", 3, None, None, None, "t1"),
+                    ("sessions", "rejected", 7, "e-7", "d7", json.dumps({"seq": 7}), "t2")]
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "staff_session_incidents" not in tables
