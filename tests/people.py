@@ -119,7 +119,7 @@ def snapshot(db):
     tables = {
         "units": "SELECT code, name, parent_id, active FROM units ORDER BY id",
         "counters": "SELECT code, name, unit_id, active FROM counters ORDER BY id",
-        "staff": "SELECT code, full_name, title, unit_id, active FROM staff ORDER BY id",
+        "staff": "SELECT code, full_name, title, unit_id, active, pin_hash FROM staff ORDER BY id",
         "photos": "SELECT staff_id, sha256 FROM staff_photos ORDER BY staff_id",
         "devices": "SELECT id, status FROM devices ORDER BY id",
         "codes": "SELECT COUNT(*) FROM enrollment_codes",

@@ -72,6 +72,8 @@ def endpoints(facts):
         ("delete staff", "staff.write", "DELETE", "/api/v1/staff/NV003", "/api/v1/staff/NV006", None, None, 204, 404),
         ("upload photo", "staff.write", "PUT", "/api/v1/staff/NV001/photo", "/api/v1/staff/NV004/photo",
          "photo", "photo", 200, 404),
+        ("set pin", "staff.write", "PUT", "/api/v1/staff/NV001/pin", "/api/v1/staff/NV004/pin",
+         {"pin": "246810"}, {"pin": "246810"}, 200, 404),
         ("import", "staff.import", "POST", "/api/v1/staff/import?apply=1", "/api/v1/staff/import?apply=1",
          "file", "file", 200, 200),
         ("list devices", "devices.read", "GET", "/api/v1/devices", None, None, None, 200, None),
@@ -99,13 +101,13 @@ def endpoints(facts):
 # Endpoints that name an object (or a unit in the body) get an out-of-scope variant.
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
-    "get photo", "create staff", "update staff", "delete staff", "upload photo", "get device",
+    "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
     "revoke device", "issue code", "import",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
     "create counter", "update counter", "list staff", "get staff", "get photo", "create staff", "update staff",
-    "delete staff", "upload photo", "import", "list devices", "get device", "revoke device", "issue code",
+    "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
     "list users", "get user", "create user", "update user", "grant role", "remove role", "audit log", "votes",
     "incidents",
 ]

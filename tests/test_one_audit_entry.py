@@ -1,0 +1,219 @@
+"""Every way of changing something – CLI command, API endpoint, page form – writes exactly one
+audit entry, by the right actor, in the same transaction as the change.
+
+The lists below are checked against the app's URL map and the CLI's commands,
+so a new writing endpoint, form or command without a case here fails.
+"""
+
+import io
+
+import click
+import pytest
+
+from server import storage
+from server.cli import cli
+from tests.live import hailong
+from tests.people import PNG, app_for, sign_in
+
+ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
+PASSWORD = "correct horse battery staple"
+
+
+def audit_rows(path):
+    db = storage.connect(path)
+    try:
+        return db.execute("SELECT actor_kind, actor, action FROM audit_log ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+# --- The API: (endpoint, method, path, body, action) as the admin's token ------------
+
+def api_cases(facts):
+    dev, role = facts["devices"]["in"], facts["hr_role_id"]
+    return [
+        ("admin_account.change_password", "POST", "/api/v1/me/password",
+         {"current_password": PASSWORD, "new_password": "another long password"}, "password_changed"),
+        ("admin_account.create_token", "POST", "/api/v1/me/tokens", {"name": "script"}, "token_created"),
+        ("admin_account.revoke_token", "DELETE", "/api/v1/me/tokens/{own_token}", None, "token_revoked"),
+        ("admin_org.create_unit", "POST", "/api/v1/units", {"code": "NEW", "name": "New", "parent": "DN"}, "create"),
+        ("admin_org.update_unit", "PATCH", "/api/v1/units/DN-TT", {"name": "Renamed"}, "update"),
+        ("admin_org.create_counter", "POST", "/api/v1/counters", {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"},
+         "create"),
+        ("admin_org.update_counter", "PATCH", "/api/v1/counters/DN-TT-Q1", {"name": "Renamed"}, "update"),
+        ("admin_staff.create", "POST", "/api/v1/staff", {"code": "NV100", "full_name": "A B", "unit": "DN-TT"},
+         "create"),
+        ("admin_staff.update", "PATCH", "/api/v1/staff/NV001", {"title": "Trưởng bộ phận"}, "update"),
+        ("admin_staff.delete", "DELETE", "/api/v1/staff/NV003", None, "delete"),
+        ("admin_staff.put_photo", "PUT", "/api/v1/staff/NV001/photo", "photo", "photo"),
+        ("admin_staff.put_pin", "PUT", "/api/v1/staff/NV001/pin", {"pin": "246810"}, "set_pin"),
+        ("admin_staff.import_", "POST", "/api/v1/staff/import?apply=1", "file", "import"),
+        ("admin_devices.revoke", "POST", f"/api/v1/devices/{dev}/revoke", None, "revoke"),
+        ("admin_devices.issue_code", "POST", "/api/v1/enrollment-codes", {"counter": "DN-TT-Q1"}, "issue_code"),
+        ("admin_users.create", "POST", "/api/v1/users",
+         {"username": "newbie", "password": "long enough password", "roles": []}, "create"),
+        ("admin_users.update", "PATCH", "/api/v1/users/hr", {"full_name": "H R"}, "update"),
+        ("admin_users.grant", "POST", "/api/v1/users/hr/roles", {"role": "auditor", "unit": "DN-TT"}, "grant_role"),
+        ("admin_users.revoke", "DELETE", f"/api/v1/users/hr/roles/{role}", None, "revoke_role"),
+    ]
+
+
+API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+
+
+def _api_request(client, method, path, payload, token):
+    headers = {"Authorization": f"Bearer {token}"}
+    if payload in ("photo", "file"):
+        data = {"photo": (io.BytesIO(PNG + b"new"), "p.png")} if payload == "photo" else \
+            {"file": (io.BytesIO(ORG_CSV), "org.csv")}
+        return client.open(path, method=method, headers=headers, data=data, content_type="multipart/form-data")
+    return client.open(path, method=method, headers=headers, json=payload)
+
+
+@pytest.mark.parametrize("endpoint", API_ENDPOINTS)
+def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
+    path, facts = people
+    _, method, url, payload, action = next(c for c in api_cases(facts) if c[0] == endpoint)
+    client = app_for(path).test_client()
+    token = facts["tokens"]["admin"]
+    if "{own_token}" in url:
+        made = client.post("/api/v1/me/tokens", json={"name": "to revoke"},
+                           headers={"Authorization": f"Bearer {token}"}).json
+        url = url.replace("{own_token}", str(made["id"]))
+    before = audit_rows(path)
+    response = _api_request(client, method, url, payload, token)
+    assert response.status_code < 300, response.get_data(as_text=True)
+    assert audit_rows(path)[len(before):] == [("token", "admin", action)]
+
+
+def test_every_writing_api_endpoint_has_a_case(people):
+    app = app_for(people[0])
+    writing = {
+        rule.endpoint for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+        and not rule.endpoint.startswith("devices.")  # the device API: tablets, not people
+    }
+    assert writing == set(API_ENDPOINTS)
+
+
+# --- The pages: (endpoint, url, form, action) as the signed-in admin -------------------
+
+def page_cases(facts):
+    dev, role = facts["devices"]["in"], facts["hr_role_id"]
+    return [
+        ("web_auth.login", "/login", None, "login"),
+        ("web_auth.logout", "/logout", {}, "logout"),
+        ("web_auth.account:password", "/account",
+         {"action": "password", "current_password": PASSWORD, "new_password": "another long password",
+          "confirm_password": "another long password"}, "password_changed"),
+        ("web_auth.account:token", "/account", {"action": "token", "name": "script"}, "token_created"),
+        ("web_auth.account:revoke", "/account", {"action": "revoke", "token_id": "{own_token}"}, "token_revoked"),
+        ("web_org.units", "/admin/units", {"code": "NEW", "name": "New", "parent": "DN"}, "create"),
+        ("web_org.unit", "/admin/units/DN-TT", {"name": "Renamed", "parent": "DN", "active": "on"}, "update"),
+        ("web_org.counters", "/admin/counters", {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"}, "create"),
+        ("web_org.counter", "/admin/counters/DN-TT-Q1", {"name": "Renamed", "unit": "DN-TT", "active": "on"},
+         "update"),
+        ("web_staff.list_", "/admin/staff", {"code": "NV100", "full_name": "A B", "title": "", "unit": "DN-TT"},
+         "create"),
+        ("web_staff.edit:save", "/admin/staff/NV001",
+         {"action": "save", "full_name": "Nhung", "title": "T", "unit": "DN-TT", "active": "on"}, "update"),
+        ("web_staff.edit:delete", "/admin/staff/NV003", {"action": "delete"}, "delete"),
+        ("web_staff.edit:pin", "/admin/staff/NV001", {"action": "pin", "pin": "246810", "confirm_pin": "246810"},
+         "set_pin"),
+        ("web_staff.edit:photo", "/admin/staff/NV001", {"action": "photo", "photo": "photo"}, "photo"),
+        ("web_staff.import_:apply", "/admin/staff/import", {"action": "apply", "upload": "{upload}"}, "import"),
+        ("web_devices.issue_code", "/admin/devices/code", {"counter": "DN-TT-Q1"}, "issue_code"),
+        ("web_devices.revoke", f"/admin/devices/{dev}/revoke", {}, "revoke"),
+        ("web_users.list_", "/admin/users",
+         {"username": "newbie", "full_name": "N", "password": "long enough password", "role": ""}, "create"),
+        ("web_users.edit:save", "/admin/users/hr", {"action": "save", "full_name": "H R", "active": "on"}, "update"),
+        ("web_users.edit:grant", "/admin/users/hr", {"action": "grant", "role": "auditor", "unit": "DN-TT"},
+         "grant_role"),
+        ("web_users.edit:revoke", "/admin/users/hr", {"action": "revoke", "role_id": str(role)}, "revoke_role"),
+    ]
+
+
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+
+
+@pytest.mark.parametrize("case", PAGE_CASES)
+def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
+    path, facts = people
+    _, url, form, action = next(c for c in page_cases(facts) if c[0] == case)
+    client = app_for(path, WTF_CSRF_ENABLED=False).test_client()
+    if form is None:  # signing in is the form
+        before = audit_rows(path)
+        assert sign_in(client, "admin").status_code == 302
+        assert audit_rows(path)[len(before):] == [("user", "admin", action)]
+        return
+    sign_in(client, "admin")
+    form = dict(form)
+    if form.get("token_id") == "{own_token}":
+        client.post("/account", data={"action": "token", "name": "to revoke"})
+        db = storage.connect(path)
+        form["token_id"] = str(db.execute("SELECT MAX(id) FROM api_tokens").fetchone()[0])
+        db.close()
+    if form.get("upload") == "{upload}":
+        preview = client.post("/admin/staff/import", data={"action": "preview", "file": (io.BytesIO(ORG_CSV), "o.csv")},
+                              content_type="multipart/form-data")
+        form["upload"] = _hidden(preview.get_data(as_text=True), "upload")
+    if form.get("photo") == "photo":
+        form["photo"] = (io.BytesIO(PNG + b"new"), "p.png")
+    before = audit_rows(path)
+    response = client.post(url, data=form, content_type="multipart/form-data")
+    assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
+    assert audit_rows(path)[len(before):] == [("user", "admin", action)]
+
+
+def _hidden(page, name):
+    import re
+
+    return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
+
+
+def test_every_page_that_takes_a_post_has_a_case(people):
+    app = app_for(people[0])
+    posting = {rule.endpoint for rule in app.url_map.iter_rules()
+               if rule.endpoint.startswith("web_") and "POST" in rule.methods}
+    assert posting == {case.split(":")[0] for case in PAGE_CASES}
+
+
+# --- The CLI: each command that writes, as `cli` ----------------------------------------
+
+CLI_WRITES = {
+    "hailong org import": (["org", "import", "{csv}"], None, "import"),
+    "hailong device-code": (["device-code", "--counter", "DN-TT-Q1"], None, "issue_code"),
+    "hailong device revoke": (["device", "revoke", "{device}"], None, "revoke"),
+    "hailong staff set-pin": (["staff", "set-pin", "NV001", "--pin", "246810"], None, "set_pin"),
+    "hailong staff photo": (["staff", "photo", "NV001", "{png}"], None, "photo"),
+    "hailong user create": (["user", "create", "--username", "root", "--role", "admin", "--password-stdin"],
+                            "a long enough password\n", "create"),
+    "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
+}
+# Commands that change no organisation, device or person (migrate changes the schema only).
+CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list"}
+
+
+def _command_paths(group, prefix="hailong"):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _command_paths(command, f"{prefix} {name}")
+        else:
+            yield f"{prefix} {name}"
+
+
+def test_every_command_is_known_to_write_or_not():
+    assert set(_command_paths(cli)) == set(CLI_WRITES) | CLI_READ_ONLY
+
+
+@pytest.mark.parametrize("command", sorted(CLI_WRITES))
+def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, command):
+    path, facts = people
+    argv, stdin, action = CLI_WRITES[command]
+    (tmp_path / "org.csv").write_bytes(ORG_CSV)
+    (tmp_path / "p.png").write_bytes(PNG + b"new")
+    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"]}
+    argv = [values.get(arg, arg) for arg in argv]
+    before = audit_rows(path)
+    hailong("--database", str(path), *argv, input=stdin)
+    assert audit_rows(path)[len(before):] == [("cli", "cli", action)]
