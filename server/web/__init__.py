@@ -95,7 +95,7 @@ def page_errors(bp):
 
 
 def init_app(app):
-    from server.web import audit, auth, devices, org, public, staff, users
+    from server.web import audit, auth, devices, formats, org, public, staff, users
 
     from server.auth import current_actor
 
@@ -103,6 +103,7 @@ def init_app(app):
     app.jinja_env.globals["current_actor"] = current_actor
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["translate"] = translate
+    formats.init_app(app)
     for module in (auth, org, staff, devices, users, audit, public):
         app.register_blueprint(module.bp)
 
