@@ -34,7 +34,7 @@ def test_audit_entries_show_local_time_to_the_second(people_server, browser):
 
 def test_no_page_shows_a_utc_time(people_server, browser):
     with signed_in(browser, people_server) as page:
-        for path in ("/admin/devices", "/account", "/admin/users/hr"):
+        for path in ("/admin/devices", "/admin/audit", "/account", "/admin/users/hr"):
             page.goto(people_server.url + path)
             found = UTC_TEXT.search(page.text_content("main"))
             assert not found, f"{path} shows {found.group(0)!r}"
