@@ -6,6 +6,7 @@ API token; each side gets an enrolled device, a vote, a photo and an audit entry
 """
 
 import json
+import pathlib
 import shutil
 
 from migrations import migrations
@@ -131,7 +132,8 @@ def snapshot(db):
 
 
 def app_for(path, **settings):
-    return create_app({"TESTING": True, "DATABASE": str(path), "DEVELOPMENT": True, **settings})
+    folder = str(pathlib.Path(path).parent)
+    return create_app({"TESTING": True, "DATABASE": str(path), "INSTANCE": folder, "DEVELOPMENT": True, **settings})
 
 
 def csrf_token(client, path="/login"):
