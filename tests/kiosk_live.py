@@ -45,7 +45,7 @@ def portrait_png(width=90, height=110):
 def set_pins_and_photo(database, folder):
     """PINs and a photo, through the staff actions in-process (``hailong staff`` has its own CLI tests)."""
     from server import storage
-    from server.auth.actor import cli_actor
+    from server.manage.actor import cli_actor
     from server.manage import staff
 
     db = storage.connect(database)

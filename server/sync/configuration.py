@@ -3,7 +3,7 @@
 import hashlib
 import json
 
-from server import __version__
+from server.version import __version__
 from server.storage import org, timestamp
 from server.storage import staff as staff_storage
 
