@@ -17,20 +17,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from device_client import protocol, store, transport
+from device_client.settings import kiosk_settings
 
 HASHER = PasswordHasher()
-DEFAULTS = {
-    "vote_interval_seconds": 5,
-    "reasons_timeout_seconds": 20,
-    "thanks_seconds": 4,
-    "idle_sign_out_minutes": 90,
-    "day_end": "17:30",
-    "pin_max_attempts": 5,
-    "pin_lockout_minutes": 15,
-    # Taps this soon after a screen change are ignored (a double tap on
-    # "start" must not also rate); not sent by the server, the bench sets 0.
-    "tap_guard_ms": 400,
-}
 
 
 class SignInError(ValueError):
@@ -42,7 +31,8 @@ class SignInError(ValueError):
 
 
 def settings(tablet):
-    return {**DEFAULTS, **((tablet.config or {}).get("kiosk") or {})}
+    """The kiosk settings in force on this tablet (``device_client/settings.py``)."""
+    return kiosk_settings(tablet.config)
 
 
 def person(tablet, code):
