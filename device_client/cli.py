@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from device_client import identity, staff, sync, tablet as tablet_mod, transport
+from device_client import identity, staff, store, sync, tablet as tablet_mod, transport
 
 
 def _parser():
@@ -63,7 +63,7 @@ def main(argv=None):
     data_dir = args.data_dir or tablet_mod.default_data_dir()
     try:
         return COMMANDS[args.command](args, data_dir) or 0
-    except (identity.NotEnrolled, tablet_mod.VoteError) as exc:
+    except (identity.NotEnrolled, tablet_mod.VoteError, store.NewerOutbox) as exc:
         print(f"Error: {exc}", file=sys.stderr)
     except transport.ServerError as exc:
         print(f"Error: the server refused: {exc.message or exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ Every vote is committed here (WAL, ``synchronous=FULL``) before anyone is
 told "thank you". Its sequence number is taken from ``meta.last_seq`` in the
 same ``BEGIN IMMEDIATE`` transaction as the insert, so numbers are gapless
 and increasing even with several processes (CLI, kiosk, sync loop) writing.
+The schema and its upgrades are in ``device_client/schema.py``.
 """
 
 import contextlib
@@ -11,50 +12,15 @@ import json
 import os
 import sqlite3
 
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY,
-        uuid TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        delivered_at TEXT,
-        acked_at TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS outbox_unacked ON outbox(seq) WHERE acked_at IS NULL",
-    """CREATE TABLE IF NOT EXISTS dead_letters (
-        seq INTEGER PRIMARY KEY,
-        uuid TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        status TEXT NOT NULL,
-        errors TEXT NOT NULL,
-        moved_at TEXT NOT NULL
-    )""",
-    # The kiosk page's idempotency keys: one per citizen interaction, so a
-    # repeated tap or a reload mid-flow returns the vote already recorded.
-    "CREATE TABLE IF NOT EXISTS kiosk_keys (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, created_at TEXT NOT NULL)",
-    # Staff sign-in/out events: their own gapless sequence and queue.
-    """CREATE TABLE IF NOT EXISTS session_outbox (
-        seq INTEGER PRIMARY KEY,
-        uuid TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        delivered_at TEXT,
-        acked_at TEXT,
-        dead TEXT
-    )""",
-    # Wrong-PIN counters survive a reload or a restart of the service.
-    """CREATE TABLE IF NOT EXISTS pin_attempts (
-        staff TEXT PRIMARY KEY,
-        failures INTEGER NOT NULL,
-        locked_until REAL NOT NULL DEFAULT 0
-    )""",
-]
+from device_client.schema import MIGRATIONS
+
+
+class NewerOutbox(Exception):
+    """The outbox was written by a newer hailong-device than this one."""
 
 
 def open_store(data_dir, timeout=30.0):
-    """Open (creating if needed) the outbox database in ``data_dir``."""
+    """Open (creating or upgrading if needed) the outbox database in ``data_dir``."""
     os.makedirs(data_dir, exist_ok=True)
     conn = sqlite3.connect(
         os.path.join(data_dir, "outbox.db"), isolation_level=None, timeout=timeout, check_same_thread=False
@@ -62,9 +28,34 @@ def open_store(data_dir, timeout=30.0):
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    for statement in SCHEMA:
-        conn.execute(statement)
+    try:
+        upgrade(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def schema_version(conn):
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def upgrade(conn):
+    """Apply the migrations this outbox has not had, each in its own transaction.
+
+    Safe when several processes start at once: the version is read again
+    inside the write lock, so each migration runs exactly once.
+    """
+    while (version := schema_version(conn)) != len(MIGRATIONS):
+        if version > len(MIGRATIONS):
+            raise NewerOutbox(
+                f"outbox.db has schema version {version}, newer than this hailong-device knows "
+                f"({len(MIGRATIONS)}): install the newer release again."
+            )
+        with transaction(conn):
+            if schema_version(conn) == version:
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
 
 
 @contextlib.contextmanager
