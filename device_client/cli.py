@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from device_client import identity, staff, store, sync, tablet as tablet_mod, transport
+from device_client import identity, store, sync, tablet as tablet_mod, transport
 
 
 def _parser():
@@ -40,7 +40,7 @@ def _parser():
     vote.add_argument("--reason", action="append", default=[], help="Reason code (repeatable).")
     vote.add_argument("--ticket", help="Ticket or dossier number.")
 
-    once = sub.add_parser("sync", help="Send what is queued, once.")
+    once = sub.add_parser("sync", help="Refresh the configuration and send what is queued, once.")
     once.add_argument("-v", "--verbose", action="store_true", help="Print each batch.")
 
     run = sub.add_parser("run", help="Keep syncing in the background until stopped.")
@@ -65,14 +65,14 @@ def main(argv=None):
         return COMMANDS[args.command](args, data_dir) or 0
     except (identity.NotEnrolled, tablet_mod.VoteError, store.NewerOutbox) as exc:
         print(f"Error: {exc}", file=sys.stderr)
+    except sync.Revoked as exc:
+        print(f"Error: this tablet has been revoked ({exc}).", file=sys.stderr)
     except transport.ServerError as exc:
         print(f"Error: the server refused: {exc.message or exc}", file=sys.stderr)
         for field, messages in (exc.fields or {}).items():
             print(f"  {field}: {' '.join(map(str, messages))}", file=sys.stderr)
     except transport.Unreachable as exc:
         print(f"Error: the server is unreachable ({exc}); queued votes stay queued.", file=sys.stderr)
-    except sync.Revoked as exc:
-        print(f"Error: this tablet has been revoked ({exc}).", file=sys.stderr)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
     return 1
@@ -94,11 +94,12 @@ def cmd_vote(args, data_dir):
 def cmd_sync(args, data_dir):
     tablet = tablet_mod.Tablet(data_dir)
     progress = (lambda line: print(line, flush=True)) if args.verbose else None
-    sent = sync.sync_once(tablet, progress)
-    staff.send_sessions(tablet)
-    tablet.heartbeat()
+    sent, config_error = sync.sync_now(tablet, progress)
     status = tablet.status()
-    print(f"Sent {sent} votes; queue {status['queue_depth']}, dead letters {status['dead_letters']}.")
+    print(f"Sent {sent['votes']} votes and {sent['sessions']} staff events; queue {status['queue_depth']}, "
+          f"dead letters {status['dead_letters']}.")
+    if config_error:
+        print(f"Warning: the configuration was not refreshed ({config_error}).", file=sys.stderr)
 
 
 def cmd_run(args, data_dir):
@@ -150,7 +151,8 @@ def cmd_status(args, data_dir):
     for label, value in lines:
         print(f"{label + ':':<22} {value}")
     for letter in status["dead_letter_list"]:
-        print(f"  dead letter #{letter['seq']} {letter['status']}: {json.dumps(letter['errors'], ensure_ascii=False)}")
+        print(f"  dead letter {letter['stream']} #{letter['seq']} {letter['status']}: "
+              f"{json.dumps(letter['errors'], ensure_ascii=False)}")
 
 
 COMMANDS = {

@@ -365,3 +365,12 @@ def unsigned_errors(item, rules):
     """The messages for an item about to be signed: every rule but the signature's."""
     return field_errors(item, tuple(rule for rule in rules if rule.field != "signature"))
 
+
+# The signed streams a tablet sends: each is queued, numbered, sent, answered
+# and acknowledged the same way (see "Sending votes" and "Staff sessions" in
+# docs/protocol.md); only these facts differ. A later stream is one more line.
+Stream = collections.namedtuple("Stream", "name path envelope canonical rules")
+VOTES = Stream("votes", "/api/v1/votes/batch", "votes", canonical_vote_bytes, VOTE_RULES)
+SESSIONS = Stream("sessions", "/api/v1/device/sessions/batch", "events", canonical_session_bytes,
+                  SESSION_EVENT_RULES)
+STREAMS = {stream.name: stream for stream in (VOTES, SESSIONS)}

@@ -1,7 +1,6 @@
 """The tablet's own rules for who is at the counter, offline and on a chosen clock."""
 
 import datetime as dt
-import json
 
 import pytest
 
@@ -19,8 +18,7 @@ def tablet(tmp_path):
 
 
 def events(tablet):
-    rows = tablet.conn.execute("SELECT payload FROM session_outbox ORDER BY seq").fetchall()
-    return [json.loads(row[0]) for row in rows]
+    return tablet.items("sessions")
 
 
 def test_a_sign_in_is_a_signed_event_with_its_own_gapless_sequence(tablet):
@@ -86,7 +84,7 @@ def test_the_kiosk_vote_needs_a_signed_in_person_and_rates_them(tmp_path):
         kiosk.sign_in("NV002", "5678")
         vote = kiosk.vote("a-citizen-key", 1, ["long_wait"])
         assert kiosk.vote("a-citizen-key", 1, ["long_wait"]) == vote
-        stored = json.loads(kiosk.tablet.conn.execute("SELECT payload FROM outbox").fetchone()[0])
+        (stored,) = kiosk.tablet.items("votes")
         assert (stored["staff"], stored["rating"], stored["reasons"]) == ("NV002", 1, ["long_wait"])
     finally:
         kiosk.close()

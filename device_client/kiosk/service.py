@@ -36,7 +36,7 @@ class Kiosk:
             tablet = self.tablet
             config = tablet.config or {}
             session = staff.current(tablet)
-            summary = store.queue_summary(tablet.conn)
+            summary = store.queue_summary(tablet.conn, "votes")
             limits = staff.settings(tablet)
             who = staff.person(tablet, session["staff"]) if session else None
             last_vote = store.get_meta(tablet.conn, "last_vote_at", 0)
