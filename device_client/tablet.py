@@ -1,8 +1,8 @@
 """One tablet: its identity, outbox and cached configuration, and every call it makes.
 
 ``record_vote`` is the single path a tap takes (CLI and kiosk page alike):
-checked against the cached configuration, signed, and committed to the
-outbox before it returns. Staff session events take the
+checked against the protocol's rules and the cached configuration, signed,
+and committed to the outbox before it returns. Staff session events take the
 same path (``record_session_event``). ``send`` sends one batch of any stream;
 the sync loop (``device_client/sync.py``) only calls methods of ``Tablet``.
 """
@@ -18,7 +18,14 @@ MAX_BATCH = 500
 
 
 class VoteError(ValueError):
-    """A tap that cannot be recorded (unknown staff, rating off the scale, ...)."""
+    """A tap that cannot be recorded (unknown staff, rating off the scale, ...).
+
+    ``fields`` holds the protocol's field messages when the item broke its rules.
+    """
+
+    def __init__(self, message, fields=None):
+        super().__init__(message)
+        self.fields = fields or {}
 
 
 class TooSoon(VoteError):
@@ -78,6 +85,16 @@ def enroll(data_dir, server, code, timeout=15.0):
     return tablet
 
 
+def describe(errors):
+    """Field messages in one line: ``ticket: String does not match expected pattern.``"""
+    parts = []
+    for field, messages in errors.items():
+        if isinstance(messages, dict):  # per element of a list: {index: [messages]}
+            messages = [f"item {index}: {' '.join(texts)}" for index, texts in messages.items()]
+        parts.append(f"{field}: {' '.join(messages)}")
+    return "; ".join(parts)
+
+
 class Tablet:
     # Streams in the order they are sent: votes first, they are what counts.
     streams = ("votes", "sessions")
@@ -119,16 +136,18 @@ class Tablet:
     def record_vote(self, staff, rating, reasons=(), ticket=None, now=None, key=None, min_interval=0.0):
         """Check, sign and commit one vote; returns it once it is durable.
 
-        Raises ``VoteError`` for a vote off the roster or the scale: nothing
-        is queued. ``key`` is the kiosk page's idempotency key for one
-        citizen interaction: a vote already recorded under it is returned
-        again instead of a second one. ``min_interval`` (seconds) refuses a
-        new vote that follows the previous one too closely with ``TooSoon``.
+        Raises ``VoteError`` for anything the server would refuse, before
+        signing: nothing is queued. ``key`` is the kiosk page's idempotency
+        key for one citizen interaction: a vote already recorded under it is
+        returned again instead of a second one. ``min_interval`` (seconds)
+        refuses a new vote that follows the previous one too closely with
+        ``TooSoon``.
         """
         config = self.config
         if config is None:
             raise VoteError("No configuration cached yet: connect to the server once (hailong-device sync).")
-        reasons = sorted(set(reasons))  # the protocol wants them distinct and ascending
+        if isinstance(reasons, (list, tuple)) and all(isinstance(code, str) for code in reasons):
+            reasons = sorted(set(reasons))  # the protocol wants them distinct and ascending
         fields = {
             "counter": config["counter"]["code"],
             "staff": staff,
@@ -155,7 +174,8 @@ class Tablet:
     def record_session_event(self, staff, kind, reason, now):
         """Sign and queue one staff session event (``sign_in``, ``sign_out``, ``lockout``).
 
-        Runs in its own transaction, or as part of the caller's.
+        Runs in its own transaction, or as part of the caller's. Raises
+        ``VoteError`` for an event the server would refuse.
         """
         config = self.config or {}
         fields = {
@@ -173,6 +193,9 @@ class Tablet:
 
         def build(seq):
             item = {"id": protocol.uuid7(now_ms), "device": self.device_id, "seq": seq, **fields}
+            errors = protocol.unsigned_errors(item, stream.rules)
+            if errors:
+                raise VoteError(f"Not recorded, the server would refuse it: {describe(errors)}", errors)
             if check:
                 check()
             item["signature"] = protocol.sign(self.key, stream.canonical(item))
@@ -304,5 +327,3 @@ def _roster_and_scale(config, vote):
     unknown = set(vote["reasons"]) - {reason["code"] for reason in scale["reasons"]}
     if unknown:
         raise VoteError(f"Unknown reason codes: {', '.join(sorted(unknown))}.")
-    if vote["ticket"] is not None and not (0 < len(vote["ticket"]) <= 64):
-        raise VoteError("A ticket number has 1 to 64 characters.")

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from device_client import protocol, staff, store
+from device_client.tablet import VoteError
 from tests.kiosk_live import offline_tablet
 
 START = dt.datetime(2026, 11, 27, 8, 0).timestamp()  # tablet-local 08:00
@@ -88,3 +89,12 @@ def test_the_kiosk_vote_needs_a_signed_in_person_and_rates_them(tmp_path):
         assert (stored["staff"], stored["rating"], stored["reasons"]) == ("NV002", 1, ["long_wait"])
     finally:
         kiosk.close()
+
+
+def test_a_staff_event_the_server_would_refuse_is_never_signed_or_queued(tablet):
+    for kind, reason in (("log_in", None), ("sign_out", "lunch")):
+        with pytest.raises(VoteError) as refused:
+            tablet.record_session_event("NV001", kind, reason, START)
+        assert set(refused.value.fields) == {"event" if kind == "log_in" else "reason"}
+    assert events(tablet) == []
+    assert tablet.record_session_event("NV001", "sign_in", None, START)["seq"] == 1

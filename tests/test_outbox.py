@@ -132,3 +132,36 @@ def test_the_identity_files_are_readable_by_the_owner_only(tablet):
     for name in ("device.key", "identity.json"):
         mode = os.stat(os.path.join(tablet.data_dir, name)).st_mode & 0o777
         assert mode == 0o600, name
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"ticket": "HS-1\n"}, "ticket"),
+        ({"ticket": "HS\x001"}, "ticket"),
+        ({"ticket": "x" * 65}, "ticket"),
+        ({"ticket": ""}, "ticket"),
+        ({"rating": True}, "rating"),
+        ({"rating": 4.0}, "rating"),
+        ({"rating": "4"}, "rating"),
+        ({"reasons": "long_wait"}, "reasons"),
+        ({"reasons": ["long_wait", 7]}, "reasons"),
+        ({"staff": "NV001\n"}, "staff"),
+    ],
+)
+def test_a_tap_the_server_would_refuse_is_refused_before_it_is_signed_or_queued(tablet, monkeypatch, change, field):
+    signed = []
+    monkeypatch.setattr(protocol, "sign", lambda *args: signed.append(args))
+    with pytest.raises(VoteError) as refused:
+        tablet.record_vote(**{"staff": "NV001", "rating": 1, "reasons": [], "ticket": None, **change})
+    assert field in refused.value.fields
+    assert str(refused.value).startswith("Not recorded, the server would refuse it: " + field)
+    assert signed == []
+    status = tablet.status()
+    assert (status["last_seq"], status["queue_depth"], status["dead_letters"]) == (0, 0, 0)
+
+
+def test_a_refused_tap_does_not_use_up_a_sequence_number(tablet):
+    with pytest.raises(VoteError):
+        tablet.record_vote("NV001", 1, ticket="a\tb")
+    assert tablet.record_vote("NV001", 1, ticket="a b")["seq"] == 1

@@ -83,6 +83,8 @@ class Kiosk:
             except staff.SignInError as exc:
                 raise KioskError(403, exc.code, str(exc), locked_until=exc.locked_until,
                                  attempts_left=exc.attempts_left) from None
+            except VoteError as exc:  # a roster entry the server's rules would refuse in an event
+                raise KioskError(400, "invalid_event", str(exc)) from None
             return {"staff": session["staff"]}
 
     def sign_out(self):
