@@ -45,7 +45,8 @@ def _parser():
 
     run = sub.add_parser("run", help="Keep syncing in the background until stopped.")
     run.add_argument("--interval", type=float, default=30.0, help="Seconds between scheduled syncs.")
-    run.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between heartbeats.")
+    run.add_argument("--heartbeat", type=float, default=None,
+                     help="Seconds between heartbeats (default: what the server's configuration says, else 60).")
     run.add_argument("--server", help="Use this server URL instead of the enrolled one.")
     run.add_argument("--max-backoff", type=float, default=300.0,
                      help="Longest wait in seconds between retries while the server is unreachable.")

@@ -44,3 +44,8 @@ TABLET_DEFAULTS = {**KIOSK_DEFAULTS, TAP_GUARD.key: TAP_GUARD.default}
 def kiosk_settings(config):
     """The kiosk settings in force: the defaults, overridden by the cached configuration's ``kiosk``."""
     return {**TABLET_DEFAULTS, **((config or {}).get("kiosk") or {})}
+
+# The configuration's top-level "heartbeat_seconds": how often the tablet
+# reports to the server, which calls it late when heartbeats stop. This is
+# the interval while the configuration does not say.
+HEARTBEAT_SECONDS = 60

@@ -4,8 +4,9 @@
 runs (configuration, every stream, a heartbeat); ``run_loop`` is the loop of
 ``hailong-device run``: it sends right after a tap (it notices the outbox
 database change), otherwise every ``interval`` seconds, votes first, then the
-kiosk's staff sign-in/out events; it heartbeats, refreshes the cached
-configuration, signs idle staff out, and backs off with full jitter while the server is unreachable, never
+kiosk's staff sign-in/out events; it heartbeats at the interval the server's
+configuration asks for, refreshes the cached configuration, signs idle staff
+out, and backs off with full jitter while the server is unreachable, never
 sooner than a ``Retry-After`` asks. Everything it does to the tablet is a
 method of ``Tablet``.
 """
@@ -94,9 +95,14 @@ class Backoff:
         self.failures = 0
 
 
-def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=60.0, config_every=600.0,
+def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=None, config_every=600.0,
              backoff=None, poll=0.25):
-    """Run until ``stop`` (a ``threading.Event``) is set."""
+    """Run until ``stop`` (a ``threading.Event``) is set.
+
+    ``heartbeat_every`` overrides the configuration's ``heartbeat_seconds``
+    (60 when it has none); the loop wakes for a heartbeat even when that is
+    sooner than ``interval``, since the server calls a quiet tablet late.
+    """
     stop = stop or threading.Event()
     backoff = backoff or Backoff()
     watch = tablet.watch()
@@ -115,8 +121,9 @@ def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=60.0, config_ever
                 log.info("sent %s", ", ".join(f"{n} {stream}" for stream, n in sent.items() if n))
             if time.monotonic() >= next_heartbeat:
                 tablet.heartbeat()
-                next_heartbeat = time.monotonic() + heartbeat_every
+                next_heartbeat = time.monotonic() + (heartbeat_every or tablet.heartbeat_seconds)
             backoff.reset()
+            delay = min(interval, max(0.0, next_heartbeat - time.monotonic()))
         except Revoked as exc:
             log.error("device revoked by the server: %s; votes stay queued", exc)
             tablet.note_error(f"revoked: {exc}")

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from device_client import __version__, identity, protocol, store, transport
+from device_client import __version__, identity, protocol, settings, store, transport
 
 MAX_BATCH = 500
 
@@ -130,6 +130,14 @@ class Tablet:
 
         staff.cache_photos(self)
         return answer
+
+    @property
+    def heartbeat_seconds(self):
+        """How often to heartbeat: the configuration's ``heartbeat_seconds``, else 60."""
+        value = (self.config or {}).get("heartbeat_seconds")
+        if type(value) in (int, float) and value > 0:
+            return value
+        return settings.HEARTBEAT_SECONDS
 
     # -- recording: the tap and the staff events ---------------------------------
 

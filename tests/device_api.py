@@ -2,7 +2,8 @@
 
 It answers the calls of docs/protocol.md a tablet makes (configuration,
 heartbeat, batches) on 127.0.0.1, with a configuration a test chooses (a
-failing configuration next to working batches), and records what the tablet sent.
+``heartbeat_seconds`` the real server does not send yet, or a failing
+configuration next to working batches), and records what the tablet sent.
 """
 
 import http.server
@@ -24,8 +25,10 @@ CONFIG = {
 
 
 class DeviceApi:
-    def __init__(self, config_fails=False):
+    def __init__(self, heartbeat_seconds=None, config_fails=False):
         self.config = dict(CONFIG)
+        if heartbeat_seconds is not None:
+            self.config["heartbeat_seconds"] = heartbeat_seconds
         self.config_fails = config_fails
         self.heartbeats, self.batches = [], []
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
