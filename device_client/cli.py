@@ -1,6 +1,6 @@
 """The ``hailong-device`` command, run on each tablet.
 
-  hailong-device enroll --server URL --code CODE [--data-dir DIR]
+  hailong-device enroll --link LINK | --server URL --code CODE [--data-dir DIR]
   hailong-device vote --staff CODE --rating N [--reason CODE ...] [--ticket T]
   hailong-device sync [-v]
   hailong-device run [--kiosk-port 8765 | --no-kiosk]
@@ -17,7 +17,11 @@ import signal
 import sys
 import threading
 
-from device_client import identity, store, sync, tablet as tablet_mod, transport
+from device_client import identity, protocol, store, sync, tablet as tablet_mod, transport
+
+
+class UsageError(Exception):
+    """Arguments that do not fit together; printed as one ``Error:`` line."""
 
 
 def _parser():
@@ -30,9 +34,13 @@ def _parser():
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    enroll = sub.add_parser("enroll", help="Enroll this tablet with a one-time code.")
-    enroll.add_argument("--server", required=True, help="Server URL, e.g. http://10.0.0.5:8000")
-    enroll.add_argument("--code", required=True, help="Code from `hailong device-code`.")
+    enroll = sub.add_parser(
+        "enroll", help="Enroll this tablet with a one-time code.",
+        epilog="Example: hailong-device enroll --link 'http://10.0.0.5:8000/enroll?code=WJ6EP-ZYGHP'",
+    )
+    enroll.add_argument("--link", help="The link in the enrollment QR code: <server URL>/enroll?code=CODE.")
+    enroll.add_argument("--server", help="Server URL, e.g. http://10.0.0.5:8000 (with --code).")
+    enroll.add_argument("--code", help="Code from `hailong device-code` (with --server).")
 
     vote = sub.add_parser("vote", help="Record one rating; returns once it is stored on the tablet.")
     vote.add_argument("--staff", required=True, help="Staff code of the civil servant rated.")
@@ -64,7 +72,7 @@ def main(argv=None):
     data_dir = args.data_dir or tablet_mod.default_data_dir()
     try:
         return COMMANDS[args.command](args, data_dir) or 0
-    except (identity.NotEnrolled, tablet_mod.VoteError, store.NewerOutbox) as exc:
+    except (identity.NotEnrolled, tablet_mod.VoteError, store.NewerOutbox, UsageError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
     except sync.Revoked as exc:
         print(f"Error: this tablet has been revoked ({exc}).", file=sys.stderr)
@@ -80,7 +88,18 @@ def main(argv=None):
 
 
 def cmd_enroll(args, data_dir):
-    tablet = tablet_mod.enroll(data_dir, args.server, args.code)
+    if args.link and (args.server or args.code):
+        raise UsageError("Give either --link or --server with --code, not both.")
+    if args.link:
+        try:
+            server, code = protocol.parse_enroll_link(args.link)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.server and args.code:
+        server, code = args.server, args.code
+    else:
+        raise UsageError("Give --link (the link in the enrollment QR code), or --server and --code.")
+    tablet = tablet_mod.enroll(data_dir, server, code)
     config = tablet.config
     where = f" at {config['counter']['name']} ({config['unit']['name']})" if config else ""
     print(f"Enrolled as {tablet.device_id}{where}. Data in {data_dir}.")

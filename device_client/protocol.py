@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+import urllib.parse
 import uuid
 
 import nacl.exceptions
@@ -76,6 +77,33 @@ def vote_digest(canonical):
 def enroll_proof_bytes(code, public_key_b64):
     """The bytes a tablet signs at enrollment to prove it holds its private key."""
     return ENROLL_DOMAIN + f"{code}\n{public_key_b64}".encode("utf-8")
+
+
+# Enrollment by scanning: the server's QR code carries a link to itself with
+# the one-time code, "<server URL>/enroll?code=WJ6EP-ZYGHP" (the server may sit
+# under a path prefix, which stays part of the server URL).
+ENROLL_LINK_PATH = "/enroll"
+ENROLL_CODE = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
+
+
+def enroll_link(server, code):
+    """The link an enrollment QR code carries for ``code`` on the server at ``server``."""
+    return f"{server.rstrip('/')}{ENROLL_LINK_PATH}?{urllib.parse.urlencode({'code': code})}"
+
+
+def parse_enroll_link(link):
+    """``(server URL, code)`` from an enrollment link; ``ValueError`` says what is wrong with it."""
+    parts = urllib.parse.urlsplit(link.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{link!r} is not an enrollment link: it must start with http:// or https:// "
+                         "and the server's address.")
+    if not parts.path.rstrip("/").endswith(ENROLL_LINK_PATH):
+        raise ValueError(f"{link!r} is not an enrollment link: its path must end in {ENROLL_LINK_PATH}.")
+    codes = urllib.parse.parse_qs(parts.query).get("code", [])
+    if len(codes) != 1 or not ENROLL_CODE.match(codes[0]):
+        raise ValueError(f"{link!r} has no enrollment code: it must end in ?code=XXXXX-XXXXX.")
+    prefix = parts.path.rstrip("/")[: -len(ENROLL_LINK_PATH)]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, prefix, "", "")), codes[0]
 
 
 def b64(data):

@@ -132,6 +132,27 @@ def test_a_tablet_install_does_not_pull_server_packages():
         assert any(package in dep.lower() for dep in project["optional-dependencies"]["server"])
 
 
+def test_the_device_enrolls_from_the_link_in_the_qr_code(shared_server, tmp_path):
+    data = str(tmp_path / "tablet")
+    link = f"{shared_server.url}/enroll?code={issue_code(shared_server.database, 'DN-TT-Q2')}"
+    enrolled = device("--data-dir", data, "enroll", "--link", link)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "Enrolled as dev-" in enrolled.stdout and "Quầy 2 – Hộ tịch" in enrolled.stdout
+    status = json.loads(device("--data-dir", data, "status", "--json").stdout)
+    assert (status["server"], status["counter"]) == (shared_server.url, "DN-TT-Q2")
+
+
+def test_a_malformed_enrollment_link_is_one_readable_error_and_enrolls_nothing(tmp_path):
+    data = tmp_path / "tablet"
+    for args in (["--link", "WJ6EP-ZYGHP"], ["--link", "http://10.0.0.5:8000/login?code=WJ6EP-ZYGHP"],
+                 ["--link", "http://10.0.0.5:8000/enroll"], ["--server", "http://10.0.0.5:8000"],
+                 ["--link", "http://10.0.0.5:8000/enroll?code=WJ6EP-ZYGHP", "--code", "WJ6EP-ZYGHP"]):
+        result = device("--data-dir", str(data), "enroll", *args)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("Error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (data / "identity.json").exists()
+
+
 def test_sync_refreshes_the_configuration_so_new_pins_arrive(shared_server, tmp_path):
     from device_client.tablet import Tablet
 
