@@ -15,6 +15,16 @@ def client(tmp_path):
     app.extensions["kiosk"].close()
 
 
+def test_the_kiosk_answers_favicon_ico_with_a_real_icon(client):
+    with client.get("/favicon.ico") as answer:  # closes the file it streams
+        assert answer.status_code == 200
+        assert answer.mimetype == "image/vnd.microsoft.icon"
+        icon = answer.get_data()
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an ICO header: reserved 0, type 1 (icon)
+    assert icon[22:30] == b"\x89PNG\r\n\x1a\n"  # its one 32x32 image, as PNG
+    assert (icon[6], icon[7]) == (32, 32)
+
+
 def test_a_vote_the_server_would_refuse_is_refused_at_the_tap_with_a_400(client):
     assert client.post("/api/staff/sign-in", json={"staff": "NV001", "pin": "1234"}).status_code == 200
     refused = client.post("/api/vote", json={"key": "citizen-key-1", "rating": True, "reasons": []})
