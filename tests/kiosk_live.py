@@ -132,15 +132,13 @@ class KioskTablet:
 
         conn = store.open_store(self.data_dir)
         try:
-            return [row[0] for row in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
+            return store.items(conn, "votes")
         finally:
             conn.close()
 
     def votes(self):
         """Votes recorded since ``fresh``."""
-        import json
-
-        return [json.loads(payload) for payload in self.outbox()[self.baseline:]]
+        return self.outbox()[self.baseline:]
 
     def server_votes(self, database):
         """``(staff, rating, reasons)`` of this tablet's votes on the server, since ``fresh``."""
