@@ -80,8 +80,17 @@ def photo(code):
     if path is None:
         abort(404)
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    return send_file(path, mimetype="image/png" if head.startswith(b"\x89PNG") else "image/jpeg", max_age=86400)
+        head = handle.read(12)
+    return send_file(path, mimetype=_image_type(head), max_age=86400)
+
+
+def _image_type(head):
+    """The photo's type by its first bytes: the server accepts JPEG, PNG and WebP."""
+    if head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
 
 
 @bp.get("/favicon.ico")

@@ -59,17 +59,22 @@ def ingest(db, device, body, config, stream):
 
 
 def check_items(db, device, stream, raw_items):
-    """``(candidates, rejections)``: items that passed every check, and those refused with why."""
+    """``(candidates, rejections)``: items that passed every check, and those refused with why.
+
+    The rules are the protocol's own (``device_client/protocol.py``), the
+    same the tablet applies before it signs; then where the item comes from,
+    the stream's own checks, and the signature.
+    """
     counter = org.counter_by_code(db, device["counter_code"])
     staff = staff_storage.by_codes(db, {raw.get("staff") for raw in raw_items
                                         if isinstance(raw, dict) and isinstance(raw.get("staff"), str)})
     verifier = verifier_for(device["public_key"])
     context = {"counter": counter}
     candidates, rejections = [], []
-    for index, raw in enumerate(raw_items):
-        item, errors = stream.rules(raw)
+    for index, item in enumerate(raw_items):
+        errors = stream.rules(item)
         if errors:
-            rejections.append(rejection(index, raw, errors))
+            rejections.append(rejection(index, item, errors))
             continue
         errors = origin_errors(device, counter, staff, item)
         person = staff.get(item["staff"])
@@ -80,12 +85,12 @@ def check_items(db, device, stream, raw_items):
         if not verifier.verify(canonical, item["signature"]):
             errors["signature"] = ["The signature does not verify with this device's key."]
         if errors:
-            rejections.append(rejection(index, raw, errors, digest))
+            rejections.append(rejection(index, item, errors, digest))
             continue
         candidates.append({
             "index": index, "id": item["id"], "seq": item["seq"], "digest": digest,
             "signature": item["signature"], "flags": flags,
-            "payload": item,  # the wire fields, as sent (or as the rules loaded them)
+            "payload": item,  # the wire fields, as sent
             "columns": stream.columns(item, counter, person, flags),
         })
     return candidates, rejections
