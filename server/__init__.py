@@ -1,37 +1,26 @@
 """The hailong server: a Flask application factory; importing it does nothing."""
 
-import os
+from flask import Flask
 
-from flask import Config, Flask
-
-from server.settings import DEFAULTS
-
-__version__ = "0.1.0"
-
-
-def configure(config, test_config=None):
-    """Defaults, then ``instance/config.py``, then ``HAILONG_*`` environment variables."""
-    config.from_mapping(DEFAULTS)
-    if test_config is None:
-        config.from_pyfile("config.py", silent=True)
-        config.from_prefixed_env("HAILONG")
-    else:
-        config.from_mapping(test_config)
-    return config
-
-
-def load_settings():
-    """The settings ``create_app`` would use, without building the app.
-
-    The CLI needs only these; skipping the blueprints keeps every command quick.
-    """
-    return configure(Config(os.path.abspath("instance")))
+from server import settings
+from server.version import __version__
 
 
 def create_app(test_config=None):
-    """Build the app with its settings (see ``configure``) and every blueprint."""
-    app = Flask(__name__, instance_path=os.path.abspath("instance"), instance_relative_config=True)
-    configure(app.config, test_config)
+    """Build the app with its settings and every blueprint.
+
+    Without ``test_config`` the settings are read as ``settings.load`` reads
+    them (defaults, ``<INSTANCE>/config.py``, ``HAILONG_*``); with it, they
+    are the defaults and that mapping only (``hailong serve`` passes the
+    settings it already read, tests pass their own). Either way they are
+    checked, and a bad one raises ``settings.SettingsError``.
+    """
+    if test_config is None:
+        config = settings.load()
+    else:
+        config = settings.check({**settings.DEFAULTS, **test_config})
+    app = Flask(__name__, instance_path=config["INSTANCE"])
+    app.config.from_mapping(config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 

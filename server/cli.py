@@ -1,8 +1,9 @@
-"""The ``hailong`` command: migrate, serve, jobs, org import, devices.
+"""The ``hailong`` command: migrate, serve, jobs, org import, devices, staff, users.
 
-Every command reads settings like the app does (defaults, ``instance/config.py``,
-``HAILONG_*``); ``--database`` overrides the database path. Expected failures
-print one readable line and exit 1, never a traceback.
+Every command reads settings like the app does (``server/settings.py``:
+defaults, ``<INSTANCE>/config.py``, ``HAILONG_*``), checked before anything
+runs; ``--instance`` and ``--database`` override those two. Expected failures
+print one readable ``Error:`` line and exit 1, never a traceback.
 """
 
 import sqlite3
@@ -10,15 +11,14 @@ import sys
 
 import click
 
-from server import load_settings, storage
+from server import settings, storage
 from server.errors import ActionError, describe
 
 
 class Context:
-    def __init__(self, database):
-        self.config = load_settings()
-        if database:
-            self.config["DATABASE"] = database
+    def __init__(self, instance, database):
+        overrides = {key: value for key, value in (("INSTANCE", instance), ("DATABASE", database)) if value}
+        self.config = settings.load(overrides)
 
     def db(self, migrated=True):
         from migrations import migrations
@@ -32,14 +32,16 @@ class Context:
 
 
 @click.group()
-@click.option("--database", envvar="HAILONG_DATABASE", help="Path of the server database file.")
+@click.option("--instance", help="Folder of config.py, the database and staged imports (default: "
+              "HAILONG_INSTANCE, or ./instance).")
+@click.option("--database", help="Path of the server database file (default: hailong.db in the instance folder).")
 @click.pass_context
-def cli(ctx, database):
+def cli(ctx, instance, database):
     """hailong server commands.
 
-    Example: hailong --database instance/hailong.db migrate
+    Example: hailong --instance /srv/hailong migrate
     """
-    ctx.obj = Context(database)
+    ctx.obj = Context(instance, database)
 
 
 from server.commands import register  # noqa: E402  (one module per area)
@@ -56,6 +58,9 @@ def main():
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except settings.SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
     except ActionError as exc:
         click.echo(f"Error: {describe(exc)}", err=True)
         sys.exit(1)

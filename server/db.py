@@ -42,6 +42,5 @@ def init_app(app):
 
 
 def data_folder():
-    """The folder holding the database: where the server keeps files it stages
-    (import uploads), so they live with the data, not in the working directory."""
-    return os.path.dirname(os.path.abspath(current_app.config["DATABASE"]))
+    """The instance folder: where the server keeps files it stages (import uploads)."""
+    return current_app.config["INSTANCE"]

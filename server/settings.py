@@ -1,113 +1,299 @@
-"""Every server setting as data: name, default and a line of help.
+"""Every server setting as data – name, default (which gives its type), a line of help, a check –
+and the one way they are read.
 
-``create_app`` loads these defaults, then ``instance/config.py`` if present,
-then ``HAILONG_*`` environment variables (``HAILONG_DATABASE=...``).
-``docs/settings.md`` documents each one and a test keeps the two in step.
+``load`` reads, in order: the defaults, ``<INSTANCE>/config.py`` if present,
+then ``HAILONG_*`` environment variables (``HAILONG_MAX_BATCH_VOTES=200``).
+The app, the CLI and ``hailong jobs`` all start from it, so a setting that is
+unknown, of the wrong type or out of range stops each of them with one clear
+line (``SettingsError``) instead of a traceback later. ``docs/settings.md``
+documents each setting and a test keeps the two in step.
 """
 
-from dataclasses import dataclass
+import dataclasses
+import difflib
+import os
+import re
+import zoneinfo
+from typing import Callable
+
+from flask import Flask
+
+from device_client.settings import KIOSK_SETTINGS
 
 
-@dataclass(frozen=True)
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and says why."""
+
+
+def positive(value):
+    if value < 1:
+        raise ValueError("must be 1 or more")
+
+
+def not_negative(value):
+    if value < 0:
+        raise ValueError("must be 0 or more")
+
+
+def time_zone(value):
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a time zone name like Asia/Ho_Chi_Minh") from None
+
+
+def opening_hours(value):
+    from server.jobs import parse_opening_hours
+
+    parse_opening_hours(value)  # its ValueError says what is wrong
+
+
+def clock_time(value):
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("is not a time like 17:30")
+
+
+def url_or_empty(value):
+    if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError("is not an http:// or https:// address")
+
+
+# The server's range checks of the kiosk settings (all others must be 1 or more).
+KIOSK_CHECKS = {"vote_interval_seconds": not_negative, "day_end": clock_time}
+
+
+@dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
     default: object
     help: str
+    check: Callable | None = None
+
+    @property
+    def type(self):
+        return type(self.default)
 
 
 SETTINGS = (
-    Setting("DATABASE", "instance/hailong.db", "Path of the server's SQLite database file."),
+    Setting(
+        "INSTANCE",
+        "instance",
+        "Folder of the server's own files: config.py, the database (unless DATABASE says otherwise) and staged"
+        " imports. Read from HAILONG_INSTANCE or `hailong --instance` only; a relative path is taken from the"
+        " folder the command starts in.",
+    ),
+    Setting("DATABASE", "", "Path of the server's SQLite database file (default: hailong.db in INSTANCE)."),
     Setting("SECRET_KEY", "dev", "Flask secret key; set a long random value in production."),
     Setting(
         "MAX_CONTENT_LENGTH",
         2 * 1024 * 1024,
         "Largest request body in bytes; larger bodies get 413 body_too_large.",
+        positive,
     ),
-    Setting("MAX_BATCH_VOTES", 500, "Most items (votes, staff events) in one batch; more gets 413 batch_too_large."),
+    Setting(
+        "MAX_BATCH_VOTES",
+        500,
+        "Most items (votes, staff events) in one batch; more gets 413 batch_too_large.",
+        positive,
+    ),
     Setting(
         "DEVICE_RATE_PER_MINUTE",
         120,
         "Write requests (batches, heartbeats) a device may make per minute on average.",
+        positive,
     ),
     Setting(
         "DEVICE_RATE_BURST",
         60,
         "Write requests a device may make back to back before DEVICE_RATE_PER_MINUTE applies.",
+        positive,
     ),
     Setting(
         "DEVICE_HEARTBEAT_SECONDS",
         60,
-        "How often tablets send a heartbeat (sent in their configuration); one that misses"
-        " two and a half is shown as late.",
+        "How often tablets send a heartbeat (sent in their configuration); one that misses two and a half"
+        " is shown as late.",
+        positive,
     ),
     Setting(
         "PUBLIC_URL",
         "",
         "The address tablets reach the server at (e.g. http://10.0.0.5:8000), for enrollment links and QR"
         " codes; the pages use the address they were opened at when it is empty.",
+        url_or_empty,
     ),
-    Setting("BUSY_TIMEOUT_MS", 10_000, "How long a write waits for SQLite's write lock."),
+    Setting("BUSY_TIMEOUT_MS", 10_000, "How long a write waits for SQLite's write lock.", positive),
     Setting(
         "ENROLL_CODE_TTL_MINUTES",
         24 * 60,
         "How long an enrollment code from `hailong device-code` stays valid.",
+        positive,
     ),
     Setting(
         "TIMEZONE",
         "Asia/Ho_Chi_Minh",
-        "Time zone of the opening hours used by the silent-device job.",
+        "The province's time zone: opening hours, and every time shown on the pages and by the CLI.",
+        time_zone,
     ),
     Setting(
         "OPENING_HOURS",
         "Mon-Fri 07:30-17:00",
         "When counters are open: days and a time range; devices are expected to be heard then.",
+        opening_hours,
     ),
     Setting(
         "SILENT_AFTER_MINUTES",
         15,
         "A device not heard from for this long during opening hours is marked silent.",
+        positive,
     ),
-    Setting("JOBS_SILENT_CHECK_SECONDS", 60, "How often `hailong jobs` looks for silent devices."),
+    Setting("JOBS_SILENT_CHECK_SECONDS", 60, "How often `hailong jobs` looks for silent devices.", positive),
     Setting(
         "FAULT_KILL_AFTER_COMMIT_FILE",
         "",
         "Testing only: if this file exists when a batch commits, the server removes it "
         "and kills its own process group before answering (the fault test's hard case).",
     ),
-    Setting("KIOSK_VOTE_INTERVAL_SECONDS", 5, "Kiosk: least time between two votes on one tablet."),
-    Setting("KIOSK_REASONS_TIMEOUT_SECONDS", 20, "Kiosk: the reasons screen records what it has after this long."),
-    Setting("KIOSK_THANKS_SECONDS", 4, "Kiosk: how long \"thank you\" shows before the waiting screen."),
-    Setting("KIOSK_IDLE_SIGN_OUT_MINUTES", 90, "Kiosk: staff are signed out after this long without a vote or a tap."),
-    Setting("KIOSK_DAY_END", "17:30", "Kiosk: tablet-local time at which staff are signed out for the day."),
-    Setting("KIOSK_PIN_MAX_ATTEMPTS", 5, "Kiosk: wrong PINs in a row before the staff code is locked."),
-    Setting("KIOSK_PIN_LOCKOUT_MINUTES", 15, "Kiosk: how long a staff code stays locked after too many wrong PINs."),
+    # The kiosk's timings and PIN limits: defined once in device_client/settings.py
+    # (the tablet's fallbacks), sent to tablets in their configuration.
+    *(Setting(kiosk.server_name, kiosk.default, "Kiosk: " + kiosk.help, KIOSK_CHECKS.get(kiosk.key, positive))
+      for kiosk in KIOSK_SETTINGS),
     # People and the admin pages (issue 4).
     Setting(
         "DEVELOPMENT",
         False,
         "Development only: session cookies lose the Secure flag so sign-in works over plain HTTP.",
     ),
-    Setting("SESSION_IDLE_MINUTES", 60, "A signed-in session ends after this long without a request."),
-    Setting("SESSION_MAX_HOURS", 12, "A signed-in session ends this long after sign-in, however active."),
+    Setting("SESSION_IDLE_MINUTES", 60, "A signed-in session ends after this long without a request.", not_negative),
+    Setting("SESSION_MAX_HOURS", 12, "A signed-in session ends this long after sign-in, however active.", positive),
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
         "Failed sign-ins to one account within LOGIN_LOCK_MINUTES before it is refused (429).",
+        positive,
     ),
     Setting(
         "LOGIN_MAX_FAILURES_PER_ADDRESS",
         20,
         "Failed sign-ins from one IP address within LOGIN_LOCK_MINUTES before it is refused (429).",
+        positive,
     ),
-    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which failed sign-ins are counted."),
-    Setting("PASSWORD_MIN_LENGTH", 10, "Shortest password accepted for a user account."),
-    Setting("API_TOKEN_DEFAULT_DAYS", 90, "Lifetime of a personal API token when none is asked for."),
-    Setting("API_TOKEN_MAX_DAYS", 365, "Longest lifetime a personal API token may be given."),
+    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which failed sign-ins are counted.", positive),
+    Setting("PASSWORD_MIN_LENGTH", 10, "Shortest password accepted for a user account.", positive),
+    Setting("API_TOKEN_DEFAULT_DAYS", 90, "Lifetime of a personal API token when none is asked for.", positive),
+    Setting("API_TOKEN_MAX_DAYS", 365, "Longest lifetime a personal API token may be given.", positive),
     Setting(
         "PHOTO_MAX_BYTES",
         512 * 1024,
-        "Largest staff photo accepted on the admin pages and API, in bytes (JPEG, PNG or WebP).",
+        "Largest staff photo accepted (pages, API and `hailong staff photo`), in bytes (JPEG, PNG or WebP).",
+        positive,
     ),
 )
 
+BY_NAME = {setting.name: setting for setting in SETTINGS}
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+PREFIX = "HAILONG_"
+# Environment variables with our prefix that are not server settings.
+OTHER_VARIABLES = {
+    "HAILONG_DEVICE_DIR": "the tablet's data folder (hailong-device)",
+    "HAILONG_FAULT_SEED": "tests: replays a fault campaign's random choices",
+}
+# Flask's and its extensions' own keys may also be set in config.py.
+FOREIGN_PREFIXES = ("WTF_", "BABEL_", "SESSION_COOKIE_")
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def load(overrides=None, environ=None):
+    """The settings: defaults, ``<INSTANCE>/config.py``, ``HAILONG_*``, then ``overrides``.
+
+    Every value is checked for its type and range. Raises ``SettingsError``.
+    """
+    environ = os.environ if environ is None else environ
+    from_env = _from_environment(environ)
+    values = dict(DEFAULTS)
+    instance = (overrides or {}).get("INSTANCE") or from_env.get("INSTANCE") or DEFAULTS["INSTANCE"]
+    values.update(_from_config_file(os.path.abspath(instance)))
+    values.update(from_env)
+    values.update(overrides or {})
+    values["INSTANCE"] = instance
+    return check(values)
+
+
+def check(values):
+    """Check known settings' types and ranges (unknown keys pass: Flask's own).
+
+    Makes INSTANCE absolute and fills in DATABASE when it is left empty.
+    """
+    for name, value in values.items():
+        setting = BY_NAME.get(name)
+        if setting is None:
+            continue
+        if not _is_type(value, setting.type):
+            raise SettingsError(f"{name} is {value!r}, not {_type_words(setting.type)}.")
+        if setting.check:
+            try:
+                setting.check(value)
+            except ValueError as exc:
+                why = str(exc)
+                raise SettingsError(why if why.startswith(name) else f"{name} {value!r} {why}.") from None
+    values["INSTANCE"] = os.path.abspath(values["INSTANCE"])
+    if not values.get("DATABASE"):
+        values["DATABASE"] = os.path.join(values["INSTANCE"], "hailong.db")
+    return values
+
+
+def _is_type(value, kind):
+    if kind is int:
+        return type(value) is int
+    return isinstance(value, kind)
+
+
+def _type_words(kind):
+    return {int: "a whole number", bool: "true or false", str: "text"}.get(kind, kind.__name__)
+
+
+def _from_environment(environ):
+    values = {}
+    for key, text in environ.items():
+        if not key.startswith(PREFIX) or key in OTHER_VARIABLES:
+            continue
+        name = key[len(PREFIX):]
+        setting = BY_NAME.get(name)
+        if setting is None:
+            raise SettingsError(f"{key} is not a setting{_suggestion(name, PREFIX)} (see docs/settings.md).")
+        values[name] = _parse(key, text, setting.type)
+    return values
+
+
+def _parse(key, text, kind):
+    if kind is bool:
+        word = text.strip().lower()
+        if word in TRUE_WORDS | FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise SettingsError(f"{key}={text!r} is not true or false.")
+    if kind is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise SettingsError(f"{key}={text!r} is not a whole number.") from None
+    return text
+
+
+def _from_config_file(instance):
+    """The upper-case names ``<instance>/config.py`` assigns (Python, like Flask's from_pyfile)."""
+    path = os.path.join(instance, "config.py")
+    if not os.path.exists(path):
+        return {}
+    scope = {"__file__": path}
+    with open(path, "rb") as handle:
+        exec(compile(handle.read(), path, "exec"), scope)  # the operator's own file, as Flask reads it
+    values = {name: value for name, value in scope.items() if name.isupper()}
+    for name in values:
+        if name not in BY_NAME and name not in Flask.default_config and not name.startswith(FOREIGN_PREFIXES):
+            raise SettingsError(f"{path} sets {name}, which is not a setting{_suggestion(name)} (see docs/settings.md).")
+    return values
+
+
+def _suggestion(name, prefix=""):
+    close = difflib.get_close_matches(name, BY_NAME, n=1, cutoff=0.75)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""

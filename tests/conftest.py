@@ -24,7 +24,7 @@ def db(db_path):
 
 @pytest.fixture
 def app(db_path):
-    return create_app({"TESTING": True, "DATABASE": str(db_path)})
+    return create_app({"TESTING": True, "DATABASE": str(db_path), "INSTANCE": str(db_path.parent)})
 
 
 @pytest.fixture

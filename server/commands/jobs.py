@@ -33,11 +33,7 @@ def jobs(obj):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     obj.db().close()  # refuses an unmigrated database
-    settings = {key: obj.config[key] for key in obj.config if key.isupper()}
-    try:
-        job_steps.parse_opening_hours(settings["OPENING_HOURS"])
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = dict(obj.config)  # read and checked (OPENING_HOURS, TIMEZONE, ...) by the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(

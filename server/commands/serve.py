@@ -7,9 +7,11 @@ from gunicorn.app.base import BaseApplication
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, options, database):
+    """Gunicorn serving the app built from the settings the command already read and checked."""
+
+    def __init__(self, options, config):
         self.options = options
-        self.database = database
+        self.config = config
         super().__init__()
 
     def load_config(self):
@@ -19,9 +21,7 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from server import create_app
 
-        app = create_app()
-        app.config["DATABASE"] = self.database
-        return app
+        return create_app(self.config)
 
 
 @click.command()
@@ -48,4 +48,4 @@ def serve(obj, host, port, workers, threads):
         "loglevel": "warning",
     }
     click.echo(f"hailong serving on http://{host}:{port} ({options['workers']} workers)")
-    _Gunicorn(options, obj.config["DATABASE"]).run()
+    _Gunicorn(options, dict(obj.config)).run()
