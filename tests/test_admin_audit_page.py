@@ -4,7 +4,7 @@ JSON; its filters and paging keep working."""
 from urllib.parse import parse_qs, urlparse
 
 from server import audit, storage
-from server.auth.actor import cli_actor
+from server.manage.actor import cli_actor
 from server.web.audit import changes
 from tests.admin_live import people_server, signed_in  # noqa: F401
 

@@ -42,6 +42,8 @@ FIELDS = {
     "password_changed": N_("Password changed"), "has_photo": N_("Photo"), "prefix": N_("Starts with"),
     "bytes": N_("Size (bytes)"), "content_type": N_("Type"),
 }
+ACTOR_KINDS = {"user": N_("on the pages"), "token": N_("with an API token"), "cli": N_("on the command line"),
+               "anonymous": N_("not signed in")}
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\Z")
 
 
@@ -93,8 +95,8 @@ def shown(value):
 
 @bp.app_template_filter("audit_label")
 def label(name, kind="field"):
-    """A field, action or object type in the page's language (its own name when we have no words for it)."""
-    words = {"field": FIELDS, "action": ACTIONS, "object": OBJECTS}[kind].get(name)
+    """A field, action, object type or actor kind in the page's language (its own name when we have no words for it)."""
+    words = {"field": FIELDS, "action": ACTIONS, "object": OBJECTS, "actor": ACTOR_KINDS}[kind].get(name)
     return gettext(words) if words else name
 
 
