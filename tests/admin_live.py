@@ -43,3 +43,19 @@ def signed_in(browser, server, username="admin", viewport=LAPTOP, locale="vi-VN"
         yield page
     finally:
         context.close()
+
+
+def submit(page, form, **fields):
+    """Fill the fields of ``form`` (a selector) by name as a person would, then press its button.
+
+    Text is typed, a select picks the option with that value, True/False ticks a checkbox.
+    """
+    for name, value in fields.items():
+        field = page.locator(f"{form} [name={name}]")
+        if isinstance(value, bool):
+            field.set_checked(value)
+        elif field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    page.click(f"{form} button")

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 from server import audit, storage
 from server.manage.actor import cli_actor
 from server.web.audit import changes
-from tests.admin_live import people_server, signed_in  # noqa: F401
+from tests.admin_live import people_server, signed_in, submit  # noqa: F401
 
 
 def test_changes_are_the_fields_that_differ_or_every_field_of_a_created_or_deleted_object():
@@ -22,9 +22,7 @@ def test_changes_are_the_fields_that_differ_or_every_field_of_a_created_or_delet
 def test_a_staff_change_reads_as_old_and_new_values_in_vietnamese(people_server, browser):
     with signed_in(browser, people_server) as page:
         page.goto(people_server.url + "/admin/staff/NV002")
-        page.fill("#edit-staff input[name=full_name]", "Trần Văn Bình Minh")
-        page.uncheck("#edit-staff input[name=active]")
-        page.click("#edit-staff button")
+        submit(page, "#edit-staff", full_name="Trần Văn Bình Minh", active=False)
         page.goto(people_server.url + "/admin/audit?object_type=staff&action=update")
         entry = page.locator("#audit tbody tr").first
         lines = [" ".join(t.split()) for t in entry.locator(".changes li").all_text_contents()]
@@ -38,10 +36,7 @@ def test_a_staff_change_reads_as_old_and_new_values_in_vietnamese(people_server,
 def test_a_created_objects_fields_are_listed(people_server, browser):
     with signed_in(browser, people_server, locale="en-US") as page:
         page.goto(people_server.url + "/admin/counters")
-        page.fill("#new-counter input[name=code]", "DN-TT-Q9")
-        page.fill("#new-counter input[name=name]", "Counter 9")
-        page.select_option("#new-counter select[name=unit]", "DN-TT")
-        page.click("#new-counter button")
+        submit(page, "#new-counter", code="DN-TT-Q9", name="Counter 9", unit="DN-TT")
         page.goto(people_server.url + "/admin/audit?object_type=counter&action=create")
         lines = [" ".join(t.split()) for t in page.locator("#audit tbody tr").first.locator(".changes li")
                  .all_text_contents()]

@@ -3,14 +3,13 @@ the QR code lands on a public page that explains what to do; the tablet enrolls 
 
 from device_client import protocol
 from device_client.tablet import enroll
-from tests.admin_live import PHONE, people_server, signed_in  # noqa: F401
+from tests.admin_live import PHONE, people_server, signed_in, submit  # noqa: F401
 
 
 def test_an_issued_code_shows_its_link_and_the_tablet_enrolls_with_it(people_server, browser, tmp_path):
     with signed_in(browser, people_server) as page:
         page.goto(people_server.url + "/admin/devices")
-        page.select_option("#issue-code select[name=counter]", "DN-TT-Q2")
-        page.click("#issue-code button")
+        submit(page, "#issue-code", counter="DN-TT-Q2")
         code = page.text_content("#enroll-code").strip()
         link = page.text_content("#enroll-link").strip()
         assert link == f"{people_server.url}/enroll?code={code}"

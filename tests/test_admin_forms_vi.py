@@ -1,6 +1,7 @@
 """Forms refused in Vietnamese: the summary and every field message are Vietnamese, not the schema's English."""
 
-from tests.admin_live import people_server, signed_in  # noqa: F401
+from tests.admin_live import people_server, signed_in, submit  # noqa: F401
+from tests.people import PASSWORD
 
 SUMMARY = "Một số trường cần sửa: xem thông báo bên dưới từng trường."
 
@@ -12,9 +13,7 @@ def field_errors(page, form, name):
 def test_a_unit_with_a_bad_code_and_a_long_name_is_refused_in_vietnamese(people_server, browser):
     with signed_in(browser, people_server) as page:
         page.goto(people_server.url + "/admin/units")
-        page.fill("#new-unit input[name=code]", "QN TT")
-        page.fill("#new-unit input[name=name]", "x" * 201)
-        page.click("#new-unit button")
+        submit(page, "#new-unit", code="QN TT", name="x" * 201)
         assert page.text_content("[role=alert]").strip() == SUMMARY
         assert field_errors(page, "#new-unit", "code") == ["Chỉ gồm chữ, số, . _ - (tối đa 64 ký tự)."]
         assert field_errors(page, "#new-unit", "name") == ["Từ 1 đến 200 ký tự."]
@@ -23,9 +22,7 @@ def test_a_unit_with_a_bad_code_and_a_long_name_is_refused_in_vietnamese(people_
 def test_a_unit_code_that_exists_is_refused_in_vietnamese(people_server, browser):
     with signed_in(browser, people_server) as page:
         page.goto(people_server.url + "/admin/units")
-        page.fill("#new-unit input[name=code]", "DN-TT")
-        page.fill("#new-unit input[name=name]", "Trùng mã")
-        page.click("#new-unit button")
+        submit(page, "#new-unit", code="DN-TT", name="Trùng mã")
         assert page.text_content("[role=alert]").strip() == "Đã có đơn vị với mã này."
         assert field_errors(page, "#new-unit", "code") == ["Đã có đơn vị với mã này."]
 
@@ -33,10 +30,7 @@ def test_a_unit_code_that_exists_is_refused_in_vietnamese(people_server, browser
 def test_a_short_new_password_is_refused_in_vietnamese(people_server, browser):
     with signed_in(browser, people_server, username="auditor") as page:
         page.goto(people_server.url + "/account")
-        page.fill("#change-password input[name=current_password]", "correct horse battery staple")
-        page.fill("#change-password input[name=new_password]", "short")
-        page.fill("#change-password input[name=confirm_password]", "short")
-        page.click("#change-password button")
+        submit(page, "#change-password", current_password=PASSWORD, new_password="short", confirm_password="short")
         assert page.text_content("[role=alert]").strip() == "Mật khẩu mới quá yếu."
         assert field_errors(page, "#change-password", "new_password") == ["Ít nhất 10 ký tự."]
 
@@ -44,9 +38,7 @@ def test_a_short_new_password_is_refused_in_vietnamese(people_server, browser):
 def test_a_username_with_capitals_is_refused_in_vietnamese(people_server, browser):
     with signed_in(browser, people_server) as page:
         page.goto(people_server.url + "/admin/users")
-        page.fill("#new-user input[name=username]", "Nguyen Van A")
-        page.fill("#new-user input[name=password]", "a long enough password")
-        page.click("#new-user button")
+        submit(page, "#new-user", username="Nguyen Van A", password="a long enough password")
         assert page.text_content("[role=alert]").strip() == SUMMARY
         assert field_errors(page, "#new-user", "username") == [
             "Chỉ gồm chữ thường, số, . _ - (từ 2 đến 64 ký tự)."]

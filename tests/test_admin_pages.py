@@ -11,6 +11,7 @@ import pytest
 
 from device_client import transport
 from device_client.tablet import enroll
+from tests.admin_live import submit
 from tests.live import LiveServer, hailong
 
 PASSWORD = "first admin password"
@@ -38,29 +39,19 @@ def test_first_admin_sets_up_a_counter_and_enrolls_then_revokes_a_tablet(admin_s
     server = admin_server
     sign_in(page, server)
 
-    page.fill("#new-unit input[name=code]", "QN-TT")
-    page.fill("#new-unit input[name=name]", "Trung tâm Phục vụ hành chính công Quảng Ninh")
-    page.click("#new-unit button")
+    submit(page, "#new-unit", code="QN-TT", name="Trung tâm Phục vụ hành chính công Quảng Ninh")
     page.wait_for_selector("text=QN-TT")
 
     page.goto(server.url + "/admin/counters")
-    page.fill("#new-counter input[name=code]", "QN-TT-Q1")
-    page.fill("#new-counter input[name=name]", "Quầy 1 – Hộ tịch")
-    page.select_option("#new-counter select[name=unit]", "QN-TT")
-    page.click("#new-counter button")
+    submit(page, "#new-counter", code="QN-TT-Q1", name="Quầy 1 – Hộ tịch", unit="QN-TT")
     page.wait_for_selector("a:has-text('QN-TT-Q1')")
 
     page.goto(server.url + "/admin/staff")
-    page.fill("#new-staff input[name=code]", "QN001")
-    page.fill("#new-staff input[name=full_name]", "Nguyễn Văn An")
-    page.fill("#new-staff input[name=title]", "Chuyên viên")
-    page.select_option("#new-staff select[name=unit]", "QN-TT")
-    page.click("#new-staff button")
+    submit(page, "#new-staff", code="QN001", full_name="Nguyễn Văn An", title="Chuyên viên", unit="QN-TT")
     page.wait_for_selector("a:has-text('QN001')")
 
     page.goto(server.url + "/admin/devices")
-    page.select_option("#issue-code select[name=counter]", "QN-TT-Q1")
-    page.click("#issue-code button")
+    submit(page, "#issue-code", counter="QN-TT-Q1")
     code = page.text_content("#enroll-code").strip()
     assert page.locator(".qr svg").count() == 1
 

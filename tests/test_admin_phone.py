@@ -3,7 +3,7 @@ target is at least 44 px tall, and no table runs off the screen (wide ones stack
 
 import pytest
 
-from tests.admin_live import PHONE, people_server, signed_in  # noqa: F401
+from tests.admin_live import PHONE, people_server, signed_in, submit  # noqa: F401
 
 PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counters/DN-TT-Q1", "/admin/staff",
          "/admin/staff/NV001", "/admin/staff/import", "/admin/devices", "/admin/users", "/admin/users/hr",
@@ -63,8 +63,7 @@ def test_the_folded_menu_opens_to_44_px_items(phone, people_server):
 
 def test_the_enrollment_code_page_fits_a_phone(phone, people_server):
     phone.goto(people_server.url + "/admin/devices")
-    phone.select_option("#issue-code select[name=counter]", "DN-TT-Q1")
-    phone.click("#issue-code button")
+    submit(phone, "#issue-code", counter="DN-TT-Q1")
     assert phone.locator("#enroll-link").is_visible()
     check_fits_a_phone(phone, "the enrollment code page")
 
