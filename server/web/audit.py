@@ -56,7 +56,7 @@ def audit_log():
     filters = {k: v for k, v in args.items() if k in FILTERS}
     older = {**filters, "before_id": entries[-1]["id"]} if len(entries) >= query["limit"] else None
     return render_template("audit.html", entries=entries, filters=filters, paged="before_id" in args,
-                           older=older, actions=ACTIONS)
+                           older=older)
 
 
 def changes(before, after):
