@@ -49,15 +49,17 @@ def unit(code):
 
 
 def _under(db, actor, unit_ids, counter_id=None):
-    """The counters, staff and tablets of these units (at this counter) as far as the actor's roles reach.
+    """The counters, staff and tablets of these units as far as the actor's roles reach.
 
     None for what no role of theirs lets them see, so the page leaves it out.
+    For a counter's page (``counter_id``): its tablets and its unit's staff.
     """
     def maybe(permission, listing):
         return listing() if actor.can(permission) else None
 
     return {
-        "counters": maybe("counters.read", lambda: org.list_counters(db, actor, unit_ids=unit_ids)),
+        "counters": None if counter_id else maybe(
+            "counters.read", lambda: org.list_counters(db, actor, unit_ids=unit_ids)),
         "staff": maybe("staff.read", lambda: staff.list_staff(db, actor, unit_ids=unit_ids)),
         "devices": maybe("devices.read", lambda: devices.list_devices(
             db, actor, current_app.config, unit_ids=unit_ids, counter_id=counter_id)),
