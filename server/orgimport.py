@@ -18,6 +18,7 @@ import unicodedata
 import warnings
 import zipfile
 
+from server.errors import N_
 from server.storage import org as org_storage
 from server.storage import staff as staff_storage
 from server.storage import timestamp, write_transaction
@@ -115,7 +116,8 @@ def read_rows(path):
     if ext == ".xlsx":
         return _read_xlsx(path)
     name = os.path.basename(str(path))
-    raise ImportRejected([f"{name}: unsupported file type '{ext or '(none)'}'; use .csv or .xlsx"])
+    raise ImportRejected([N_("%(file)s: unsupported file type '%(ext)s'; use .csv or .xlsx", file=name,
+                             ext=ext or "(none)")])
 
 
 def _read_csv(path):
@@ -125,12 +127,10 @@ def _read_csv(path):
         text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ImportRejected(
-            [
-                f"line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02X});"
-                " in Excel use Save As > 'CSV UTF-8 (Comma delimited)', or import the .xlsx"
-            ]
-        ) from None
+        raise ImportRejected([N_(
+            "line %(line)s: the file is not UTF-8 text (byte 0x%(byte)s); in Excel use Save As >"
+            " 'CSV UTF-8 (Comma delimited)', or import the .xlsx", line=line, byte=f"{data[exc.start]:02X}",
+        )]) from None
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     # Excel in locales with a decimal comma (vi-VN among them) separates with ';'.
     delimiter = ";" if ";" in first and "," not in first else ","
@@ -142,7 +142,8 @@ def _read_csv(path):
             rows.append((line, cells))
     except csv.Error as exc:
         line = len(rows) + 1
-        message = f"line {line}: cannot read the CSV ({exc}); check the quotes on this line"
+        message = N_("line %(line)s: cannot read the CSV (%(error)s); check the quotes on this line",
+                     line=line, error=str(exc))
         raise ImportRejected([message]) from None
     return rows
 
@@ -164,9 +165,8 @@ def _read_xlsx(path):
             finally:
                 book.close()
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportRejected(
-            [f"{os.path.basename(str(path))}: not a readable .xlsx workbook ({exc})"]
-        ) from None
+        raise ImportRejected([N_("%(file)s: not a readable .xlsx workbook (%(error)s)",
+                                 file=os.path.basename(str(path)), error=str(exc))]) from None
     return rows
 
 
@@ -194,7 +194,7 @@ def parse_rows(rows):
     rows = [(line, [_clean(c) for c in cells]) for line, cells in rows]
     data = [(line, cells) for line, cells in rows if any(cells)]
     if not data:
-        raise ImportRejected([f"the file is empty; its first line must be: {','.join(COLUMNS)}"])
+        raise ImportRejected([N_("the file is empty; its first line must be: %(columns)s", columns=",".join(COLUMNS))])
     header_line, header = data[0]
     header = [h.lower() for h in header]
     unknown = [h for h in header if h and h not in COLUMNS]
@@ -202,15 +202,18 @@ def parse_rows(rows):
     doubled = sorted({h for h in header if h and header.count(h) > 1})
     bad = []
     if unknown:
-        bad.append(f"line {header_line}: unknown column(s) {', '.join(map(repr, unknown))}")
+        bad.append(N_("line %(line)s: unknown column(s) %(columns)s", line=header_line,
+                      columns=", ".join(map(repr, unknown))))
     if missing:
-        bad.append(f"line {header_line}: missing column(s) {', '.join(map(repr, missing))}")
+        bad.append(N_("line %(line)s: missing column(s) %(columns)s", line=header_line,
+                      columns=", ".join(map(repr, missing))))
     if doubled:
-        bad.append(f"line {header_line}: repeated column(s) {', '.join(map(repr, doubled))}")
+        bad.append(N_("line %(line)s: repeated column(s) %(columns)s", line=header_line,
+                      columns=", ".join(map(repr, doubled))))
     if bad:
-        raise ImportRejected(bad + [f"the header must be: {','.join(COLUMNS)} (in any order)"])
+        raise ImportRejected(bad + [N_("the header must be: %(columns)s (in any order)", columns=",".join(COLUMNS))])
     if len(data) == 1:
-        raise ImportRejected([f"line {header_line}: the file has a header but no rows"])
+        raise ImportRejected([N_("line %(line)s: the file has a header but no rows", line=header_line)])
 
     position = {name: i for i, name in enumerate(header) if name}
     entries, problems, first_seen = [], [], {}
@@ -218,7 +221,8 @@ def parse_rows(rows):
         extra = [c for i, c in enumerate(cells) if c and (i >= len(header) or not header[i])]
         if extra:
             values = ", ".join(map(repr, extra))
-            problems.append((line, -1, f"line {line}: value(s) {values} outside the named columns"))
+            problems.append((line, -1, N_("line %(line)s: value(s) %(values)s outside the named columns",
+                                          line=line, values=values)))
         row = {name: cells[i] if i < len(cells) else "" for name, i in position.items()}
         entry, row_problems = _parse_row(line, row)
         problems += row_problems
@@ -226,7 +230,8 @@ def parse_rows(rows):
             continue
         earlier = first_seen.setdefault((entry.kind, entry.code), line)
         if earlier != line:
-            message = f"{entry.kind} '{entry.code}' already appears on line {earlier}"
+            message = N_("%(kind)s '%(code)s' already appears on line %(earlier)s", kind=entry.kind,
+                         code=entry.code, earlier=earlier)
             problems.append(_problem(line, "code", message))
         else:
             entries.append(entry)
@@ -234,7 +239,12 @@ def parse_rows(rows):
 
 
 def _problem(line, column, message):
-    return (line, COLUMNS.index(column), f"line {line}, column {column}: {message}")
+    return (line, COLUMNS.index(column),
+            N_("line %(line)s, column %(column)s: %(problem)s", line=line, column=column, problem=message))
+
+
+def _too_long(text):
+    return N_("%(count)s characters; at most %(limit)s", count=len(text), limit=MAX_TEXT)
 
 
 def _parse_row(line, row):
@@ -243,45 +253,45 @@ def _parse_row(line, row):
     for column, value in row.items():
         bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r"]
         if bad:
-            message = f"contains the control character U+{ord(bad[0]):04X}; retype the cell"
+            message = N_("contains the control character U+%(code)s; retype the cell", code=f"{ord(bad[0]):04X}")
             problems.append(_problem(line, column, message))
     kind = row["kind"].lower()
     if not kind:
-        problems.append(_problem(line, "kind", "required (unit, counter or staff)"))
+        problems.append(_problem(line, "kind", N_("required (unit, counter or staff)")))
     elif kind not in KINDS:
-        message = f"'{row['kind']}' is not one of unit, counter, staff"
+        message = N_("'%(value)s' is not one of unit, counter, staff", value=row["kind"])
         problems.append(_problem(line, "kind", message))
         kind = ""
     code = row["code"]
     if not code:
-        problems.append(_problem(line, "code", "required"))
+        problems.append(_problem(line, "code", N_("required")))
     elif not CODE_RE.match(code):
         problems.append(
             _problem(
                 line,
                 "code",
-                f"'{code}' is not a valid code (1-64 letters, digits, '.', '_' or '-';"
-                " starting with a letter or digit)",
+                N_("'%(code)s' is not a valid code (1-64 letters, digits, '.', '_' or '-';"
+                   " starting with a letter or digit)", code=code),
             )
         )
         code = ""
     # Names are compared for idempotence, so collapse stray inner spaces (NBSP from Word too).
     name, title = " ".join(row["name"].split()), " ".join(row["title"].split())
     if not name:
-        problems.append(_problem(line, "name", "required"))
+        problems.append(_problem(line, "name", N_("required")))
     elif len(name) > MAX_TEXT:
-        problems.append(_problem(line, "name", f"{len(name)} characters; at most {MAX_TEXT}"))
+        problems.append(_problem(line, "name", _too_long(name)))
     if kind in ("counter", "staff") and not row["parent"]:
-        message = f"required: the code of the unit this {kind} belongs to"
+        message = N_("required: the code of the unit this %(kind)s belongs to", kind=kind)
         problems.append(_problem(line, "parent", message))
     if kind in ("unit", "counter") and title:
-        message = f"only staff have a title; leave it blank for a {kind}"
+        message = N_("only staff have a title; leave it blank for a %(kind)s", kind=kind)
         problems.append(_problem(line, "title", message))
     elif len(title) > MAX_TEXT:
-        problems.append(_problem(line, "title", f"{len(title)} characters; at most {MAX_TEXT}"))
+        problems.append(_problem(line, "title", _too_long(title)))
     word = row["active"].lower()
     if word not in TRUE_WORDS | FALSE_WORDS:
-        message = f"'{row['active']}' is not yes/no (also 1/0, true/false, có/không)"
+        message = N_("'%(value)s' is not yes/no (also 1/0, true/false, có/không)", value=row["active"])
         problems.append(_problem(line, "active", message))
     if not kind or not code:
         return None, problems
@@ -331,7 +341,7 @@ def _check_parents(entries, existing):
     known = set(file_units) | set(existing["unit"])
     for e in entries:
         if e.parent and e.parent not in known:
-            message = f"unit '{e.parent}' is not in the file or the database"
+            message = N_("unit '%(code)s' is not in the file or the database", code=e.parent)
             problems.append(_problem(e.line, "parent", message))
     parent_of = {code: row["parent"] for code, row in existing["unit"].items()}
     parent_of.update({code: e.parent for code, e in file_units.items()})
@@ -342,7 +352,7 @@ def _check_parents(entries, existing):
             if code in path:
                 cycle = path[path.index(code) :] + [code]
                 first = min((file_units[c] for c in cycle if c in file_units), key=lambda u: u.line)
-                message = f"units would form a cycle: {' → '.join(cycle)}"
+                message = N_("units would form a cycle: %(cycle)s", cycle=" → ".join(cycle))
                 problems.append(_problem(first.line, "parent", message))
                 break
             path.append(code)

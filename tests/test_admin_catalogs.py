@@ -83,3 +83,10 @@ def test_each_csrf_text_in_the_catalog_is_still_flask_wtfs_own():
     source = inspect.getsource(csrf)
     for text in fixed_messages.CSRF:
         assert f'"{text}"' in source
+
+
+def test_the_http_error_names_are_werkzeugs_own():
+    from werkzeug.exceptions import default_exceptions
+
+    for status, name in fixed_messages.HTTP.items():
+        assert default_exceptions[status]().name == name

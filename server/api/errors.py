@@ -7,7 +7,8 @@ error Flask raises (404, 405, 413, ...) into that shape, so a client never
 has to parse an HTML error page.
 """
 
-from flask import jsonify, request
+from flask import jsonify, render_template, request
+from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -86,6 +87,9 @@ def init_app(app):
         if exc.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
             message = f"The request body is larger than {limit} bytes."
+        if not request.path.startswith("/api/") and request.accept_mimetypes.accept_html:
+            # A person at a page address (say /admin/nothing) gets a page, not JSON.
+            return render_template("error.html", status=exc.code, message=gettext(exc.name)), exc.code
         return error_response(exc.code, _http_code(exc), message)
 
     @app.errorhandler(Exception)

@@ -41,10 +41,16 @@ def translate(message):
     """A message from the actions or a schema, in the page's language.
 
     ``Message`` keeps its template and values, so its translation is filled
-    in here; a plain string (a fixed schema message) is looked up as it is.
+    in here (a value that is itself a ``Message``, like an import problem
+    inside "line 3, column code: …", is translated first); a plain string (a
+    fixed schema message) is looked up as it is.
     """
     if isinstance(message, Message):
-        return gettext(message.template, **message.values) if message.values else gettext(message.template)
+        if not message.values:
+            return gettext(message.template)
+        values = {name: translate(value) if isinstance(value, Message) else value
+                  for name, value in message.values.items()}
+        return gettext(message.template, **values)
     return gettext(message) if isinstance(message, str) and message else message
 
 

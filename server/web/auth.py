@@ -66,7 +66,7 @@ def account():
         new_token = done and done[0]
     elif action == "revoke":
         done, errors, message, status = attempt(
-            lambda: service.revoke_token(db, actor, int(request.form.get("token_id", "0"))))
+            lambda: service.revoke_token(db, actor, request.form.get("token_id", 0, type=int)))
         if done:
             message = _("The token has been revoked.")
     return render_template("account.html", tokens=service.list_tokens(db, actor), message=message,

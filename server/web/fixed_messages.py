@@ -38,3 +38,11 @@ CSRF = (
     N_("The referrer header is missing."),
     N_("The referrer does not match the host."),
 )
+
+# Werkzeug's names of the HTTP errors a page address can meet (/admin/nothing).
+HTTP = {
+    400: N_("Bad Request"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    413: N_("Request Entity Too Large"),
+}

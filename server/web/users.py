@@ -50,7 +50,7 @@ def edit(username):
             lambda: users.add_role(db, actor, username, RoleSchema().load(data)))
     elif action == "revoke":
         done, errors, message, status = attempt(
-            lambda: users.remove_role(db, actor, username, int(request.form.get("role_id", "0"))))
+            lambda: users.remove_role(db, actor, username, request.form.get("role_id", 0, type=int)))
     if done:
         return redirect(url_for("web_users.edit", username=username))
     return render_template("user_edit.html", user=users.get_user(db, actor, username), roles=ROLES,
