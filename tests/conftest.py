@@ -35,10 +35,11 @@ def client(app):
 @pytest.fixture
 def live_server(db_path, tmp_path):
     """A real ``hailong serve`` on a free port, over a migrated database with a small org."""
-    from tests.live import LiveServer, seed_org
+    from devtools.processes import Server
+    from tests.live import seed_org
 
     seed_org(db_path, tmp_path)
-    server = LiveServer(db_path, log_path=tmp_path / "serve.log").start()
+    server = Server(db_path, log_path=tmp_path / "serve.log").start()
     yield server
     server.stop()
 
@@ -46,7 +47,8 @@ def live_server(db_path, tmp_path):
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One real server for a whole test module; tests isolate themselves by device."""
-    from tests.live import LiveServer, seed_org
+    from devtools.processes import Server
+    from tests.live import seed_org
 
     folder = tmp_path_factory.mktemp("shared_server")
     path = folder / "hailong.db"
@@ -54,7 +56,7 @@ def shared_server(tmp_path_factory):
     migrations.apply(database)
     database.close()
     seed_org(path, folder)
-    server = LiveServer(path, log_path=folder / "serve.log").start()
+    server = Server(path, log_path=folder / "serve.log").start()
     yield server
     server.stop()
 
@@ -101,3 +103,4 @@ def kiosk_server(tmp_path_factory):
     live = start_server(migrated_database(folder), folder)
     yield live
     live.stop()
+
