@@ -1,5 +1,8 @@
 """Shared fixtures: a migrated database file per test, the app, and its client."""
 
+import os
+import subprocess
+
 import pytest
 
 from migrations import migrations
@@ -104,3 +107,30 @@ def kiosk_server(tmp_path_factory):
     yield live
     live.stop()
 
+
+def _tracked_changes(checkout):
+    """``git status --porcelain`` lines of tracked files, or None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "-C", checkout, "status", "--porcelain", "--untracked-files=no"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_checkout_stays_as_it_was():
+    """A test run never changes tracked files: screenshots go to a temporary folder
+    unless ``make screenshots`` asks for them (SCREENSHOTS_DIR), the only exception."""
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    before = _tracked_changes(checkout)
+    yield
+    after = _tracked_changes(checkout)
+    if before is None or after is None:
+        return
+    wanted = os.environ.get("SCREENSHOTS_DIR")
+    wanted = os.path.relpath(os.path.abspath(wanted), checkout) + os.sep if wanted else None
+    changed = sorted(line for line in after - before if not (wanted and line[3:].startswith(wanted)))
+    if changed:
+        pytest.fail("The test run changed tracked files (or they were edited meanwhile):\n" + "\n".join(changed),
+                    pytrace=False)
