@@ -313,22 +313,22 @@ class Server(Process):
     """``hailong serve`` over ``database`` on a free port (or ``port``); ready when /healthz answers."""
 
     def __init__(self, database, *, port=None, workers=2, threads=None, settings=None, env=None, log_path=None,
-                 bin_dir=BIN):
+                 name="hailong serve", bin_dir=BIN):
         self.database = str(database)
         port = port or free_port()
         argv = [os.path.join(bin_dir, "hailong"), "--database", self.database, "serve", "--port", port,
                 "--workers", workers, *(("--threads", threads) if threads else ())]
-        super().__init__("hailong serve", argv, log_path=log_path, env=_settings_env(settings, env), port=port,
+        super().__init__(name, argv, log_path=log_path, env=_settings_env(settings, env), port=port,
                          ready=answers("/healthz"))
 
 
 class Jobs(Process):
     """``hailong jobs`` over ``database``; ready when it says it is running (it has no port)."""
 
-    def __init__(self, database, *, settings=None, env=None, log_path=None, bin_dir=BIN):
+    def __init__(self, database, *, settings=None, env=None, log_path=None, name="hailong jobs", bin_dir=BIN):
         self.database = str(database)
         argv = [os.path.join(bin_dir, "hailong"), "--database", self.database, "jobs"]
-        super().__init__("hailong jobs", argv, log_path=log_path, env=_settings_env(settings, env),
+        super().__init__(name, argv, log_path=log_path, env=_settings_env(settings, env),
                          ready=says(JOBS_READY_LINE))
 
 
@@ -340,7 +340,8 @@ class DeviceRun(Process):
     started). ``args`` go after ``run`` (``--interval``, ``--max-backoff``, ...).
     """
 
-    def __init__(self, data_dir, *, kiosk_port=None, args=(), env=None, log_path=None, bin_dir=BIN):
+    def __init__(self, data_dir, *, kiosk_port=None, args=(), env=None, log_path=None, name="hailong-device run",
+                 bin_dir=BIN):
         self.data_dir = str(data_dir)
         if kiosk_port is False:
             port, kiosk, ready = None, ("--no-kiosk",), says(" syncing to ")
@@ -348,4 +349,4 @@ class DeviceRun(Process):
             port = kiosk_port or free_port()
             kiosk, ready = ("--kiosk-port", port), answers("/api/state")
         argv = [os.path.join(bin_dir, "hailong-device"), "--data-dir", self.data_dir, "run", *args, *kiosk]
-        super().__init__("hailong-device run", argv, log_path=log_path, env=env, port=port, ready=ready)
+        super().__init__(name, argv, log_path=log_path, env=env, port=port, ready=ready)
