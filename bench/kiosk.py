@@ -15,9 +15,7 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 
@@ -26,13 +24,12 @@ sys.path.insert(0, ROOT)
 
 import requests  # noqa: E402
 
+from devtools.processes import DeviceRun  # noqa: E402
 from tests.browser import CHROMIUM_ARGS, ensure_chromium  # noqa: E402
 from tests.kiosk_live import PINS, offline_tablet  # noqa: E402
-from tests.live import free_port  # noqa: E402
 
 WORK = os.path.join(ROOT, "bench", "work", "kiosk")
 RESULTS = os.path.join(ROOT, "bench", "kiosk_results.json")
-DEVICE = os.path.join(os.path.dirname(sys.executable), "hailong-device")
 TARGET_P99_MS = 150.0
 FAST = {"vote_interval_seconds": 0, "thanks_seconds": 0, "tap_guard_ms": 0}
 
@@ -48,24 +45,16 @@ def summary(values):
             "mean": round(statistics.mean(values), 2), "max": round(max(values), 2)}
 
 
-def start_tablet(port):
+def start_tablet():
+    """A tablet that never reached a server, running ``hailong-device run`` with its page; staff signed in."""
     shutil.rmtree(WORK, ignore_errors=True)
-    offline_tablet(os.path.join(WORK, "tablet"), kiosk=FAST).close()
-    log = open(os.path.join(WORK, "run.log"), "wb")
-    process = subprocess.Popen(
-        [DEVICE, "--data-dir", os.path.join(WORK, "tablet"), "run", "--kiosk-port", str(port), "--max-backoff", "5"],
-        stdout=log, stderr=log, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if requests.get(url + "/api/state", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    answer = requests.post(url + "/api/staff/sign-in", json={"staff": "NV001", "pin": PINS["NV001"]}, timeout=5)
+    data_dir = os.path.join(WORK, "tablet")
+    offline_tablet(data_dir, kiosk=FAST).close()
+    tablet = DeviceRun(data_dir, args=("--max-backoff", "5"), log_path=os.path.join(WORK, "run.log")).start()
+    answer = requests.post(tablet.url + "/api/staff/sign-in", json={"staff": "NV001", "pin": PINS["NV001"]},
+                           timeout=5)
     answer.raise_for_status()
-    return process, url
+    return tablet
 
 
 def tap_loop(url, taps, warmup):
@@ -98,13 +87,12 @@ def main(argv=None):
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args(argv)
-    process, url = start_tablet(free_port())
+    tablet = start_tablet()
     try:
-        print(f"kiosk bench: {args.taps} taps on {url}", flush=True)
-        timings, commits = tap_loop(url, args.taps, args.warmup)
+        print(f"kiosk bench: {args.taps} taps on {tablet.url}", flush=True)
+        timings, commits = tap_loop(tablet.url, args.taps, args.warmup)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        tablet.stop()
     rendered = [t["rendered"] - t["tap"] for t in timings]
     answered = [t["committed"] - t["tap"] for t in timings]
     results = {
