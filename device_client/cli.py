@@ -1,6 +1,6 @@
 """The ``hailong-device`` command, run on each tablet.
 
-  hailong-device enroll --server URL --code CODE [--data-dir DIR]
+  hailong-device enroll --link LINK | --server URL --code CODE [--data-dir DIR]
   hailong-device vote --staff CODE --rating N [--reason CODE ...] [--ticket T]
   hailong-device sync [-v]
   hailong-device run [--kiosk-port 8765 | --no-kiosk]
@@ -17,7 +17,11 @@ import signal
 import sys
 import threading
 
-from device_client import identity, staff, sync, tablet as tablet_mod, transport
+from device_client import identity, protocol, store, sync, tablet as tablet_mod, transport
+
+
+class UsageError(Exception):
+    """Arguments that do not fit together; printed as one ``Error:`` line."""
 
 
 def _parser():
@@ -30,9 +34,13 @@ def _parser():
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    enroll = sub.add_parser("enroll", help="Enroll this tablet with a one-time code.")
-    enroll.add_argument("--server", required=True, help="Server URL, e.g. http://10.0.0.5:8000")
-    enroll.add_argument("--code", required=True, help="Code from `hailong device-code`.")
+    enroll = sub.add_parser(
+        "enroll", help="Enroll this tablet with a one-time code.",
+        epilog="Example: hailong-device enroll --link 'http://10.0.0.5:8000/enroll?code=WJ6EP-ZYGHP'",
+    )
+    enroll.add_argument("--link", help="The link in the enrollment QR code: <server URL>/enroll?code=CODE.")
+    enroll.add_argument("--server", help="Server URL, e.g. http://10.0.0.5:8000 (with --code).")
+    enroll.add_argument("--code", help="Code from `hailong device-code` (with --server).")
 
     vote = sub.add_parser("vote", help="Record one rating; returns once it is stored on the tablet.")
     vote.add_argument("--staff", required=True, help="Staff code of the civil servant rated.")
@@ -40,12 +48,13 @@ def _parser():
     vote.add_argument("--reason", action="append", default=[], help="Reason code (repeatable).")
     vote.add_argument("--ticket", help="Ticket or dossier number.")
 
-    once = sub.add_parser("sync", help="Send what is queued, once.")
+    once = sub.add_parser("sync", help="Refresh the configuration and send what is queued, once.")
     once.add_argument("-v", "--verbose", action="store_true", help="Print each batch.")
 
     run = sub.add_parser("run", help="Keep syncing in the background until stopped.")
     run.add_argument("--interval", type=float, default=30.0, help="Seconds between scheduled syncs.")
-    run.add_argument("--heartbeat", type=float, default=60.0, help="Seconds between heartbeats.")
+    run.add_argument("--heartbeat", type=float, default=None,
+                     help="Seconds between heartbeats (default: what the server's configuration says, else 60).")
     run.add_argument("--server", help="Use this server URL instead of the enrolled one.")
     run.add_argument("--max-backoff", type=float, default=300.0,
                      help="Longest wait in seconds between retries while the server is unreachable.")
@@ -63,23 +72,34 @@ def main(argv=None):
     data_dir = args.data_dir or tablet_mod.default_data_dir()
     try:
         return COMMANDS[args.command](args, data_dir) or 0
-    except (identity.NotEnrolled, tablet_mod.VoteError) as exc:
+    except (identity.NotEnrolled, tablet_mod.VoteError, store.NewerOutbox, UsageError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
+    except sync.Revoked as exc:
+        print(f"Error: this tablet has been revoked ({exc}).", file=sys.stderr)
     except transport.ServerError as exc:
         print(f"Error: the server refused: {exc.message or exc}", file=sys.stderr)
         for field, messages in (exc.fields or {}).items():
             print(f"  {field}: {' '.join(map(str, messages))}", file=sys.stderr)
     except transport.Unreachable as exc:
         print(f"Error: the server is unreachable ({exc}); queued votes stay queued.", file=sys.stderr)
-    except sync.Revoked as exc:
-        print(f"Error: this tablet has been revoked ({exc}).", file=sys.stderr)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
     return 1
 
 
 def cmd_enroll(args, data_dir):
-    tablet = tablet_mod.enroll(data_dir, args.server, args.code)
+    if args.link and (args.server or args.code):
+        raise UsageError("Give either --link or --server with --code, not both.")
+    if args.link:
+        try:
+            server, code = protocol.parse_enroll_link(args.link)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.server and args.code:
+        server, code = args.server, args.code
+    else:
+        raise UsageError("Give --link (the link in the enrollment QR code), or --server and --code.")
+    tablet = tablet_mod.enroll(data_dir, server, code)
     config = tablet.config
     where = f" at {config['counter']['name']} ({config['unit']['name']})" if config else ""
     print(f"Enrolled as {tablet.device_id}{where}. Data in {data_dir}.")
@@ -94,11 +114,12 @@ def cmd_vote(args, data_dir):
 def cmd_sync(args, data_dir):
     tablet = tablet_mod.Tablet(data_dir)
     progress = (lambda line: print(line, flush=True)) if args.verbose else None
-    sent = sync.sync_once(tablet, progress)
-    staff.send_sessions(tablet)
-    tablet.heartbeat()
+    sent, config_error = sync.sync_now(tablet, progress)
     status = tablet.status()
-    print(f"Sent {sent} votes; queue {status['queue_depth']}, dead letters {status['dead_letters']}.")
+    print(f"Sent {sent['votes']} votes and {sent['sessions']} staff events; queue {status['queue_depth']}, "
+          f"dead letters {status['dead_letters']}.")
+    if config_error:
+        print(f"Warning: the configuration was not refreshed ({config_error}).", file=sys.stderr)
 
 
 def cmd_run(args, data_dir):
@@ -150,7 +171,8 @@ def cmd_status(args, data_dir):
     for label, value in lines:
         print(f"{label + ':':<22} {value}")
     for letter in status["dead_letter_list"]:
-        print(f"  dead letter #{letter['seq']} {letter['status']}: {json.dumps(letter['errors'], ensure_ascii=False)}")
+        print(f"  dead letter {letter['stream']} #{letter['seq']} {letter['status']}: "
+              f"{json.dumps(letter['errors'], ensure_ascii=False)}")
 
 
 COMMANDS = {

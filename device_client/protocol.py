@@ -6,11 +6,14 @@ standard library and PyNaCl only.
 """
 
 import base64
+import collections
 import datetime as dt
 import hashlib
 import json
 import os
+import re
 import time
+import urllib.parse
 import uuid
 
 import nacl.exceptions
@@ -57,6 +60,7 @@ def canonical_vote_bytes(vote):
 # signature over one can never be replayed as the other.
 SESSION_FIELDS = ("id", "device", "seq", "counter", "staff", "event", "reason", "local_time")
 SESSION_EVENTS = ("sign_in", "sign_out", "lockout")
+SESSION_REASONS = ("manual", "idle", "end_of_day", "replaced", "attempts")
 
 
 def canonical_session_bytes(event):
@@ -73,6 +77,33 @@ def vote_digest(canonical):
 def enroll_proof_bytes(code, public_key_b64):
     """The bytes a tablet signs at enrollment to prove it holds its private key."""
     return ENROLL_DOMAIN + f"{code}\n{public_key_b64}".encode("utf-8")
+
+
+# Enrollment by scanning: the server's QR code carries a link to itself with
+# the one-time code, "<server URL>/enroll?code=WJ6EP-ZYGHP" (the server may sit
+# under a path prefix, which stays part of the server URL).
+ENROLL_LINK_PATH = "/enroll"
+ENROLL_CODE = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
+
+
+def enroll_link(server, code):
+    """The link an enrollment QR code carries for ``code`` on the server at ``server``."""
+    return f"{server.rstrip('/')}{ENROLL_LINK_PATH}?{urllib.parse.urlencode({'code': code})}"
+
+
+def parse_enroll_link(link):
+    """``(server URL, code)`` from an enrollment link; ``ValueError`` says what is wrong with it."""
+    parts = urllib.parse.urlsplit(link.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{link!r} is not an enrollment link: it must start with http:// or https:// "
+                         "and the server's address.")
+    if not parts.path.rstrip("/").endswith(ENROLL_LINK_PATH):
+        raise ValueError(f"{link!r} is not an enrollment link: its path must end in {ENROLL_LINK_PATH}.")
+    codes = urllib.parse.parse_qs(parts.query).get("code", [])
+    if len(codes) != 1 or not ENROLL_CODE.match(codes[0]):
+        raise ValueError(f"{link!r} has no enrollment code: it must end in ?code=XXXXX-XXXXX.")
+    prefix = parts.path.rstrip("/")[: -len(ENROLL_LINK_PATH)]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, prefix, "", "")), codes[0]
 
 
 def b64(data):
@@ -162,3 +193,212 @@ def parse_time(text):
     if moment.tzinfo is None:
         raise ValueError("timestamp needs a UTC offset")
     return moment
+
+
+# --- What a valid vote and a valid session event are ---------------------------
+#
+# The server refuses an item that breaks one of these rules (status `rejected`,
+# with these field messages); the tablet checks the same rules before it signs,
+# so it never queues what the server would refuse. Plain Python, no marshmallow
+# (a tablet does not install it), and cheap on the server's hot path: the
+# common case, a valid item, costs one pass over its fields.
+#
+# The messages are the ones marshmallow gave when the server checked with
+# schemas, word for word: clients and stored sync incidents already carry them.
+
+# \Z, not $: "$" also matches before a trailing newline, which would let
+# "A1\n" through as a code or a ticket.
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+# Control characters would make the canonical JSON escape-dependent.
+NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*\Z")
+MAX_SEQ = 2**53 - 1  # the largest integer every JSON reader keeps exactly
+
+MISSING = "Missing data for required field."
+UNKNOWN = "Unknown field."
+NULL = "Field may not be null."
+NOT_STRING = "Not a valid string."
+NOT_INTEGER = "Not a valid integer."
+NO_MATCH = "String does not match expected pattern."
+
+
+# Each string rule checks the type itself: one call per field keeps a valid
+# vote's check as cheap as the hand-inlined fast path it replaces.
+def _pattern(pattern, message=NO_MATCH):
+    def rule(value):
+        if not isinstance(value, str):
+            return [NOT_STRING]
+        return None if pattern.match(value) else [message]
+
+    return rule
+
+
+def _length(low, high):
+    message = f"Length must be {low}." if low == high else f"Length must be between {low} and {high}."
+
+    def rule(value):
+        if not isinstance(value, str):
+            return [NOT_STRING]
+        return None if low <= len(value) <= high else [message]
+
+    return rule
+
+
+def _one_of(choices):
+    message = f"Must be one of: {', '.join(choices)}."
+
+    def rule(value):
+        if not isinstance(value, str):
+            return [NOT_STRING]
+        return None if value in choices else [message]
+
+    return rule
+
+
+def _integer(low=None, high=None):
+    """Strict integers: ``True``, ``4.0`` and ``"4"`` are not integers."""
+    message = None if low is None else f"Must be greater than or equal to {low}."
+    if high is not None:
+        message = message[:-1] + f" and less than or equal to {high}."
+
+    def rule(value):
+        if type(value) is not int:
+            return [NOT_INTEGER]
+        if low is not None and (value < low or high is not None and value > high):
+            return [message]
+        return None
+
+    return rule
+
+
+def _ticket(value):
+    if not isinstance(value, str):
+        return [NOT_STRING]
+    messages = []
+    if not 1 <= len(value) <= 64:
+        messages.append("Length must be between 1 and 64.")
+    if not NO_CONTROL.match(value):
+        messages.append(NO_MATCH)
+    return messages or None
+
+
+def _time(value):
+    if not isinstance(value, str):
+        return [NOT_STRING]
+    if not TIME.match(value):
+        return ["Not an ISO 8601 time with a UTC offset."]
+    try:
+        parse_time(value)
+    except ValueError:
+        return ["Not a valid date and time."]
+    return None
+
+
+def _reasons(value):
+    """Reason codes: a list of codes, distinct and in ascending order."""
+    if type(value) is not list:
+        return ["Not a valid list."]
+    errors = {}
+    for index, code in enumerate(value):
+        if code is None:
+            errors[index] = [NULL]
+        elif not isinstance(code, str):
+            errors[index] = [NOT_STRING]
+        elif not CODE.match(code):
+            errors[index] = [NO_MATCH]
+    if errors:
+        return errors
+    if value != sorted(set(value)):
+        return ["Reason codes must be distinct and in ascending order."]
+    return None
+
+
+# One field's rule: ``check(value)`` gives its messages or None; ``None`` is
+# allowed only where ``nullable``.
+Rule = collections.namedtuple("Rule", "field check nullable", defaults=(False,))
+
+
+_ID = Rule("id", _pattern(UUID, "Not a lowercase UUID."))
+_DEVICE = Rule("device", _length(1, 64))
+_SEQ = Rule("seq", _integer(1, MAX_SEQ))
+_COUNTER = Rule("counter", _pattern(CODE))
+_STAFF = Rule("staff", _pattern(CODE))
+_LOCAL_TIME = Rule("local_time", _time)
+_SIGNATURE = Rule("signature", _length(88, 88))  # base64 of 64 bytes
+
+VOTE_RULES = (
+    _ID, _DEVICE, _SEQ, _COUNTER, _STAFF,
+    Rule("rating", _integer()),
+    Rule("reasons", _reasons),
+    Rule("ticket", _ticket, nullable=True),
+    _LOCAL_TIME,
+    Rule("scale_version", _integer(1)),
+    _SIGNATURE,
+)
+SESSION_EVENT_RULES = (
+    _ID, _DEVICE, _SEQ, _COUNTER, _STAFF,
+    Rule("event", _one_of(SESSION_EVENTS)),
+    Rule("reason", _one_of(SESSION_REASONS), nullable=True),
+    _LOCAL_TIME,
+    _SIGNATURE,
+)
+
+
+def field_errors(item, rules):
+    """``{field: [messages]}`` for every rule ``item`` breaks; ``{}`` when it keeps them all.
+
+    Every field of ``rules`` is required and no other field is allowed. A
+    list field's per-element messages are keyed by index, like
+    ``{"reasons": {0: ["Not a valid string."]}}``; an item that is not an
+    object gets ``{"_schema": ["Invalid input type."]}``.
+    """
+    if not isinstance(item, dict):
+        return {"_schema": ["Invalid input type."]}
+    errors = {}
+    missing = False
+    for name, check, nullable in rules:
+        try:
+            value = item[name]
+        except KeyError:
+            errors[name] = [MISSING]
+            missing = True
+            continue
+        if value is None:
+            if not nullable:
+                errors[name] = [NULL]
+            continue
+        messages = check(value)
+        if messages is not None:
+            errors[name] = messages
+    if missing or len(item) != len(rules):
+        known = {rule[0] for rule in rules}
+        for name in item:
+            if name not in known:
+                errors[name] = [UNKNOWN]
+    return errors
+
+
+def vote_errors(item):
+    """The field messages for a vote the server must reject; ``{}`` for a valid vote."""
+    return field_errors(item, VOTE_RULES)
+
+
+def session_event_errors(item):
+    """The field messages for a staff session event the server must reject; ``{}`` when valid."""
+    return field_errors(item, SESSION_EVENT_RULES)
+
+
+def unsigned_errors(item, rules):
+    """The messages for an item about to be signed: every rule but the signature's."""
+    return field_errors(item, tuple(rule for rule in rules if rule.field != "signature"))
+
+
+# The signed streams a tablet sends: each is queued, numbered, sent, answered
+# and acknowledged the same way (see "Sending votes" and "Staff sessions" in
+# docs/protocol.md); only these facts differ. A later stream is one more line.
+Stream = collections.namedtuple("Stream", "name path envelope canonical rules")
+VOTES = Stream("votes", "/api/v1/votes/batch", "votes", canonical_vote_bytes, VOTE_RULES)
+SESSIONS = Stream("sessions", "/api/v1/device/sessions/batch", "events", canonical_session_bytes,
+                  SESSION_EVENT_RULES)
+STREAMS = {stream.name: stream for stream in (VOTES, SESSIONS)}

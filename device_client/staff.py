@@ -16,21 +16,10 @@ import time
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from device_client import protocol, store, transport
+from device_client import store, transport
+from device_client.settings import kiosk_settings
 
 HASHER = PasswordHasher()
-DEFAULTS = {
-    "vote_interval_seconds": 5,
-    "reasons_timeout_seconds": 20,
-    "thanks_seconds": 4,
-    "idle_sign_out_minutes": 90,
-    "day_end": "17:30",
-    "pin_max_attempts": 5,
-    "pin_lockout_minutes": 15,
-    # Taps this soon after a screen change are ignored (a double tap on
-    # "start" must not also rate); not sent by the server, the bench sets 0.
-    "tap_guard_ms": 400,
-}
 
 
 class SignInError(ValueError):
@@ -42,7 +31,8 @@ class SignInError(ValueError):
 
 
 def settings(tablet):
-    return {**DEFAULTS, **((tablet.config or {}).get("kiosk") or {})}
+    """The kiosk settings in force on this tablet (``device_client/settings.py``)."""
+    return kiosk_settings(tablet.config)
 
 
 def person(tablet, code):
@@ -105,8 +95,8 @@ def sign_in(tablet, code, pin, now=None):
         store.set_pin_attempts(tablet.conn, code, 0, 0)
         previous = store.get_meta(tablet.conn, "session")
         if previous:
-            _event(tablet, previous["staff"], "sign_out", "replaced", now)
-        _event(tablet, code, "sign_in", None, now)
+            tablet.record_session_event(previous["staff"], "sign_out", "replaced", now)
+        tablet.record_session_event(code, "sign_in", None, now)
         session = {"staff": code, "signed_in_at": now, "last_activity": now}
         store.set_meta(tablet.conn, "session", session)
     return session
@@ -119,7 +109,7 @@ def sign_out(tablet, reason="manual", now=None):
         session = store.get_meta(tablet.conn, "session")
         if session is None:
             return None
-        _event(tablet, session["staff"], "sign_out", reason, now)
+        tablet.record_session_event(session["staff"], "sign_out", reason, now)
         store.set_meta(tablet.conn, "session", None)
     return session["staff"]
 
@@ -131,30 +121,10 @@ def _failed(tablet, code, failures, limits, now, record):
         until = now + limits["pin_lockout_minutes"] * 60 if locked else 0
         store.set_pin_attempts(tablet.conn, code, 0 if locked else failures, until)
         if locked and record:
-            _event(tablet, code, "lockout", "attempts", now)
+            tablet.record_session_event(code, "lockout", "attempts", now)
     if locked:
         raise SignInError("locked", "Too many wrong PINs; try again later.", locked_until=until)
     return limits["pin_max_attempts"] - failures
-
-
-def _event(tablet, staff, kind, reason, now):
-    """Sign and queue one session event; call inside a transaction."""
-    seq = store.get_meta(tablet.conn, "session_last_seq", 0) + 1
-    store.set_meta(tablet.conn, "session_last_seq", seq)
-    moment = dt.datetime.fromtimestamp(now).astimezone()
-    event = {
-        "id": protocol.uuid7(int(now * 1000)),
-        "device": tablet.device_id,
-        "seq": seq,
-        "counter": tablet.config["counter"]["code"],
-        "staff": staff,
-        "event": kind,
-        "reason": reason,
-        "local_time": protocol.format_local_time(moment),
-    }
-    event["signature"] = protocol.sign(tablet.key, protocol.canonical_session_bytes(event))
-    store.insert_session_event(tablet.conn, event, protocol.format_utc())
-    return event
 
 
 def _day_end(signed_in_at, day_end):
@@ -165,17 +135,6 @@ def _day_end(signed_in_at, day_end):
     if end <= start:  # signed in after the day's end: the session lasts to midnight
         end = start.replace(hour=23, minute=59, second=59)
     return end.timestamp()
-
-
-def send_sessions(tablet):
-    """Send queued session events once; returns how many were sent (0 when none wait)."""
-    events = store.unsent_session_events(tablet.conn, tablet.batch_size)
-    if not events:
-        return 0
-    body = {"device_time": protocol.format_local_time(), "events": events}
-    answer = tablet._call("POST", "/api/v1/device/sessions/batch", body)
-    store.apply_session_results(tablet.conn, answer["results"], answer["ack_seq"], protocol.format_utc())
-    return len(events)
 
 
 def photo_dir(tablet):

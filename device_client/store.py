@@ -1,9 +1,11 @@
-"""The tablet's local SQLite: the outbox of signed votes, dead letters, and cached state.
+"""The tablet's local SQLite: one outbox of signed items per stream, dead letters, cached state.
 
-Every vote is committed here (WAL, ``synchronous=FULL``) before anyone is
-told "thank you". Its sequence number is taken from ``meta.last_seq`` in the
-same ``BEGIN IMMEDIATE`` transaction as the insert, so numbers are gapless
-and increasing even with several processes (CLI, kiosk, sync loop) writing.
+Every item (a vote, a staff session event, ...) is committed here (WAL,
+``synchronous=FULL``) before anyone is told "thank you". Each stream numbers
+its items 1, 2, 3, ... : the number is taken in the same ``BEGIN IMMEDIATE``
+transaction as the insert (``enqueue``), so numbers are gapless and
+increasing even with several processes (CLI, kiosk, sync loop) writing. The
+schema and its upgrades are in ``device_client/schema.py``.
 """
 
 import contextlib
@@ -11,50 +13,15 @@ import json
 import os
 import sqlite3
 
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY,
-        uuid TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        delivered_at TEXT,
-        acked_at TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS outbox_unacked ON outbox(seq) WHERE acked_at IS NULL",
-    """CREATE TABLE IF NOT EXISTS dead_letters (
-        seq INTEGER PRIMARY KEY,
-        uuid TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        status TEXT NOT NULL,
-        errors TEXT NOT NULL,
-        moved_at TEXT NOT NULL
-    )""",
-    # The kiosk page's idempotency keys: one per citizen interaction, so a
-    # repeated tap or a reload mid-flow returns the vote already recorded.
-    "CREATE TABLE IF NOT EXISTS kiosk_keys (key TEXT PRIMARY KEY, seq INTEGER NOT NULL, created_at TEXT NOT NULL)",
-    # Staff sign-in/out events: their own gapless sequence and queue.
-    """CREATE TABLE IF NOT EXISTS session_outbox (
-        seq INTEGER PRIMARY KEY,
-        uuid TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        delivered_at TEXT,
-        acked_at TEXT,
-        dead TEXT
-    )""",
-    # Wrong-PIN counters survive a reload or a restart of the service.
-    """CREATE TABLE IF NOT EXISTS pin_attempts (
-        staff TEXT PRIMARY KEY,
-        failures INTEGER NOT NULL,
-        locked_until REAL NOT NULL DEFAULT 0
-    )""",
-]
+from device_client.schema import MIGRATIONS
+
+
+class NewerOutbox(Exception):
+    """The outbox was written by a newer hailong-device than this one."""
 
 
 def open_store(data_dir, timeout=30.0):
-    """Open (creating if needed) the outbox database in ``data_dir``."""
+    """Open (creating or upgrading if needed) the outbox database in ``data_dir``."""
     os.makedirs(data_dir, exist_ok=True)
     conn = sqlite3.connect(
         os.path.join(data_dir, "outbox.db"), isolation_level=None, timeout=timeout, check_same_thread=False
@@ -62,13 +29,49 @@ def open_store(data_dir, timeout=30.0):
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    for statement in SCHEMA:
-        conn.execute(statement)
+    try:
+        upgrade(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def schema_version(conn):
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def upgrade(conn):
+    """Apply the migrations this outbox has not had, each in its own transaction.
+
+    Safe when several processes start at once: the version is read again
+    inside the write lock, so each migration runs exactly once.
+    """
+    while (version := schema_version(conn)) != len(MIGRATIONS):
+        if version > len(MIGRATIONS):
+            raise NewerOutbox(
+                f"outbox.db has schema version {version}, newer than this hailong-device knows "
+                f"({len(MIGRATIONS)}): install the newer release again."
+            )
+        with transaction(conn):
+            if schema_version(conn) == version:
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
 
 
 @contextlib.contextmanager
 def transaction(conn):
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; inside another transaction, a savepoint of it."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -92,36 +95,72 @@ def set_meta(conn, key, value):
     )
 
 
-def next_seq(conn):
-    """Call inside ``transaction``: reserves and returns the next sequence number."""
-    seq = get_meta(conn, "last_seq", 0) + 1
-    set_meta(conn, "last_seq", seq)
-    return seq
+# --- Streams: numbering, queueing, the server's answers -------------------------
 
 
-def insert_vote(conn, vote, created_at):
+def _counter_keys(stream):
+    """The ``meta`` keys of a stream's last assigned and acknowledged ``seq``.
+
+    Votes keep the names release 0.1.0 gave them (``hailong-device status``
+    shows them under the same names, and tools read them); every later stream
+    is named after itself.
+    """
+    if stream == "votes":
+        return "last_seq", "ack_seq"
+    return f"{stream}_last_seq", f"{stream}_ack_seq"
+
+
+def last_seq(conn, stream):
+    return get_meta(conn, _counter_keys(stream)[0], 0)
+
+
+def ack_seq(conn, stream):
+    return get_meta(conn, _counter_keys(stream)[1], 0)
+
+
+def enqueue(conn, stream, build, created_at):
+    """Number, build and queue one item; call inside ``transaction``. Returns the item.
+
+    ``build(seq)`` makes the item (with ``id`` and ``seq``) for the stream's
+    next number; if it raises, the transaction rolls back and the number is
+    not used, so the sequence stays gapless.
+    """
+    if not conn.in_transaction:
+        raise RuntimeError("enqueue must run inside store.transaction")
+    key = _counter_keys(stream)[0]
+    seq = get_meta(conn, key, 0) + 1
+    set_meta(conn, key, seq)
+    item = build(seq)
     conn.execute(
-        "INSERT INTO outbox (seq, uuid, payload, created_at) VALUES (?, ?, ?, ?)",
-        [vote["seq"], vote["id"], json.dumps(vote, ensure_ascii=False), created_at],
+        "INSERT INTO outbox (stream, seq, uuid, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+        [stream, seq, item["id"], json.dumps(item, ensure_ascii=False), created_at],
     )
+    return item
 
 
-def unsent(conn, limit):
-    """Oldest votes not yet delivered, as wire payloads."""
+def unsent(conn, stream, limit):
+    """The oldest items of a stream not yet delivered, as wire payloads."""
     rows = conn.execute(
-        "SELECT payload FROM outbox WHERE acked_at IS NULL AND delivered_at IS NULL"
+        "SELECT payload FROM outbox WHERE stream = ? AND acked_at IS NULL AND delivered_at IS NULL"
         " ORDER BY seq LIMIT ?",
-        [limit],
+        [stream, limit],
     ).fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
-def apply_results(conn, results, ack_seq, now):
-    """Record a batch answer: delivered, dead-lettered, acknowledged.
+def items(conn, stream):
+    """Every item of a stream still in the outbox (acknowledged ones too), oldest first."""
+    rows = conn.execute("SELECT payload FROM outbox WHERE stream = ? ORDER BY seq", [stream]).fetchall()
+    return [json.loads(row[0]) for row in rows]
 
-    ``accepted``/``duplicate`` mean the server committed the vote; it is acked
-    (leaves the queue) once ``ack_seq`` covers it. ``rejected``/``conflict``
-    move the vote to ``dead_letters``: kept and counted, never dropped.
+
+def apply_results(conn, stream, results, ack_seq, now):
+    """Record a batch answer for a stream: delivered, dead-lettered, acknowledged.
+
+    ``accepted``/``duplicate`` mean the server committed the item; it is
+    acked (leaves the queue) once ``ack_seq`` covers it. ``rejected`` and
+    ``conflict`` move it to ``dead_letters`` with the server's errors: kept
+    and counted, never dropped.
     """
     with transaction(conn):
         for result in results:
@@ -130,61 +169,93 @@ def apply_results(conn, results, ack_seq, now):
                 continue
             if status in ("accepted", "duplicate"):
                 conn.execute(
-                    "UPDATE outbox SET delivered_at = COALESCE(delivered_at, ?) WHERE seq = ?",
-                    [now, seq],
+                    "UPDATE outbox SET delivered_at = COALESCE(delivered_at, ?) WHERE stream = ? AND seq = ?",
+                    [now, stream, seq],
                 )
             elif status in ("rejected", "conflict"):
-                row = conn.execute(
-                    "SELECT uuid, payload, created_at FROM outbox WHERE seq = ? AND acked_at IS NULL",
-                    [seq],
-                ).fetchone()
-                if row:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO dead_letters (seq, uuid, payload, created_at, status,"
-                        " errors, moved_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [seq, row[0], row[1], row[2], status, json.dumps(result.get("errors", {})), now],
-                    )
-                    conn.execute("DELETE FROM outbox WHERE seq = ?", [seq])
+                _move_to_dead_letters(conn, stream, seq, status, result.get("errors", {}), now)
         conn.execute(
-            "UPDATE outbox SET acked_at = ? WHERE acked_at IS NULL AND delivered_at IS NOT NULL"
-            " AND seq <= ?",
-            [now, ack_seq],
+            "UPDATE outbox SET acked_at = ? WHERE stream = ? AND acked_at IS NULL"
+            " AND delivered_at IS NOT NULL AND seq <= ?",
+            [now, stream, ack_seq],
         )
-        set_meta(conn, "ack_seq", max(ack_seq, get_meta(conn, "ack_seq", 0)))
+        key = _counter_keys(stream)[1]
+        set_meta(conn, key, max(ack_seq, get_meta(conn, key, 0)))
 
 
-def queue_summary(conn):
-    depth, oldest = conn.execute(
-        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE acked_at IS NULL"
+def _move_to_dead_letters(conn, stream, seq, status, errors, now):
+    row = conn.execute(
+        "SELECT uuid, payload, created_at FROM outbox WHERE stream = ? AND seq = ? AND acked_at IS NULL",
+        [stream, seq],
     ).fetchone()
-    delivered = conn.execute(
-        "SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL AND delivered_at IS NOT NULL"
-    ).fetchone()[0]
-    dead = conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+    if row:
+        conn.execute(
+            "INSERT OR REPLACE INTO dead_letters (stream, seq, uuid, payload, created_at, status, errors,"
+            " moved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [stream, seq, *row, status, json.dumps(errors, ensure_ascii=False), now],
+        )
+        conn.execute("DELETE FROM outbox WHERE stream = ? AND seq = ?", [stream, seq])
+
+
+def queue_summary(conn, stream="votes"):
+    """A stream's queue: waiting items, the oldest one's time, those awaiting the ack, dead letters."""
+    depth, oldest, delivered = conn.execute(
+        "SELECT COUNT(*), MIN(created_at), COUNT(delivered_at) FROM outbox"
+        " WHERE stream = ? AND acked_at IS NULL",
+        [stream],
+    ).fetchone()
+    dead = conn.execute("SELECT COUNT(*) FROM dead_letters WHERE stream = ?", [stream]).fetchone()[0]
     return {"queue_depth": depth, "oldest_unsent_at": oldest, "awaiting_ack": delivered, "dead_letters": dead}
 
 
+def dead_letter_count(conn):
+    """Items of every stream the server refused, kept here."""
+    return conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+
+
 def dead_letters(conn):
+    """Every stream's dead letters, votes first, oldest first."""
     rows = conn.execute(
-        "SELECT seq, uuid, status, errors, moved_at FROM dead_letters ORDER BY seq"
+        "SELECT stream, seq, uuid, status, errors, moved_at FROM dead_letters"
+        " ORDER BY stream != 'votes', stream, seq"
     ).fetchall()
     return [
-        {"seq": s, "id": u, "status": st, "errors": json.loads(e), "moved_at": m} for s, u, st, e, m in rows
+        {"stream": stream, "seq": seq, "id": uuid, "status": status, "errors": json.loads(errors), "moved_at": moved}
+        for stream, seq, uuid, status, errors, moved in rows
     ]
 
 
-def data_version(conn):
-    """Changes whenever another connection commits: how the sync loop hears a new tap."""
-    return conn.execute("PRAGMA data_version").fetchone()[0]
+class Watch:
+    """A connection of its own whose ``changed()`` says whether another connection committed.
+
+    How the sync loop hears a new tap (``PRAGMA data_version``).
+    """
+
+    def __init__(self, data_dir):
+        self.conn = open_store(data_dir)
+        self.version = self._read()
+
+    def _read(self):
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed(self):
+        version = self._read()
+        changed, self.version = version != self.version, version
+        return changed
+
+    def close(self):
+        self.conn.close()
 
 
-# --- The kiosk: idempotency keys, staff session events, PIN attempts ---------
+# --- The kiosk: idempotency keys and PIN attempts --------------------------------
 
 
 def vote_for_key(conn, key):
     """The vote an idempotency key already recorded, or None."""
     row = conn.execute(
-        "SELECT o.payload FROM kiosk_keys k JOIN outbox o ON o.seq = k.seq WHERE k.key = ?", [key]
+        "SELECT o.payload FROM kiosk_keys k JOIN outbox o ON o.stream = 'votes' AND o.seq = k.seq"
+        " WHERE k.key = ?",
+        [key],
     ).fetchone()
     if row:
         return json.loads(row[0])
@@ -194,52 +265,6 @@ def vote_for_key(conn, key):
 
 def remember_key(conn, key, seq, created_at):
     conn.execute("INSERT INTO kiosk_keys (key, seq, created_at) VALUES (?, ?, ?)", [key, seq, created_at])
-
-
-def insert_session_event(conn, event, created_at):
-    conn.execute(
-        "INSERT INTO session_outbox (seq, uuid, payload, created_at) VALUES (?, ?, ?, ?)",
-        [event["seq"], event["id"], json.dumps(event, ensure_ascii=False), created_at],
-    )
-
-
-def unsent_session_events(conn, limit):
-    rows = conn.execute(
-        "SELECT payload FROM session_outbox WHERE acked_at IS NULL AND delivered_at IS NULL"
-        " AND dead IS NULL ORDER BY seq LIMIT ?",
-        [limit],
-    ).fetchall()
-    return [json.loads(row[0]) for row in rows]
-
-
-def apply_session_results(conn, results, ack_seq, now):
-    """Like ``apply_results``; a refused event is marked dead in place (kept, counted)."""
-    with transaction(conn):
-        for result in results:
-            if result.get("seq") is None:
-                continue
-            if result["status"] in ("accepted", "duplicate"):
-                conn.execute(
-                    "UPDATE session_outbox SET delivered_at = COALESCE(delivered_at, ?) WHERE seq = ?",
-                    [now, result["seq"]],
-                )
-            else:
-                conn.execute(
-                    "UPDATE session_outbox SET dead = ? WHERE seq = ? AND acked_at IS NULL",
-                    [json.dumps({"status": result["status"], "errors": result.get("errors", {})}), result["seq"]],
-                )
-        conn.execute(
-            "UPDATE session_outbox SET acked_at = ? WHERE acked_at IS NULL AND delivered_at IS NOT NULL"
-            " AND seq <= ?",
-            [now, ack_seq],
-        )
-        set_meta(conn, "session_ack_seq", max(ack_seq, get_meta(conn, "session_ack_seq", 0)))
-
-
-def session_queue_depth(conn):
-    return conn.execute(
-        "SELECT COUNT(*) FROM session_outbox WHERE acked_at IS NULL AND dead IS NULL"
-    ).fetchone()[0]
 
 
 def pin_attempts(conn, staff):

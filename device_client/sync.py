@@ -1,11 +1,14 @@
 """Background sync: drain the outbox in batches, with capped, jittered backoff.
 
-``sync_once`` is what ``hailong-device sync`` runs; ``run_loop`` is the loop
-of ``hailong-device run``: it sends right after a tap (it notices the outbox
+``sync_once`` drains one stream; ``sync_now`` is what ``hailong-device sync``
+runs (configuration, every stream, a heartbeat); ``run_loop`` is the loop of
+``hailong-device run``: it sends right after a tap (it notices the outbox
 database change), otherwise every ``interval`` seconds, votes first, then the
-kiosk's staff sign-in/out events; it heartbeats, refreshes the cached
-configuration, signs idle staff out, and backs off with full jitter while the
-server is unreachable, never sooner than a ``Retry-After`` asks.
+kiosk's staff sign-in/out events; it heartbeats at the interval the server's
+configuration asks for, refreshes the cached configuration, signs idle staff
+out, and backs off with full jitter while the server is unreachable, never
+sooner than a ``Retry-After`` asks. Everything it does to the tablet is a
+method of ``Tablet``.
 """
 
 import logging
@@ -13,17 +16,16 @@ import random
 import threading
 import time
 
-from device_client import staff, store, transport
+from device_client import transport
+from device_client.tablet import Revoked
 
 log = logging.getLogger("hailong.device.sync")
 
-
-class Revoked(Exception):
-    pass
+__all__ = ["Backoff", "Revoked", "run_loop", "send_all", "sync_now", "sync_once"]
 
 
-def sync_once(tablet, progress=None):
-    """Send batches until the queue is empty; returns how many votes were sent.
+def sync_once(tablet, progress=None, stream="votes"):
+    """Send batches of ``stream`` until its queue is empty; returns how many items were sent.
 
     Raises ``transport.Unreachable``/``transport.ServerError`` on the first
     failure (what was acknowledged before it stays acknowledged) and
@@ -32,16 +34,11 @@ def sync_once(tablet, progress=None):
     total = 0
     while True:
         if progress:
-            progress(f"sending up to {tablet.batch_size} votes")
+            progress(f"sending up to {tablet.batch_size} {stream}")
         try:
-            sent, answer = tablet.send_batch()
+            sent, answer = tablet.send(stream)
         except transport.ServerError as exc:
-            if exc.status == 401:
-                with store.transaction(tablet.conn):
-                    store.set_meta(tablet.conn, "revoked", True)
-                raise Revoked(exc.message) from None
-            if exc.status == 413 and tablet.batch_size > 1:
-                tablet.batch_size = max(1, tablet.batch_size // 2)
+            if exc.status == 413 and tablet.smaller_batches():
                 continue
             raise
         if not sent:
@@ -54,6 +51,31 @@ def sync_once(tablet, progress=None):
             progress(f"sent {sent}: {counts}, acknowledged up to {answer['ack_seq']}")
         if sent < tablet.batch_size:
             return total
+
+
+def send_all(tablet, progress=None):
+    """Drain every stream, votes first; returns ``{stream: items sent}``."""
+    return {stream: sync_once(tablet, progress, stream) for stream in tablet.streams}
+
+
+def sync_now(tablet, progress=None):
+    """Refresh the configuration, send every stream, heartbeat: ``hailong-device sync``.
+
+    A failed refresh does not stop the sending (the votes matter more than new
+    PINs); its error is returned as ``config_error``, None when it worked.
+    """
+    config_error = None
+    try:
+        tablet.refresh_config()
+    except Revoked:
+        raise
+    except (transport.Unreachable, transport.ServerError) as exc:
+        config_error = str(exc)
+        if progress:
+            progress(f"configuration not refreshed: {exc}")
+    sent = send_all(tablet, progress)
+    tablet.heartbeat()
+    return sent, config_error
 
 
 class Backoff:
@@ -73,31 +95,35 @@ class Backoff:
         self.failures = 0
 
 
-def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=60.0, config_every=600.0,
+def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=None, config_every=600.0,
              backoff=None, poll=0.25):
-    """Run until ``stop`` (a ``threading.Event``) is set."""
+    """Run until ``stop`` (a ``threading.Event``) is set.
+
+    ``heartbeat_every`` overrides the configuration's ``heartbeat_seconds``
+    (60 when it has none); the loop wakes for a heartbeat even when that is
+    sooner than ``interval``, since the server calls a quiet tablet late.
+    """
     stop = stop or threading.Event()
     backoff = backoff or Backoff()
-    watch = store.open_store(tablet.data_dir)  # its own connection, to see others' commits
-    last_version = store.data_version(watch)
+    watch = tablet.watch()
     next_heartbeat = next_config = 0.0
     while not stop.is_set():
         delay = interval
+        watch.changed()  # from here on, any commit (a tap, or this round's own) wakes the wait
         try:
             now = time.monotonic()
             if now >= next_config or tablet.config is None:
                 tablet.refresh_config()
                 next_config = now + config_every
-            staff.current(tablet)  # automatic sign-out also when no page is open
-            sent = sync_once(tablet)
-            if sent:
-                log.info("sent %d votes", sent)
-            if staff.send_sessions(tablet):
-                log.info("sent staff session events")
+            tablet.sign_out_if_due()  # automatic sign-out also when no page is open
+            sent = send_all(tablet)
+            if any(sent.values()):
+                log.info("sent %s", ", ".join(f"{n} {stream}" for stream, n in sent.items() if n))
             if time.monotonic() >= next_heartbeat:
                 tablet.heartbeat()
-                next_heartbeat = time.monotonic() + heartbeat_every
+                next_heartbeat = time.monotonic() + (heartbeat_every or tablet.heartbeat_seconds)
             backoff.reset()
+            delay = min(interval, max(0.0, next_heartbeat - time.monotonic()))
         except Revoked as exc:
             log.error("device revoked by the server: %s; votes stay queued", exc)
             tablet.note_error(f"revoked: {exc}")
@@ -114,11 +140,7 @@ def run_loop(tablet, stop=None, interval=30.0, heartbeat_every=60.0, config_ever
         # (unless we are backing off: then the server needs the rest).
         deadline = time.monotonic() + delay
         while not stop.is_set() and time.monotonic() < deadline:
-            version = store.data_version(watch)
-            if version != last_version:
-                last_version = version
-                if backoff.failures == 0:
-                    break
+            if watch.changed() and backoff.failures == 0:
+                break
             stop.wait(min(poll, max(0.0, deadline - time.monotonic())))
-        last_version = store.data_version(watch)
     watch.close()

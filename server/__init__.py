@@ -3,8 +3,7 @@
 from flask import Flask
 
 from server import settings
-
-__version__ = "0.1.0"
+from server.version import __version__
 
 
 def create_app(test_config=None):

@@ -12,7 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, render_template
 
-from server import __version__
+from server.version import __version__
 
 bp = Blueprint("openapi", __name__)
 

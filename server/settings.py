@@ -18,6 +18,8 @@ from typing import Callable
 
 from flask import Flask
 
+from device_client.settings import KIOSK_SETTINGS
+
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names it and says why."""
@@ -54,6 +56,10 @@ def clock_time(value):
 def url_or_empty(value):
     if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise ValueError("is not an http:// or https:// address")
+
+
+# The server's range checks of the kiosk settings (all others must be 1 or more).
+KIOSK_CHECKS = {"vote_interval_seconds": not_negative, "day_end": clock_time}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,17 +154,10 @@ SETTINGS = (
         "Testing only: if this file exists when a batch commits, the server removes it "
         "and kills its own process group before answering (the fault test's hard case).",
     ),
-    Setting("KIOSK_VOTE_INTERVAL_SECONDS", 5, "Kiosk: least time between two votes on one tablet.", not_negative),
-    Setting("KIOSK_REASONS_TIMEOUT_SECONDS", 20, "Kiosk: the reasons screen records what it has after this long.",
-            positive),
-    Setting("KIOSK_THANKS_SECONDS", 4, "Kiosk: how long \"thank you\" shows before the waiting screen.", positive),
-    Setting("KIOSK_IDLE_SIGN_OUT_MINUTES", 90,
-            "Kiosk: staff are signed out after this long without a vote or a tap.", positive),
-    Setting("KIOSK_DAY_END", "17:30", "Kiosk: tablet-local time at which staff are signed out for the day.",
-            clock_time),
-    Setting("KIOSK_PIN_MAX_ATTEMPTS", 5, "Kiosk: wrong PINs in a row before the staff code is locked.", positive),
-    Setting("KIOSK_PIN_LOCKOUT_MINUTES", 15, "Kiosk: how long a staff code stays locked after too many wrong PINs.",
-            positive),
+    # The kiosk's timings and PIN limits: defined once in device_client/settings.py
+    # (the tablet's fallbacks), sent to tablets in their configuration.
+    *(Setting(kiosk.server_name, kiosk.default, "Kiosk: " + kiosk.help, KIOSK_CHECKS.get(kiosk.key, positive))
+      for kiosk in KIOSK_SETTINGS),
     # People and the admin pages (issue 4).
     Setting(
         "DEVELOPMENT",

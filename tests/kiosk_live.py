@@ -44,7 +44,7 @@ def portrait_png(width=90, height=110):
 def set_pins_and_photo(database, folder):
     """PINs and a photo, through the staff actions in-process (``hailong staff`` has its own CLI tests)."""
     from server import storage
-    from server.auth.actor import cli_actor
+    from server.manage.actor import cli_actor
     from server.manage import staff
 
     db = storage.connect(database)
@@ -111,15 +111,13 @@ class KioskTablet:
 
         conn = store.open_store(self.data_dir)
         try:
-            return [row[0] for row in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
+            return store.items(conn, "votes")
         finally:
             conn.close()
 
     def votes(self):
         """Votes recorded since ``fresh``."""
-        import json
-
-        return [json.loads(payload) for payload in self.outbox()[self.baseline:]]
+        return self.outbox()[self.baseline:]
 
     def server_votes(self, database):
         """``(staff, rating, reasons)`` of this tablet's votes on the server, since ``fresh``."""

@@ -53,7 +53,7 @@ LiveServer = Server
 def issue_code(database, counter="DN-TT-Q1"):
     """An enrollment code, issued in-process (the CLI has its own tests)."""
     from server import storage
-    from server.auth.actor import cli_actor
+    from server.manage.actor import cli_actor
     from server.manage import devices
     from server.settings import DEFAULTS
 

@@ -11,8 +11,8 @@ import shutil
 
 from migrations import migrations
 from server import create_app, orgimport, storage
-from server.auth import service
-from server.auth.actor import Actor, cli_actor
+from server.manage import account as service
+from server.manage.actor import Actor, cli_actor
 from server.manage import staff as staff_service
 from server.manage import users
 from server.storage import accounts
@@ -22,7 +22,7 @@ from tests.live import ORG_CSV
 
 from argon2 import PasswordHasher
 
-from server.auth import passwords
+from server.manage import passwords
 
 # The production hasher costs ~0.6 s a hash on a small machine; these tests
 # hash and verify hundreds of times, so they use a cheap argon2id instead

@@ -170,7 +170,7 @@ def test_a_flooding_device_gets_429_with_retry_after_and_nothing_stored(tmp_path
 
 
 def test_the_enrollment_code_expires_after_its_ttl(db):
-    from server.auth.actor import cli_actor
+    from server.manage.actor import cli_actor
     from server.manage import devices
     from server.settings import DEFAULTS
 

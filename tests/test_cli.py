@@ -1,10 +1,12 @@
 """Both console commands, run as real processes: results and readable errors."""
 
+import json
 import os
 import subprocess
 import sys
 import tomllib
 
+from device_client import store
 from tests.live import BIN, enroll_tablet, hailong, issue_code
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,3 +130,63 @@ def test_a_tablet_install_does_not_pull_server_packages():
     for package in ("scipy", "numpy", "marshmallow", "sqlite-utils", "gunicorn", "apscheduler"):
         assert package not in base
         assert any(package in dep.lower() for dep in project["optional-dependencies"]["server"])
+
+
+def test_the_device_enrolls_from_the_link_in_the_qr_code(shared_server, tmp_path):
+    data = str(tmp_path / "tablet")
+    link = f"{shared_server.url}/enroll?code={issue_code(shared_server.database, 'DN-TT-Q2')}"
+    enrolled = device("--data-dir", data, "enroll", "--link", link)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "Enrolled as dev-" in enrolled.stdout and "Quầy 2 – Hộ tịch" in enrolled.stdout
+    status = json.loads(device("--data-dir", data, "status", "--json").stdout)
+    assert (status["server"], status["counter"]) == (shared_server.url, "DN-TT-Q2")
+
+
+def test_a_malformed_enrollment_link_is_one_readable_error_and_enrolls_nothing(tmp_path):
+    data = tmp_path / "tablet"
+    for args in (["--link", "WJ6EP-ZYGHP"], ["--link", "http://10.0.0.5:8000/login?code=WJ6EP-ZYGHP"],
+                 ["--link", "http://10.0.0.5:8000/enroll"], ["--server", "http://10.0.0.5:8000"],
+                 ["--link", "http://10.0.0.5:8000/enroll?code=WJ6EP-ZYGHP", "--code", "WJ6EP-ZYGHP"]):
+        result = device("--data-dir", str(data), "enroll", *args)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("Error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (data / "identity.json").exists()
+
+
+def test_sync_refreshes_the_configuration_so_new_pins_arrive(shared_server, tmp_path):
+    from device_client.tablet import Tablet
+
+    data = tmp_path / "tablet"
+    enroll_tablet(shared_server, data).close()
+    hailong("--database", shared_server.database, "staff", "set-pin", "NV003", "--pin", "246810")
+    result = device("--data-dir", str(data), "sync")
+    assert result.returncode == 0, result.stderr
+    tablet = Tablet(str(data))
+    try:
+        people = {person["code"]: person for person in tablet.config["staff"]}
+        assert people["NV003"]["pin_hash"].startswith("$argon2id$")
+    finally:
+        tablet.close()
+
+
+def test_sync_still_sends_when_the_configuration_cannot_be_refreshed(tmp_path):
+    from device_client import identity
+    from tests.device_api import CONFIG, DeviceApi
+
+    api = DeviceApi(config_fails=True)
+    data = str(tmp_path / "tablet")
+    try:
+        identity.create_key(data)
+        identity.save_identity(data, api.identity())
+        conn = store.open_store(data)
+        with store.transaction(conn):
+            store.set_meta(conn, "config", CONFIG)
+        conn.close()
+        assert device("--data-dir", data, "vote", "--staff", "NV001", "--rating", "4").returncode == 0
+        result = device("--data-dir", data, "sync")
+    finally:
+        api.close()
+    assert result.returncode == 0, result.stderr
+    assert "Sent 1 votes and 0 staff events; queue 0" in result.stdout
+    assert result.stderr.startswith("Warning: the configuration was not refreshed (500 internal_error")
+    assert [(path, [vote["seq"] for vote in votes]) for path, votes in api.batches] == [("/api/v1/votes/batch", [1])]

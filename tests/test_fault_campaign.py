@@ -336,7 +336,7 @@ def tablet_facts(data_dir):
     tablet = Tablet(data_dir)
     try:
         status = tablet.status()
-        votes = dict(tablet.conn.execute("SELECT seq, uuid FROM outbox").fetchall())
+        votes = dict(tablet.conn.execute("SELECT seq, uuid FROM outbox WHERE stream = 'votes'").fetchall())
     finally:
         tablet.close()
     return {

@@ -1,11 +1,11 @@
 """The tablet's own rules for who is at the counter, offline and on a chosen clock."""
 
 import datetime as dt
-import json
 
 import pytest
 
 from device_client import protocol, staff, store
+from device_client.tablet import VoteError
 from tests.kiosk_live import offline_tablet
 
 START = dt.datetime(2026, 11, 27, 8, 0).timestamp()  # tablet-local 08:00
@@ -19,8 +19,7 @@ def tablet(tmp_path):
 
 
 def events(tablet):
-    rows = tablet.conn.execute("SELECT payload FROM session_outbox ORDER BY seq").fetchall()
-    return [json.loads(row[0]) for row in rows]
+    return tablet.items("sessions")
 
 
 def test_a_sign_in_is_a_signed_event_with_its_own_gapless_sequence(tablet):
@@ -86,7 +85,16 @@ def test_the_kiosk_vote_needs_a_signed_in_person_and_rates_them(tmp_path):
         kiosk.sign_in("NV002", "5678")
         vote = kiosk.vote("a-citizen-key", 1, ["long_wait"])
         assert kiosk.vote("a-citizen-key", 1, ["long_wait"]) == vote
-        stored = json.loads(kiosk.tablet.conn.execute("SELECT payload FROM outbox").fetchone()[0])
+        (stored,) = kiosk.tablet.items("votes")
         assert (stored["staff"], stored["rating"], stored["reasons"]) == ("NV002", 1, ["long_wait"])
     finally:
         kiosk.close()
+
+
+def test_a_staff_event_the_server_would_refuse_is_never_signed_or_queued(tablet):
+    for kind, reason in (("log_in", None), ("sign_out", "lunch")):
+        with pytest.raises(VoteError) as refused:
+            tablet.record_session_event("NV001", kind, reason, START)
+        assert set(refused.value.fields) == {"event" if kind == "log_in" else "reason"}
+    assert events(tablet) == []
+    assert tablet.record_session_event("NV001", "sign_in", None, START)["seq"] == 1

@@ -45,7 +45,7 @@ def test_a_recorded_vote_is_committed_signed_and_numbered(tablet):
     assert vote["seq"] == 1
     assert vote["reasons"] == ["attitude", "long_wait"]
     other = sqlite3.connect(os.path.join(tablet.data_dir, "outbox.db"))
-    (payload,) = other.execute("SELECT payload FROM outbox WHERE seq = 1").fetchone()
+    (payload,) = other.execute("SELECT payload FROM outbox WHERE stream = 'votes' AND seq = 1").fetchone()
     stored = json.loads(payload)
     assert stored == vote
     verifier = protocol.Verifier(protocol.public_key_b64(tablet.key))
@@ -61,8 +61,8 @@ def test_votes_off_the_roster_or_scale_are_refused_and_not_stored(tablet):
     for staff, rating, reasons in [("NV999", 4, []), ("NV001", 7, []), ("NV001", 1, ["bribery"])]:
         with pytest.raises(VoteError):
             tablet.record_vote(staff, rating, reasons)
-    assert store.queue_summary(tablet.conn)["queue_depth"] == 0
-    assert store.get_meta(tablet.conn, "last_seq", 0) == 0
+    assert store.queue_summary(tablet.conn, "votes")["queue_depth"] == 0
+    assert store.last_seq(tablet.conn, "votes") == 0
 
 
 def test_sequence_numbers_stay_gapless_across_processes(tablet):
@@ -77,9 +77,9 @@ def test_sequence_numbers_stay_gapless_across_processes(tablet):
     for _ in range(25):
         tablet.record_vote("NV001", 3)
     assert [worker.wait(timeout=60) for worker in workers] == [0, 0, 0, 0]
-    seqs = [row[0] for row in tablet.conn.execute("SELECT seq FROM outbox ORDER BY seq")]
+    seqs = [vote["seq"] for vote in tablet.items("votes")]
     assert seqs == list(range(1, 126))
-    assert store.get_meta(tablet.conn, "last_seq") == 125
+    assert store.last_seq(tablet.conn, "votes") == 125
 
 
 def answer(statuses, ack_seq):
@@ -90,19 +90,19 @@ def test_a_vote_leaves_the_queue_only_when_delivered_and_acknowledged(tablet):
     for _ in range(3):
         tablet.record_vote("NV001", 4)
     results, _ = answer([(1, "accepted"), (2, "duplicate"), (3, "accepted")], 0)
-    store.apply_results(tablet.conn, results, ack_seq=2, now="t1")
-    summary = store.queue_summary(tablet.conn)
+    store.apply_results(tablet.conn, "votes", results, ack_seq=2, now="t1")
+    summary = store.queue_summary(tablet.conn, "votes")
     assert summary["queue_depth"] == 1  # seq 3 delivered, above ack_seq
     assert summary["awaiting_ack"] == 1
-    assert store.unsent(tablet.conn, 10) == []  # delivered votes are not re-sent
-    store.apply_results(tablet.conn, [], ack_seq=3, now="t2")
-    assert store.queue_summary(tablet.conn)["queue_depth"] == 0
+    assert store.unsent(tablet.conn, "votes", 10) == []  # delivered votes are not re-sent
+    store.apply_results(tablet.conn, "votes", [], ack_seq=3, now="t2")
+    assert store.queue_summary(tablet.conn, "votes")["queue_depth"] == 0
 
 
 def test_an_ack_without_a_result_for_the_vote_keeps_it_queued(tablet):
     tablet.record_vote("NV001", 4)
-    store.apply_results(tablet.conn, [], ack_seq=5, now="t")
-    assert [vote["seq"] for vote in store.unsent(tablet.conn, 10)] == [1]
+    store.apply_results(tablet.conn, "votes", [], ack_seq=5, now="t")
+    assert [vote["seq"] for vote in store.unsent(tablet.conn, "votes", 10)] == [1]
 
 
 def test_rejected_and_conflicting_votes_move_to_dead_letters(tablet):
@@ -113,11 +113,11 @@ def test_rejected_and_conflicting_votes_move_to_dead_letters(tablet):
         {"seq": 2, "status": "conflict", "errors": {"_vote": ["sequence number 2 is already used"]}},
         {"seq": 3, "status": "accepted"},
     ]
-    store.apply_results(tablet.conn, results, ack_seq=3, now="t")
+    store.apply_results(tablet.conn, "votes", results, ack_seq=3, now="t")
     letters = store.dead_letters(tablet.conn)
     assert [(letter["seq"], letter["status"]) for letter in letters] == [(1, "rejected"), (2, "conflict")]
     assert letters[0]["errors"] == {"staff": ["No staff member has this code."]}
-    assert store.queue_summary(tablet.conn) == {
+    assert store.queue_summary(tablet.conn, "votes") == {
         "queue_depth": 0, "oldest_unsent_at": None, "awaiting_ack": 0, "dead_letters": 2,
     }
 
@@ -125,10 +125,43 @@ def test_rejected_and_conflicting_votes_move_to_dead_letters(tablet):
 def test_unsent_votes_come_oldest_first_and_in_batches(tablet):
     for _ in range(7):
         tablet.record_vote("NV001", 4)
-    assert [vote["seq"] for vote in store.unsent(tablet.conn, 5)] == [1, 2, 3, 4, 5]
+    assert [vote["seq"] for vote in store.unsent(tablet.conn, "votes", 5)] == [1, 2, 3, 4, 5]
 
 
 def test_the_identity_files_are_readable_by_the_owner_only(tablet):
     for name in ("device.key", "identity.json"):
         mode = os.stat(os.path.join(tablet.data_dir, name)).st_mode & 0o777
         assert mode == 0o600, name
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"ticket": "HS-1\n"}, "ticket"),
+        ({"ticket": "HS\x001"}, "ticket"),
+        ({"ticket": "x" * 65}, "ticket"),
+        ({"ticket": ""}, "ticket"),
+        ({"rating": True}, "rating"),
+        ({"rating": 4.0}, "rating"),
+        ({"rating": "4"}, "rating"),
+        ({"reasons": "long_wait"}, "reasons"),
+        ({"reasons": ["long_wait", 7]}, "reasons"),
+        ({"staff": "NV001\n"}, "staff"),
+    ],
+)
+def test_a_tap_the_server_would_refuse_is_refused_before_it_is_signed_or_queued(tablet, monkeypatch, change, field):
+    signed = []
+    monkeypatch.setattr(protocol, "sign", lambda *args: signed.append(args))
+    with pytest.raises(VoteError) as refused:
+        tablet.record_vote(**{"staff": "NV001", "rating": 1, "reasons": [], "ticket": None, **change})
+    assert field in refused.value.fields
+    assert str(refused.value).startswith("Not recorded, the server would refuse it: " + field)
+    assert signed == []
+    status = tablet.status()
+    assert (status["last_seq"], status["queue_depth"], status["dead_letters"]) == (0, 0, 0)
+
+
+def test_a_refused_tap_does_not_use_up_a_sequence_number(tablet):
+    with pytest.raises(VoteError):
+        tablet.record_vote("NV001", 1, ticket="a\tb")
+    assert tablet.record_vote("NV001", 1, ticket="a b")["seq"] == 1

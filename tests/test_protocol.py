@@ -105,3 +105,26 @@ def test_a_vote_signature_never_passes_for_a_session_event():
     signature = documented_session_vectors()[0]["signature"]
     assert verifier.verify(protocol.canonical_session_bytes(event), signature)
     assert not verifier.verify(protocol.canonical_session_bytes(event)[len(b"hailong-session-v1\n"):], signature)
+
+
+@pytest.mark.parametrize(
+    "link, server, code",
+    [
+        ("http://10.0.0.5:8000/enroll?code=WJ6EP-ZYGHP", "http://10.0.0.5:8000", "WJ6EP-ZYGHP"),
+        ("https://dvc.example.gov.vn/hailong/enroll?code=WJ6EP-ZYGHP", "https://dvc.example.gov.vn/hailong",
+         "WJ6EP-ZYGHP"),
+        ("http://10.0.0.5:8000/enroll/?code=wj6epzyghp&lang=vi\n", "http://10.0.0.5:8000", "wj6epzyghp"),
+    ],
+)
+def test_an_enrollment_link_gives_the_server_and_the_code(link, server, code):
+    assert protocol.parse_enroll_link(link) == (server, code)
+    assert protocol.parse_enroll_link(protocol.enroll_link(server + "/", code)) == (server, code)
+
+
+@pytest.mark.parametrize("link", ["WJ6EP-ZYGHP", "ftp://10.0.0.5/enroll?code=A1", "http:///enroll?code=A1",
+                                  "http://10.0.0.5/login?code=A1", "http://10.0.0.5/enrollment?code=A1",
+                                  "http://10.0.0.5/enroll", "http://10.0.0.5/enroll?code=A1&code=B2",
+                                  "http://10.0.0.5/enroll?code=A1%0A"])
+def test_a_link_that_is_not_an_enrollment_link_says_so(link):
+    with pytest.raises(ValueError, match="enrollment"):
+        protocol.parse_enroll_link(link)

@@ -7,7 +7,10 @@ import sqlite3
 import subprocess
 import time
 
+from device_client import identity
 from device_client.sync import Backoff
+from device_client.tablet import Tablet
+from tests.device_api import DeviceApi
 from tests.live import BIN, enroll_tablet
 
 
@@ -58,3 +61,57 @@ def test_the_run_loop_sends_a_vote_right_after_the_tap(shared_server, tmp_path):
     assert loop.returncode == 0, output
     assert "Stopped; queued votes stay queued." in output
     assert tablet.status()["queue_depth"] == 0
+
+
+def run_tablet_for(api, folder, seconds, *args):
+    """``hailong-device run`` against ``api`` for a while, with nothing to send; returns its output."""
+    data_dir = str(folder)
+    identity.create_key(data_dir)
+    identity.save_identity(data_dir, api.identity())
+    loop = subprocess.Popen(
+        [os.path.join(BIN, "hailong-device"), "--data-dir", data_dir, "run", "--no-kiosk", "--interval", "600",
+         *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert "syncing to" in loop.stdout.readline()
+        time.sleep(seconds)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        output = loop.communicate(timeout=20)[0]
+    assert loop.returncode == 0, output
+    return output
+
+
+def test_the_run_loop_heartbeats_at_the_interval_the_configuration_asks_for(tmp_path):
+    api = DeviceApi(heartbeat_seconds=1)
+    try:
+        run_tablet_for(api, tmp_path / "t", 3.6)
+    finally:
+        api.close()
+    # Every second although the sync interval is 600 s: at 0, 1, 2 and 3 s.
+    assert 3 <= len(api.heartbeats) <= 5, api.heartbeats
+    gaps = [later - earlier for earlier, later in zip(api.heartbeats, api.heartbeats[1:])]
+    assert all(0.8 < gap < 1.6 for gap in gaps), gaps
+
+
+def test_the_heartbeat_option_overrides_the_configuration(tmp_path):
+    api = DeviceApi(heartbeat_seconds=1)
+    try:
+        run_tablet_for(api, tmp_path / "t", 2.5, "--heartbeat", "600")
+    finally:
+        api.close()
+    assert len(api.heartbeats) == 1
+
+
+def test_without_a_heartbeat_interval_in_the_configuration_the_tablet_beats_every_minute(tmp_path):
+    api = DeviceApi()
+    try:
+        data_dir = tmp_path / "t"
+        run_tablet_for(api, data_dir, 1.5)
+        tablet = Tablet(str(data_dir))
+        assert tablet.config["config_version"] == "stub" and tablet.heartbeat_seconds == 60
+        tablet.close()
+    finally:
+        api.close()
+    assert len(api.heartbeats) == 1

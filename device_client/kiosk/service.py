@@ -36,7 +36,7 @@ class Kiosk:
             tablet = self.tablet
             config = tablet.config or {}
             session = staff.current(tablet)
-            summary = store.queue_summary(tablet.conn)
+            summary = store.queue_summary(tablet.conn, "votes")
             limits = staff.settings(tablet)
             who = staff.person(tablet, session["staff"]) if session else None
             last_vote = store.get_meta(tablet.conn, "last_vote_at", 0)
@@ -83,6 +83,8 @@ class Kiosk:
             except staff.SignInError as exc:
                 raise KioskError(403, exc.code, str(exc), locked_until=exc.locked_until,
                                  attempts_left=exc.attempts_left) from None
+            except VoteError as exc:  # a roster entry the server's rules would refuse in an event
+                raise KioskError(400, "invalid_event", str(exc)) from None
             return {"staff": session["staff"]}
 
     def sign_out(self):

@@ -1,9 +1,9 @@
-"""The kiosk's routes: the page, its state, and the three actions. Views stay thin."""
+"""The kiosk's routes: the page, its state, the actions, photos and icon. Views stay thin."""
 
 import re
 import time
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, render_template, request, send_file, send_from_directory
 from flask_babel import get_locale
 
 from device_client.kiosk.service import KioskError
@@ -80,5 +80,21 @@ def photo(code):
     if path is None:
         abort(404)
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    return send_file(path, mimetype="image/png" if head.startswith(b"\x89PNG") else "image/jpeg", max_age=86400)
+        head = handle.read(12)
+    return send_file(path, mimetype=_image_type(head), max_age=86400)
+
+
+def _image_type(head):
+    """The photo's type by its first bytes: the server accepts JPEG, PNG and WebP."""
+    if head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on their own; a 404 would fill the log and the tab would have no icon."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)

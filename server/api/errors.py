@@ -16,7 +16,7 @@ from server.sync.rate import RateLimited
 
 # The HTTP status of each domain error; a few codes carry their own.
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400}
-STATUS_BY_CODE = {"photo_too_large": 413, "unsupported_media_type": 415, "code_expired": 410}
+STATUS_BY_CODE = {"photo_too_large": 413, "batch_too_large": 413, "unsupported_media_type": 415, "code_expired": 410}
 
 
 class ApiError(Exception):

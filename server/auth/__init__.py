@@ -14,8 +14,8 @@ import functools
 from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from server.auth import service
-from server.auth.actor import Actor, PERMISSIONS, ROLES, cli_actor  # noqa: F401
+from server.manage import account as service
+from server.manage.actor import ROLES  # noqa: F401  (the pages list them)
 from server.db import get_db
 from server.api.errors import ApiError, error_response
 from server.manage import forbid

@@ -5,7 +5,7 @@ API (``server/manage/``) as the CLI actor, so the same rules apply and the
 change is audited as made from the command line.
 """
 
-from server.auth.actor import cli_actor  # noqa: F401  (what every command acts as)
+from server.manage.actor import cli_actor  # noqa: F401  (what every command acts as)
 from server.localtime import local_time as _local_time
 
 

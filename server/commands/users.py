@@ -52,7 +52,7 @@ def token(obj, username, name, days):
 
     Example: hailong user token --username auditor1 --name "monthly export" --days 30
     """
-    from server.auth.service import create_token
+    from server.manage.account import create_token
     from server.storage import accounts
 
     db = obj.db()

@@ -14,10 +14,10 @@ list``), derived from its last contact by ``state``:
 import datetime as dt
 import io
 import secrets
-import urllib.parse
 
 import segno
 
+from device_client import protocol
 from device_client.protocol import parse_time
 from server import audit
 from server.errors import N_
@@ -87,13 +87,6 @@ def get_device(db, actor, device_id, config):
     return _public(_visible(db, actor, "devices.read", device_id), config, now_utc())
 
 
-def enrollment_link(server_url, code):
-    """What the QR code carries: the server's address and the code (docs/protocol.md)."""
-    if not server_url:
-        return None
-    return f"{server_url.rstrip('/')}/enroll?{urllib.parse.urlencode({'code': code})}"
-
-
 def issue_code(db, actor, data, config, server_url=None):
     """A one-time enrollment code for a counter in scope, with a link and its QR code (SVG).
 
@@ -112,7 +105,8 @@ def issue_code(db, actor, data, config, server_url=None):
         devices.insert_enrollment_code(db, code, counter["id"], timestamp(), expires)
         audit.record(db, actor, "issue_code", "counter", counter["code"], counter["unit_id"],
                      after={"expires_at": expires})
-    link = enrollment_link(server_url or config.get("PUBLIC_URL"), code)
+    server_url = server_url or config["PUBLIC_URL"]
+    link = protocol.enroll_link(server_url, code) if server_url else None
     return {"counter": counter["code"], "code": code, "expires_at": expires, "link": link,
             "qr_svg": qr_svg(link or code)}
 

@@ -1,7 +1,7 @@
 """User accounts and their roles (admins only)."""
 
 from server import audit
-from server.auth.passwords import check_strength, hash_password
+from server.manage.passwords import check_strength, hash_password
 from server.errors import N_, Invalid, NotFound
 from server.manage import conflict, require, unknown_field
 from server.storage import accounts, org, timestamp, write_transaction

@@ -30,6 +30,12 @@ class Table:
     ack_column: str  # the column of ``devices`` holding the stream's acknowledged seq
     insert: Callable  # insert(db, rows): rows are dicts of the table's columns
 
+    def __post_init__(self):
+        _TABLES[self.stream] = self
+
+
+_TABLES = {}
+
 
 def insert_batch(db, stream, device_id, received_at, device_time, clock_offset_ms, counts):
     """Record a batch as received (its ack is set once its items are stored); returns its id."""
@@ -50,10 +56,8 @@ def set_ack(db, stream, device_id, ack_seq, batch_id=None):
 
 
 def table_of(stream):
-    """The ``Table`` of a stream by its name."""
-    from server.storage import sessions, votes  # they import Table from here
-
-    return {table.stream: table for table in (votes.TABLE, sessions.TABLE)}[stream]
+    """The ``Table`` of a stream by its name (each stream's module declares its own)."""
+    return _TABLES[stream]
 
 
 def store_batch(db, table, device_id, meta, candidates, rejections):

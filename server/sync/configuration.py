@@ -3,12 +3,13 @@
 import hashlib
 import json
 
-from server import __version__
+from device_client.settings import KIOSK_SETTINGS
 from server.storage import org, timestamp
 from server.storage import staff as staff_storage
+from server.version import __version__
 
 
-def device_config(db, device, config=None):
+def device_config(db, device, config):
     """What the tablet caches to work offline: where it is, who may be rated, the scale.
 
     Each staff member carries the argon2id hash of their PIN (or null) so the
@@ -26,8 +27,8 @@ def device_config(db, device, config=None):
         },
         "staff": staff_storage.roster_with_credentials(db, counter["unit_id"]),
         "scale": org.current_scale(db),
-        "kiosk": kiosk_settings(config or {}),
-        "heartbeat_seconds": (config or {}).get("DEVICE_HEARTBEAT_SECONDS", 60),
+        "kiosk": {kiosk.key: config[kiosk.server_name] for kiosk in KIOSK_SETTINGS},
+        "heartbeat_seconds": config["DEVICE_HEARTBEAT_SECONDS"],
         "server_version": __version__,
     }
     body["config_version"] = hashlib.sha256(
@@ -35,21 +36,3 @@ def device_config(db, device, config=None):
     ).hexdigest()[:16]
     body["server_time"] = timestamp()
     return body
-
-
-KIOSK_SETTINGS = {
-    "vote_interval_seconds": "KIOSK_VOTE_INTERVAL_SECONDS",
-    "reasons_timeout_seconds": "KIOSK_REASONS_TIMEOUT_SECONDS",
-    "thanks_seconds": "KIOSK_THANKS_SECONDS",
-    "idle_sign_out_minutes": "KIOSK_IDLE_SIGN_OUT_MINUTES",
-    "day_end": "KIOSK_DAY_END",
-    "pin_max_attempts": "KIOSK_PIN_MAX_ATTEMPTS",
-    "pin_lockout_minutes": "KIOSK_PIN_LOCKOUT_MINUTES",
-}
-
-
-def kiosk_settings(config):
-    """The kiosk's timings and PIN limits, from the server settings (defaults if absent)."""
-    from server.settings import DEFAULTS
-
-    return {key: config.get(name, DEFAULTS[name]) for key, name in KIOSK_SETTINGS.items()}

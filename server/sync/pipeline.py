@@ -14,7 +14,7 @@ import signal
 import time
 
 from device_client.protocol import Verifier, parse_time, vote_digest
-from server.api.errors import ApiError
+from server.errors import Invalid
 from server.storage import batches, devices, org, timestamp, write_transaction
 from server.storage import staff as staff_storage
 from server.sync import rate
@@ -28,9 +28,10 @@ def verifier_for(public_key):
 def ingest(db, device, body, config, stream):
     """Validate and store one batch of ``stream``; returns the answer body.
 
-    Raises marshmallow's ``ValidationError`` for a bad envelope, ``ApiError``
-    413 for too many items and ``rate.RateLimited`` when the device's bucket
-    is empty; a bad item is answered ``rejected`` and kept as an incident.
+    Raises marshmallow's ``ValidationError`` for a bad envelope, ``Invalid``
+    (``batch_too_large``) for too many items and ``rate.RateLimited`` when the
+    device's bucket is empty; a bad item is answered ``rejected`` and kept as
+    an incident.
     """
     received = time.time()
     received_at = timestamp()
@@ -38,8 +39,8 @@ def ingest(db, device, body, config, stream):
     items = envelope[stream.items_key]
     limit = config["MAX_BATCH_VOTES"]
     if len(items) > limit:
-        raise ApiError(413, "batch_too_large", f"A batch holds at most {limit} items; this one has {len(items)}.",
-                       {stream.items_key: [f"At most {limit} per batch."]})
+        raise Invalid(f"A batch holds at most {limit} items; this one has {len(items)}.",
+                      {stream.items_key: [f"At most {limit} per batch."]}, code="batch_too_large")
     offset_ms = clock_offset_ms(received, envelope["device_time"])
     candidates, rejections = check_items(db, device, stream, items)
     meta = {"received_at": received_at, "device_time": envelope["device_time"], "clock_offset_ms": offset_ms}
@@ -58,17 +59,22 @@ def ingest(db, device, body, config, stream):
 
 
 def check_items(db, device, stream, raw_items):
-    """``(candidates, rejections)``: items that passed every check, and those refused with why."""
+    """``(candidates, rejections)``: items that passed every check, and those refused with why.
+
+    The rules are the protocol's own (``device_client/protocol.py``), the
+    same the tablet applies before it signs; then where the item comes from,
+    the stream's own checks, and the signature.
+    """
     counter = org.counter_by_code(db, device["counter_code"])
     staff = staff_storage.by_codes(db, {raw.get("staff") for raw in raw_items
                                         if isinstance(raw, dict) and isinstance(raw.get("staff"), str)})
     verifier = verifier_for(device["public_key"])
     context = {"counter": counter}
     candidates, rejections = [], []
-    for index, raw in enumerate(raw_items):
-        item, errors = stream.rules(raw)
+    for index, item in enumerate(raw_items):
+        errors = stream.rules(item)
         if errors:
-            rejections.append(rejection(index, raw, errors))
+            rejections.append(rejection(index, item, errors))
             continue
         errors = origin_errors(device, counter, staff, item)
         person = staff.get(item["staff"])
@@ -79,12 +85,12 @@ def check_items(db, device, stream, raw_items):
         if not verifier.verify(canonical, item["signature"]):
             errors["signature"] = ["The signature does not verify with this device's key."]
         if errors:
-            rejections.append(rejection(index, raw, errors, digest))
+            rejections.append(rejection(index, item, errors, digest))
             continue
         candidates.append({
             "index": index, "id": item["id"], "seq": item["seq"], "digest": digest,
             "signature": item["signature"], "flags": flags,
-            "payload": item,  # the wire fields, as sent (or as the rules loaded them)
+            "payload": item,  # the wire fields, as sent
             "columns": stream.columns(item, counter, person, flags),
         })
     return candidates, rejections

@@ -9,19 +9,11 @@ gaps and acknowledgement. A later stream adds a ``Stream`` here, a table in
 import dataclasses
 from typing import Callable
 
-from marshmallow import ValidationError
-
-from device_client.protocol import canonical_session_bytes, canonical_vote_bytes
+from device_client import protocol
 from server.storage import org
 from server.storage import sessions as session_storage
 from server.storage import votes as vote_storage
-from server.sync.schemas import (
-    BatchSchema,
-    SessionBatchSchema,
-    SessionEventSchema,
-    VoteSchema,
-    is_clean_vote,
-)
+from server.sync.schemas import BatchSchema, SessionBatchSchema
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,23 +21,11 @@ class Stream:
     name: str
     items_key: str  # the envelope's list of items: "votes", "events"
     envelope: object  # marshmallow schema of the envelope
-    rules: Callable  # raw item -> (item, {field: [messages]})
+    rules: Callable  # raw item -> {field: [messages]}: the protocol's own rules, as the tablet checks them
     canonical: Callable  # item -> the bytes its signature covers
     table: object  # server.storage.batches.Table
     check: Callable  # (db, context, item, person) -> (errors, flags): the stream's own rules
     columns: Callable  # (item, counter, person, flags) -> the stream's own columns
-
-
-def _schema_rules(schema, fast=None):
-    def rules(raw):
-        if fast is not None and fast(raw):
-            return raw, {}
-        try:
-            return schema.load(raw), {}
-        except ValidationError as exc:
-            return None, exc.messages
-
-    return rules
 
 
 # --- Votes ------------------------------------------------------------------------
@@ -86,11 +66,11 @@ def _vote_columns(vote, counter, person, flags):
 
 
 VOTES = Stream(
-    name="votes",
-    items_key="votes",
+    name=protocol.VOTES.name,
+    items_key=protocol.VOTES.envelope,
     envelope=BatchSchema(),
-    rules=_schema_rules(VoteSchema(), is_clean_vote),
-    canonical=canonical_vote_bytes,
+    rules=protocol.vote_errors,
+    canonical=protocol.canonical_vote_bytes,
     table=vote_storage.TABLE,
     check=_vote_check,
     columns=_vote_columns,
@@ -110,11 +90,11 @@ def _event_columns(event, counter, person, flags):
 
 
 SESSIONS = Stream(
-    name="sessions",
-    items_key="events",
+    name=protocol.SESSIONS.name,
+    items_key=protocol.SESSIONS.envelope,
     envelope=SessionBatchSchema(),
-    rules=_schema_rules(SessionEventSchema()),
-    canonical=canonical_session_bytes,
+    rules=protocol.session_event_errors,
+    canonical=protocol.canonical_session_bytes,
     table=session_storage.TABLE,
     check=_event_check,
     columns=_event_columns,

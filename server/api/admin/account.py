@@ -4,7 +4,8 @@ from flask import Blueprint
 
 from server.api.admin import body, config, db, doc, dump
 from server.api.admin.schemas import PasswordChangeSchema, TokenSchema, UserSchema
-from server.auth import api_requires, current_actor, service
+from server.auth import api_requires, current_actor
+from server.manage import account as service
 from server.errors import N_, NotFound
 from server.manage.users import _public
 from server.storage import accounts

@@ -9,8 +9,8 @@ import datetime as dt
 import secrets
 
 from server import audit
-from server.auth.actor import Actor
-from server.auth.passwords import check_strength, hash_password, verify_password
+from server.manage.actor import Actor
+from server.manage.passwords import check_strength, hash_password, verify_password
 from server.errors import N_, Invalid, NotFound, invalid
 from server.storage import accounts, now_utc, timestamp, write_transaction
 from server.storage.devices import hash_secret

@@ -1,0 +1,34 @@
+"""The kiosk's local service on its own, through Flask's test client over an offline tablet."""
+
+import pytest
+
+from device_client.kiosk import create_app
+from tests.kiosk_live import offline_tablet
+
+
+@pytest.fixture
+def client(tmp_path):
+    offline_tablet(tmp_path).close()
+    app = create_app(str(tmp_path), {"TESTING": True})
+    with app.test_client() as client:
+        yield client
+    app.extensions["kiosk"].close()
+
+
+def test_the_kiosk_answers_favicon_ico_with_a_real_icon(client):
+    with client.get("/favicon.ico") as answer:  # closes the file it streams
+        assert answer.status_code == 200
+        assert answer.mimetype == "image/vnd.microsoft.icon"
+        icon = answer.get_data()
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an ICO header: reserved 0, type 1 (icon)
+    assert icon[22:30] == b"\x89PNG\r\n\x1a\n"  # its one 32x32 image, as PNG
+    assert (icon[6], icon[7]) == (32, 32)
+
+
+def test_a_vote_the_server_would_refuse_is_refused_at_the_tap_with_a_400(client):
+    assert client.post("/api/staff/sign-in", json={"staff": "NV001", "pin": "1234"}).status_code == 200
+    refused = client.post("/api/vote", json={"key": "citizen-key-1", "rating": True, "reasons": []})
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "invalid_vote"
+    assert "rating: Not a valid integer." in refused.get_json()["error"]["message"]
+    assert client.get("/api/state").get_json()["queue"] == 0
