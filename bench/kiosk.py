@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, ROOT)
 
 import requests  # noqa: E402
 
+from bench import fresh_work_dir  # noqa: E402
 from devtools.processes import DeviceRun  # noqa: E402
 from tests.browser import CHROMIUM_ARGS, ensure_chromium  # noqa: E402
 from tests.kiosk_live import PINS, offline_tablet  # noqa: E402
@@ -45,12 +45,11 @@ def summary(values):
             "mean": round(statistics.mean(values), 2), "max": round(max(values), 2)}
 
 
-def start_tablet():
+def start_tablet(work):
     """A tablet that never reached a server, running ``hailong-device run`` with its page; staff signed in."""
-    shutil.rmtree(WORK, ignore_errors=True)
-    data_dir = os.path.join(WORK, "tablet")
+    data_dir = os.path.join(fresh_work_dir(work), "tablet")
     offline_tablet(data_dir, kiosk=FAST).close()
-    tablet = DeviceRun(data_dir, args=("--max-backoff", "5"), log_path=os.path.join(WORK, "run.log")).start()
+    tablet = DeviceRun(data_dir, args=("--max-backoff", "5"), log_path=os.path.join(work, "run.log")).start()
     answer = requests.post(tablet.url + "/api/staff/sign-in", json={"staff": "NV001", "pin": PINS["NV001"]},
                            timeout=5)
     answer.raise_for_status()
@@ -86,8 +85,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--work-dir", default=WORK, help="Where the tablet lives (default bench/work/kiosk/).")
+    parser.add_argument("--results", default=RESULTS, help="Where to write the results "
+                        "(default bench/kiosk_results.json).")
     args = parser.parse_args(argv)
-    tablet = start_tablet()
+    tablet = start_tablet(args.work_dir)
     try:
         print(f"kiosk bench: {args.taps} taps on {tablet.url}", flush=True)
         timings, commits = tap_loop(tablet.url, args.taps, args.warmup)
@@ -105,13 +107,13 @@ def main(argv=None):
         "target_p99_ms": TARGET_P99_MS,
         "meets_target": percentile(rendered, 99) <= TARGET_P99_MS,
     }
-    with open(RESULTS, "w", encoding="utf-8") as handle:
+    with open(args.results, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=2)
     for name in ("tap_to_thanks_rendered_ms", "tap_to_answer_ms", "outbox_commit_ms"):
         figures = results[name]
         print(f"{name:<28} p50 {figures['p50']:7.2f}  p99 {figures['p99']:7.2f}  max {figures['max']:7.2f}")
     verdict = "meets" if results["meets_target"] else "MISSES"
-    print(f"p99 tap -> thank you: {verdict} the {TARGET_P99_MS:.0f} ms target. Written to {RESULTS}.")
+    print(f"p99 tap -> thank you: {verdict} the {TARGET_P99_MS:.0f} ms target. Written to {args.results}.")
     return 0  # a measurement: the verdict is printed, like bench/ingest.py's
 
 

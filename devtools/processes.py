@@ -290,7 +290,15 @@ def group_members(pgid):
         except (ProcessLookupError, PermissionError):
             return []
         return [pgid]
-    members = []
+    return [pid for pid, fields in group_stats(pgid).items() if fields[0] != "Z"]
+
+
+def group_stats(pgid):
+    """``{pid: fields of /proc/PID/stat after the command}`` for each process in group ``pgid`` (Linux).
+
+    ``fields[0]`` is the state, ``[11]`` and ``[12]`` user and system CPU in clock ticks.
+    """
+    stats = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -299,9 +307,9 @@ def group_members(pgid):
                 fields = stat.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":  # fields[0]: state, [2]: process group
-            members.append(int(entry))
-    return members
+        if int(fields[2]) == pgid:
+            stats[int(entry)] = fields
+    return stats
 
 
 def _settings_env(settings, env):
