@@ -103,14 +103,15 @@ def says(line):
 class Process:
     """One long-running command in its own process group, with a log and a readiness check.
 
-    ``argv`` is run with ``env`` added to this process's environment; ``port``
-    (if any) gives ``url``; ``ready(process)`` says when it answers (``None``:
-    as soon as it runs).
+    ``argv`` is run in ``cwd`` with ``env`` added to ``base_env`` (default:
+    this process's environment); ``port`` (if any) gives ``url``;
+    ``ready(process)`` says when it answers (``None``: as soon as it runs).
     """
 
-    def __init__(self, name, argv, *, log_path=None, env=None, port=None, ready=None, cwd=None):
+    def __init__(self, name, argv, *, log_path=None, env=None, port=None, ready=None, cwd=None, base_env=None):
         self.name = name
         self.argv = [str(arg) for arg in argv]
+        self.base_env = base_env
         self.env = {"PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in (env or {}).items()}}
         self.port = port
         self.ready = ready
@@ -159,7 +160,8 @@ class Process:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env}, cwd=self.cwd, start_new_session=True,
+                env={**(os.environ if self.base_env is None else self.base_env), **self.env}, cwd=self.cwd,
+                start_new_session=True,
             )
         self.starts += 1
         return self
