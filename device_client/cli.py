@@ -160,8 +160,8 @@ def cmd_status(args, data_dir):
         ("Server", status["server"] + ("  (REVOKED)" if status["revoked"] else "")),
         ("Votes recorded", status["last_seq"]),
         ("Queue depth", f"{status['queue_depth']} (delivered, awaiting ack: {status['awaiting_ack']})"),
-        ("Oldest unsent", status["oldest_unsent_at"] or "-"),
-        ("Last successful sync", status["last_sync_at"] or "never"),
+        ("Oldest unsent", _local(status["oldest_unsent_at"]) or "-"),
+        ("Last successful sync", _local(status["last_sync_at"]) or "never"),
         ("Server clock offset", "-" if offset is None else f"{offset:+d} ms"),
         ("Dead letters", status["dead_letters"]),
         ("Staff on duty", status["staff_on_duty"] or "nobody signed in"),
@@ -173,6 +173,15 @@ def cmd_status(args, data_dir):
     for letter in status["dead_letter_list"]:
         print(f"  dead letter {letter['stream']} #{letter['seq']} {letter['status']}: "
               f"{json.dumps(letter['errors'], ensure_ascii=False)}")
+
+
+def _local(text):
+    """A stored UTC time in the tablet's own time zone, as the person at the counter reads it."""
+    if not text:
+        return None
+    moment = protocol.parse_time(text).astimezone()
+    offset = moment.strftime("%z")
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + f" (UTC{offset[:3]}:{offset[3:]})"
 
 
 COMMANDS = {

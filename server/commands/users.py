@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from server.commands import cli_actor
+from server.commands import cli_actor, local_time
 
 
 @click.group()
@@ -63,5 +63,5 @@ def token(obj, username, name, days):
     actor.user_id = row["id"]
     secret, info = create_token(db, actor, name, days, obj.config)
     click.echo(secret)
-    click.echo(f"Token {info['id']} for {username}, valid until {info['expires_at']}. It is shown only once.",
-               err=True)
+    click.echo(f"Token {info['id']} for {username}, valid until {local_time(info['expires_at'], obj.config)}."
+               " It is shown only once.", err=True)
