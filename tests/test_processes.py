@@ -6,7 +6,8 @@ import sys
 import pytest
 import requests
 
-from devtools.processes import Process, Server, StartError, answers, free_port, group_members, port_free
+from devtools.processes import DeviceRun, Process, Server, StartError, answers, free_port, group_members, port_free
+from tests.kiosk_live import offline_tablet
 from tests.live import seed_org
 
 # A leader whose child ignores SIGTERM, as a stuck worker would.
@@ -67,3 +68,12 @@ def test_without_a_log_path_the_log_is_temporary_and_removed_after_a_clean_stop(
     assert process.log_text() == "ready\n"
     assert process.stop() is True
     assert not os.path.exists(path)
+
+
+def test_a_tablet_without_its_kiosk_page_is_ready_once_its_sync_loop_runs(tmp_path):
+    offline_tablet(tmp_path / "tablet").close()
+    run = DeviceRun(tmp_path / "tablet", kiosk_port=False, args=("--interval", "600"),
+                    log_path=tmp_path / "run.log").start()
+    assert run.url is None and "--no-kiosk" in run.argv
+    assert run.stop() is True and run.returncode == 0
+    assert "Stopped; queued votes stay queued." in run.log_text()
