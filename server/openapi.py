@@ -3,14 +3,19 @@
 The admin views carry ``@doc`` facts (server/api/admin/__init__.py); this
 module walks the URL map, so a new endpoint shows up without editing here.
 The docs page is rendered on the server from the same document: no CDN, no
-JavaScript.
+JavaScript. It is in English, page chrome included, whatever the visitor's
+language: the API, its field names and every text in the document are
+English, and half-translated chrome around them read as two languages.
 """
 
+import json
 import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, render_template
+from flask_babel import force_locale
+from markupsafe import Markup, escape
 
 from server.version import __version__
 
@@ -106,7 +111,72 @@ def openapi_json():
 @bp.get("/api/docs")
 def docs():
     spec = build_spec(current_app)
-    return render_template("api_docs.html", spec=spec)
+    with force_locale("en"):
+        return render_template("api_docs.html", spec=spec, tags=_by_tag(spec["paths"]), english_only=True)
+
+
+# --- The docs page: the document as people read it ---------------------------
+
+REF = "#/components/schemas/"
+
+
+def _by_tag(paths):
+    """``[(tag, [(method, path, operation)])]`` in the order tags first appear."""
+    tags = {}
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            tags.setdefault(op["tags"][0], []).append((method, path, op))
+    return list(tags.items())
+
+
+@bp.app_template_filter("code_spans")
+def code_spans(text):
+    """Escaped text with its `backticked` parts as <code>."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text or ""))))
+
+
+@bp.app_template_filter("schema_type")
+def schema_type(schema):
+    """A schema as a short readable type: a link for a named schema, 'array of …', 'object {a, b}'."""
+    schema = schema or {}
+    if "$ref" in schema:
+        name = schema["$ref"].removeprefix(REF)
+        text = Markup('<a href="#schema-{0}">{0}</a>').format(name)
+    elif schema.get("type") == "array":
+        text = Markup("array of ") + schema_type(schema.get("items"))
+    elif schema.get("properties"):
+        fields = Markup(", ").join(Markup("<code>{}</code>: ").format(name) + schema_type(prop)
+                                   for name, prop in schema["properties"].items())
+        text = Markup("object {") + fields + Markup("}")
+    elif schema.get("additionalProperties"):
+        text = Markup("object of ") + schema_type(schema["additionalProperties"])
+    elif "enum" in schema:
+        text = Markup("one of ") + Markup(", ").join(Markup("<code>{}</code>").format(v) for v in schema["enum"])
+    else:
+        text = escape(schema.get("type", "any"))
+    return text + (Markup(" or null") if schema.get("nullable") else "")
+
+
+def _range(low, high, unit=""):
+    if low is not None and high is not None:
+        return f"{low}–{high}{unit}"
+    if high is not None:
+        return f"at most {high}{unit}"
+    return f"at least {low}{unit}" if low is not None else ""
+
+
+@bp.app_template_filter("schema_limits")
+def schema_limits(prop):
+    """The checks a field's value must pass, in words (length, range, pattern)."""
+    limits = [_range(prop.get("minLength"), prop.get("maxLength"), " characters"),
+              _range(prop.get("minimum"), prop.get("maximum"))]
+    limits = [limit for limit in limits if limit]
+    if "default" in prop:
+        limits.append(f"default {json.dumps(prop['default'], ensure_ascii=False)}")
+    text = escape("; ".join(limits))
+    if "pattern" in prop:
+        text += Markup("{}matches <code>{}</code>").format("; " if limits else "", prop["pattern"])
+    return text
 
 
 def init_app(app):

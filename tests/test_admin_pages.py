@@ -3,14 +3,15 @@
 The main flow of the issue: the first admin, made with ``hailong user
 create``, signs in, creates a unit, a counter and a staff member, issues an
 enrollment code, a real tablet enrolls with the code read from the page,
-the device shows up online, the admin revokes it. Then the same pages on a
-phone-sized screen.
+the device shows up online, the admin revokes it. The pages on a phone are
+tests/test_admin_phone.py.
 """
 
 import pytest
 
 from device_client import transport
 from device_client.tablet import enroll
+from tests.admin_live import submit
 from tests.live import LiveServer, hailong
 
 PASSWORD = "first admin password"
@@ -38,29 +39,19 @@ def test_first_admin_sets_up_a_counter_and_enrolls_then_revokes_a_tablet(admin_s
     server = admin_server
     sign_in(page, server)
 
-    page.fill("#new-unit input[name=code]", "QN-TT")
-    page.fill("#new-unit input[name=name]", "Trung tâm Phục vụ hành chính công Quảng Ninh")
-    page.click("#new-unit button")
+    submit(page, "#new-unit", code="QN-TT", name="Trung tâm Phục vụ hành chính công Quảng Ninh")
     page.wait_for_selector("text=QN-TT")
 
     page.goto(server.url + "/admin/counters")
-    page.fill("#new-counter input[name=code]", "QN-TT-Q1")
-    page.fill("#new-counter input[name=name]", "Quầy 1 – Hộ tịch")
-    page.select_option("#new-counter select[name=unit]", "QN-TT")
-    page.click("#new-counter button")
+    submit(page, "#new-counter", code="QN-TT-Q1", name="Quầy 1 – Hộ tịch", unit="QN-TT")
     page.wait_for_selector("a:has-text('QN-TT-Q1')")
 
     page.goto(server.url + "/admin/staff")
-    page.fill("#new-staff input[name=code]", "QN001")
-    page.fill("#new-staff input[name=full_name]", "Nguyễn Văn An")
-    page.fill("#new-staff input[name=title]", "Chuyên viên")
-    page.select_option("#new-staff select[name=unit]", "QN-TT")
-    page.click("#new-staff button")
+    submit(page, "#new-staff", code="QN001", full_name="Nguyễn Văn An", title="Chuyên viên", unit="QN-TT")
     page.wait_for_selector("a:has-text('QN001')")
 
     page.goto(server.url + "/admin/devices")
-    page.select_option("#issue-code select[name=counter]", "QN-TT-Q1")
-    page.click("#issue-code button")
+    submit(page, "#issue-code", counter="QN-TT-Q1")
     code = page.text_content("#enroll-code").strip()
     assert page.locator(".qr svg").count() == 1
 
@@ -85,29 +76,6 @@ def test_first_admin_sets_up_a_counter_and_enrolls_then_revokes_a_tablet(admin_s
     actions = page.locator("#audit").text_content()
     for action in ("login", "create", "issue_code", "revoke"):
         assert action in actions
-
-
-def test_the_pages_fit_a_phone_screen_in_vietnamese(admin_server, browser):
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="vi-VN", is_mobile=True,
-                                  has_touch=True)
-    page = context.new_page()
-    try:
-        page.goto(admin_server.url + "/login")
-        assert page.text_content("h1").strip() == "Đăng nhập"
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(admin_server.url + "/admin/units")
-        for path in ("/admin/units", "/admin/counters", "/admin/staff", "/admin/devices", "/admin/users",
-                     "/admin/audit", "/account"):
-            page.goto(admin_server.url + path)
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{path} is wider than the phone by {overflow}px"
-        page.goto(admin_server.url + "/admin/units")
-        button = page.locator("#new-unit button").bounding_box()
-        assert button["height"] >= 44  # a thumb-sized target
-    finally:
-        context.close()
 
 
 # --- Page flows through the Flask test client (fast; no browser needed) -----

@@ -11,7 +11,10 @@ from flask_babel import Babel, get_locale, gettext
 from marshmallow import ValidationError
 
 from server.api.errors import ApiError, status_of
-from server.errors import ActionError, Message
+from server.errors import N_, ActionError, Message
+
+# The summary above a form whose fields the schema refused (their own messages sit beside them).
+INVALID_FORM = N_("Some fields need correcting: see the messages below them.")
 
 LANGUAGES = ("vi", "en")
 
@@ -45,9 +48,21 @@ def translate(message):
     return gettext(message) if isinstance(message, str) and message else message
 
 
+def _flat(messages):
+    """A field's messages as one list; nested schemas (a user's roles) give ``{index: {field: [...]}}``."""
+    if isinstance(messages, dict):
+        return [m for inner in messages.values() for m in _flat(inner)]
+    if isinstance(messages, (list, tuple)):
+        return [m for inner in messages for m in _flat(inner)]
+    return [messages]
+
+
 def translated_fields(fields):
-    return {name: [translate(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-            for name, msgs in fields.items()}
+    return {name: [translate(m) for m in _flat(msgs)] for name, msgs in fields.items()}
+
+
+def schema_fields(exc):
+    return exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
 
 
 def attempt(action):
@@ -55,8 +70,7 @@ def attempt(action):
     try:
         return action(), {}, None, 200
     except ValidationError as exc:
-        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return None, translated_fields(fields), None, 400
+        return None, translated_fields(schema_fields(exc)), translate(INVALID_FORM), 400
     except ActionError as exc:
         return None, translated_fields(exc.fields), translate(exc.message), status_of(exc)
 
@@ -71,18 +85,26 @@ def page_errors(bp):
 
     @bp.errorhandler(ApiError)
     def api_error(exc):
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+        return render_template("error.html", status=exc.status, message=translate(exc.message)), exc.status
+
+    @bp.errorhandler(ValidationError)
+    def invalid_query(exc):
+        """A query string the schema refused (``?before_id=x``): the page, not the API's JSON."""
+        fields = translated_fields(schema_fields(exc))
+        return render_template("error.html", status=400, message=translate(INVALID_FORM), fields=fields), 400
 
 
 def init_app(app):
-    from server.web import audit, auth, devices, org, staff, users
+    from server.web import audit, auth, devices, formats, org, public, staff, users
 
     from server.auth import current_actor
 
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["current_actor"] = current_actor
     app.jinja_env.globals["get_locale"] = get_locale
-    for module in (auth, org, staff, devices, users, audit):
+    app.jinja_env.filters["translate"] = translate
+    formats.init_app(app)
+    for module in (auth, org, staff, devices, users, audit, public):
         app.register_blueprint(module.bp)
 
     @app.get("/")

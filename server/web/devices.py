@@ -19,8 +19,9 @@ def _counters(db, actor):
 @page_requires("devices.read")
 def list_():
     db, actor = get_db(), current_actor()
+    can_write = actor.can("devices.write")
     return render_template("devices.html", devices=devices.list_devices(db, actor, current_app.config),
-                           counters=_counters(db, actor), can_write=actor.can("devices.write"),
+                           counters=_counters(db, actor), can_write=can_write, can_revoke=can_write,
                            errors={}, message=None)
 
 
@@ -34,7 +35,7 @@ def issue_code():
     if issued:
         return render_template("device_code.html", issued=issued)
     return render_template("devices.html", devices=devices.list_devices(db, actor, current_app.config),
-                           counters=_counters(db, actor), can_write=True, errors=errors,
+                           counters=_counters(db, actor), can_write=True, can_revoke=True, errors=errors,
                            message=message), status
 
 

@@ -1,10 +1,11 @@
-"""Units (as a tree) and counters."""
+"""Units (as a tree) and counters, each with what is under it."""
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
 from server.api.admin.schemas import CounterSchema, CounterUpdateSchema, UnitSchema, UnitUpdateSchema
 from server.auth import current_actor, page_requires
 from server.db import get_db
-from server.manage import org
+from server.manage import devices, org, staff
 from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_org", __name__, url_prefix="/admin")
@@ -38,9 +39,31 @@ def unit(code):
         done, errors, message, status = attempt(
             lambda: org.update_unit(db, actor, code, UnitUpdateSchema().load(data)))
         if done:
-            return redirect(url_for("web_org.units"))
-    return render_template("unit.html", unit=row, units=org.list_units(db, actor), errors=errors,
-                           message=message, can_write=actor.can("units.write")), status
+            return redirect(url_for("web_org.unit", code=code))
+    units = org.list_units(db, actor)
+    return render_template("unit.html", unit=row, units=units, errors=errors, message=message,
+                           parent=next((u for u in units if u["code"] == row["parent"]), None),
+                           children=[u for u in units if u["parent"] == code],
+                           under=_under(db, actor, [row["id"]]), can_write=actor.can("units.write"),
+                           can_revoke=actor.can("devices.write")), status
+
+
+def _under(db, actor, unit_ids, counter_id=None):
+    """The counters, staff and tablets of these units as far as the actor's roles reach.
+
+    None for what no role of theirs lets them see, so the page leaves it out.
+    For a counter's page (``counter_id``): its tablets and its unit's staff.
+    """
+    def maybe(permission, listing):
+        return listing() if actor.can(permission) else None
+
+    return {
+        "counters": None if counter_id else maybe(
+            "counters.read", lambda: org.list_counters(db, actor, unit_ids=unit_ids)),
+        "staff": maybe("staff.read", lambda: staff.list_staff(db, actor, unit_ids=unit_ids)),
+        "devices": maybe("devices.read", lambda: devices.list_devices(
+            db, actor, current_app.config, unit_ids=unit_ids, counter_id=counter_id)),
+    }
 
 
 def _unit_choices(db, actor, permission):
@@ -76,9 +99,11 @@ def counter(code):
         done, errors, message, status = attempt(
             lambda: org.update_counter(db, actor, code, CounterUpdateSchema().load(data)))
         if done:
-            return redirect(url_for("web_org.counters"))
-    return render_template("counter.html", counter=row, errors=errors, message=message,
-                           can_write=actor.can("counters.write"),
+            return redirect(url_for("web_org.counter", code=code))
+    unit = org.get_unit(db, actor, row["unit"])
+    return render_template("counter.html", counter=row, unit=unit, errors=errors, message=message,
+                           under=_under(db, actor, [unit["id"]], counter_id=row["id"]),
+                           can_write=actor.can("counters.write"), can_revoke=actor.can("devices.write"),
                            units=_unit_choices(db, actor, "counters.write") if actor.can("counters.write") else []
                            ), status
 

@@ -6,12 +6,17 @@ status) are ``dump_only`` so a client can never set them.
 
 from marshmallow import fields, validate
 
+from server.errors import N_
 from server.schemas import CODE_RE, NO_CONTROL, BaseSchema
 
 ROLE_NAMES = ("admin", "manager", "hr", "auditor")
-Code = lambda **kw: fields.String(validate=validate.Regexp(CODE_RE, error="Letters, digits, . _ - (max 64)."), **kw)  # noqa: E731
+# Validators with numbers in their default message get fixed texts, so the
+# pages can look their translation up (server/web/fixed_messages.py).
+ONE_LINE = validate.Regexp(NO_CONTROL, error=N_("No line breaks or control characters."))
+AT_MOST_200 = validate.Length(max=200, error=N_("At most 200 characters."))
+Code = lambda **kw: fields.String(validate=validate.Regexp(CODE_RE, error=N_("Letters, digits, . _ - (max 64).")), **kw)  # noqa: E731
 Text = lambda **kw: fields.String(  # noqa: E731
-    validate=[validate.Length(min=1, max=200), validate.Regexp(NO_CONTROL)], **kw
+    validate=[validate.Length(min=1, max=200, error=N_("Between 1 and 200 characters.")), ONE_LINE], **kw
 )
 
 
@@ -51,7 +56,7 @@ class StaffSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     code = Code(required=True)
     full_name = Text(required=True)
-    title = fields.String(load_default="", validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    title = fields.String(load_default="", validate=[AT_MOST_200, ONE_LINE])
     unit = Code(required=True)
     active = fields.Boolean(load_default=True)
     has_photo = fields.Boolean(dump_only=True)
@@ -61,7 +66,7 @@ class StaffSchema(BaseSchema):
 
 class StaffUpdateSchema(BaseSchema):
     full_name = Text()
-    title = fields.String(validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    title = fields.String(validate=[AT_MOST_200, ONE_LINE])
     unit = Code()
     active = fields.Boolean()
 
@@ -69,7 +74,7 @@ class StaffUpdateSchema(BaseSchema):
 class PinSchema(BaseSchema):
     code = fields.String(dump_only=True)
     pin = fields.String(required=True, load_only=True, validate=validate.Regexp(
-        r"^\d{4,8}\Z", error="A PIN has 4 to 8 digits."))
+        r"^\d{4,8}\Z", error=N_("A PIN has 4 to 8 digits.")))
     pin_set_at = fields.String(dump_only=True)
 
 
@@ -103,7 +108,8 @@ class DeviceSchema(BaseSchema):
 
 class EnrollmentCodeSchema(BaseSchema):
     counter = Code(required=True)
-    ttl_minutes = fields.Integer(strict=True, validate=validate.Range(min=1, max=7 * 24 * 60))
+    ttl_minutes = fields.Integer(strict=True, validate=validate.Range(
+        min=1, max=7 * 24 * 60, error=N_("From 1 minute to 7 days (10080 minutes).")))
     code = fields.String(dump_only=True)
     expires_at = fields.String(dump_only=True)
     link = fields.String(dump_only=True, allow_none=True,
@@ -113,36 +119,37 @@ class EnrollmentCodeSchema(BaseSchema):
 
 class RoleSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    role = fields.String(required=True, validate=validate.OneOf(ROLE_NAMES))
+    role = fields.String(required=True, validate=validate.OneOf(
+        ROLE_NAMES, error=N_("One of admin, manager, hr, auditor.")))
     unit = Code(load_default=None, allow_none=True)
 
 
 class UserSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}\Z",
-                             error="Lowercase letters, digits, . _ - (2 to 64)."))
-    full_name = fields.String(load_default="", validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+                             error=N_("Lowercase letters, digits, . _ - (2 to 64).")))
+    full_name = fields.String(load_default="", validate=[AT_MOST_200, ONE_LINE])
+    password = fields.String(required=True, load_only=True, validate=AT_MOST_200)
     active = fields.Boolean(dump_only=True)
     roles = fields.List(fields.Nested(RoleSchema), load_default=list)
     created_at = fields.String(dump_only=True)
 
 
 class UserUpdateSchema(BaseSchema):
-    full_name = fields.String(validate=[validate.Length(max=200), validate.Regexp(NO_CONTROL)])
+    full_name = fields.String(validate=[AT_MOST_200, ONE_LINE])
     active = fields.Boolean()
-    password = fields.String(load_only=True, validate=validate.Length(max=200))
+    password = fields.String(load_only=True, validate=AT_MOST_200)
 
 
 class PasswordChangeSchema(BaseSchema):
     current_password = fields.String(required=True, load_only=True)
-    new_password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+    new_password = fields.String(required=True, load_only=True, validate=AT_MOST_200)
 
 
 class TokenSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     name = Text(required=True)
-    days = fields.Integer(strict=True, load_only=True, validate=validate.Range(min=1))
+    days = fields.Integer(strict=True, load_only=True, validate=validate.Range(min=1, error=N_("At least 1 day.")))
     prefix = fields.String(dump_only=True)
     token = fields.String(dump_only=True, metadata={"description": "Shown once, at creation."})
     created_at = fields.String(dump_only=True)
@@ -170,12 +177,12 @@ class AuditQuerySchema(BaseSchema):
     action = fields.String()
     object_type = fields.String()
     before_id = fields.Integer()
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
 
 
 class PageQuerySchema(BaseSchema):
-    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0, error=N_("0 or more.")))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000, error=N_("From 1 to 1000.")))
 
 
 class VoteRowSchema(BaseSchema):

@@ -1,0 +1,37 @@
+"""How the pages write times and durations: in the province's time zone, in the page's language.
+
+The database and the API keep UTC; people read local time (``TIMEZONE``,
+UTC+7 by default) with its offset, and "3 minutes ago" rather than a count
+of seconds. Registered as Jinja filters by ``server.web.init_app``.
+"""
+
+from flask import current_app
+from flask_babel import ngettext
+
+from server.localtime import local_time
+
+NO_VALUE = "–"
+
+
+def local(text, seconds=False):
+    """A stored UTC time as local time with its offset (``2026-11-27 15:04 (UTC+07:00)``); – for none."""
+    return local_time(text, current_app.config["TIMEZONE"], seconds) if text else NO_VALUE
+
+
+def ago(seconds):
+    """How long ago, in the largest whole unit: "40 s ago", "3 minutes ago", "2 hours ago", "5 days ago"."""
+    if seconds is None:
+        return NO_VALUE
+    seconds = int(seconds)
+    if seconds < 60:
+        return ngettext("%(num)d s ago", "%(num)d s ago", seconds)
+    if seconds < 3600:
+        return ngettext("%(num)d minute ago", "%(num)d minutes ago", seconds // 60)
+    if seconds < 86400:
+        return ngettext("%(num)d hour ago", "%(num)d hours ago", seconds // 3600)
+    return ngettext("%(num)d day ago", "%(num)d days ago", seconds // 86400)
+
+
+def init_app(app):
+    app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["ago"] = ago
