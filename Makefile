@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench chaos venv clean
+.PHONY: demo test bench screenshots chaos venv clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The kiosk screenshots in docs/screenshots/, refreshed on purpose (a test run
+# writes its own to a temporary folder and leaves the checkout as it was).
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_kiosk_screens.py
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -14,10 +14,7 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 
@@ -26,13 +23,13 @@ sys.path.insert(0, ROOT)
 
 import requests  # noqa: E402
 
+from bench import fresh_work_dir  # noqa: E402
+from devtools.processes import DeviceRun  # noqa: E402
 from tests.browser import CHROMIUM_ARGS, ensure_chromium  # noqa: E402
 from tests.kiosk_live import PINS, offline_tablet  # noqa: E402
-from tests.live import free_port  # noqa: E402
 
 WORK = os.path.join(ROOT, "bench", "work", "kiosk")
 RESULTS = os.path.join(ROOT, "bench", "kiosk_results.json")
-DEVICE = os.path.join(os.path.dirname(sys.executable), "hailong-device")
 TARGET_P99_MS = 150.0
 FAST = {"vote_interval_seconds": 0, "thanks_seconds": 0, "tap_guard_ms": 0}
 
@@ -48,24 +45,15 @@ def summary(values):
             "mean": round(statistics.mean(values), 2), "max": round(max(values), 2)}
 
 
-def start_tablet(port):
-    shutil.rmtree(WORK, ignore_errors=True)
-    offline_tablet(os.path.join(WORK, "tablet"), kiosk=FAST).close()
-    log = open(os.path.join(WORK, "run.log"), "wb")
-    process = subprocess.Popen(
-        [DEVICE, "--data-dir", os.path.join(WORK, "tablet"), "run", "--kiosk-port", str(port), "--max-backoff", "5"],
-        stdout=log, stderr=log, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if requests.get(url + "/api/state", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    answer = requests.post(url + "/api/staff/sign-in", json={"staff": "NV001", "pin": PINS["NV001"]}, timeout=5)
+def start_tablet(work):
+    """A tablet that never reached a server, running ``hailong-device run`` with its page; staff signed in."""
+    data_dir = os.path.join(fresh_work_dir(work), "tablet")
+    offline_tablet(data_dir, kiosk=FAST).close()
+    tablet = DeviceRun(data_dir, args=("--max-backoff", "5"), log_path=os.path.join(work, "run.log")).start()
+    answer = requests.post(tablet.url + "/api/staff/sign-in", json={"staff": "NV001", "pin": PINS["NV001"]},
+                           timeout=5)
     answer.raise_for_status()
-    return process, url
+    return tablet
 
 
 def tap_loop(url, taps, warmup):
@@ -97,14 +85,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--work-dir", default=WORK, help="Where the tablet lives (default bench/work/kiosk/).")
+    parser.add_argument("--results", default=RESULTS, help="Where to write the results "
+                        "(default bench/kiosk_results.json).")
     args = parser.parse_args(argv)
-    process, url = start_tablet(free_port())
+    tablet = start_tablet(args.work_dir)
     try:
-        print(f"kiosk bench: {args.taps} taps on {url}", flush=True)
-        timings, commits = tap_loop(url, args.taps, args.warmup)
+        print(f"kiosk bench: {args.taps} taps on {tablet.url}", flush=True)
+        timings, commits = tap_loop(tablet.url, args.taps, args.warmup)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        tablet.stop()
     rendered = [t["rendered"] - t["tap"] for t in timings]
     answered = [t["committed"] - t["tap"] for t in timings]
     results = {
@@ -117,13 +107,13 @@ def main(argv=None):
         "target_p99_ms": TARGET_P99_MS,
         "meets_target": percentile(rendered, 99) <= TARGET_P99_MS,
     }
-    with open(RESULTS, "w", encoding="utf-8") as handle:
+    with open(args.results, "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=2)
     for name in ("tap_to_thanks_rendered_ms", "tap_to_answer_ms", "outbox_commit_ms"):
         figures = results[name]
         print(f"{name:<28} p50 {figures['p50']:7.2f}  p99 {figures['p99']:7.2f}  max {figures['max']:7.2f}")
     verdict = "meets" if results["meets_target"] else "MISSES"
-    print(f"p99 tap -> thank you: {verdict} the {TARGET_P99_MS:.0f} ms target. Written to {RESULTS}.")
+    print(f"p99 tap -> thank you: {verdict} the {TARGET_P99_MS:.0f} ms target. Written to {args.results}.")
     return 0  # a measurement: the verdict is printed, like bench/ingest.py's
 
 

@@ -22,7 +22,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,11 +29,12 @@ import threading
 import time
 import urllib.request
 
+from devtools import processes
 from devtools.demo_org import write_demo_org
 from devtools.faultproxy import FaultProxy
 from migrations import DEFAULT_SCALE
 
-BIN = os.path.dirname(sys.executable)
+BIN = processes.BIN
 HAILONG = os.path.join(BIN, "hailong")
 DEVICE = os.path.join(BIN, "hailong-device")
 MARKER = ".demo"
@@ -49,6 +49,7 @@ JOBS_SETTINGS = {
     "OPENING_HOURS": "Mon-Sun 00:00-24:00",  # the demo is "open" whenever you run it
     "SILENT_AFTER_MINUTES": "2",
     "JOBS_SILENT_CHECK_SECONDS": "20",
+    "DEVICE_HEARTBEAT_SECONDS": "15",  # as the tablets are run, so the server sees a missed beat as late
 }
 RATING_WEIGHTS = {4: 55, 3: 30, 2: 10, 1: 5}  # mostly satisfied, as real counters see
 STOP_TIMEOUT = 12.0  # gunicorn's graceful_timeout is 10 s
@@ -58,66 +59,16 @@ class DemoError(Exception):
     """Setup failed in a way the user can act on; the message says how."""
 
 
-class Child:
-    """A long-running child in its own session, so Ctrl-C reaches only the demo,
-    which then stops the children in order (a server must outlive its tablets)."""
-
-    def __init__(self, name, argv, log_path, env):
-        self.name, self.log_path = name, log_path
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def alive(self):
-        return self.process.poll() is None
-
-    def signal(self, sig):
-        """Signal the whole group: gunicorn's workers must not outlive their master."""
-        try:
-            os.killpg(self.process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def wait_gone(self, deadline):
-        try:
-            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.process.wait(timeout=5)
-            return False
-        self.signal(signal.SIGKILL)  # stragglers of the group, if any
-        return True
-
-    def log_tail(self, lines=8):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return "".join(f.readlines()[-lines:]).rstrip()
-        except OSError:
-            return ""
-
-
 class Tablet:
     def __init__(self, name, counter, unit, staff, data_dir):
         self.name, self.counter, self.unit, self.staff = name, counter, unit, staff
         self.data_dir = data_dir
-        self.proxy = self.child = self.kiosk_url = None
+        self.proxy = self.process = self.device_id = None
         self.ticket = random.randint(1000, 9000)
 
-    def counts(self):
-        """(recorded, queue depth, dead letters), read-only from the tablet's outbox."""
-        path = os.path.join(self.data_dir, "outbox.db")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-            queue = conn.execute("SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0]
-            dead = conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
-        finally:
-            conn.close()
-        return (json.loads(row[0]) if row else 0), queue, dead
+    @property
+    def kiosk_url(self):
+        return self.process.url if self.process else None
 
 
 class Demo:
@@ -132,8 +83,9 @@ class Demo:
         self.votes_stop = threading.Event()
         self.children, self.tablets, self.threads = [], [], []
         self.server = None
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1",
-                    **{f"HAILONG_{k}": v for k, v in JOBS_SETTINGS.items()}}
+        # What every command and process of the demo gets on top of the environment.
+        self.extra_env = {"PYTHONUNBUFFERED": "1", **{f"HAILONG_{k}": v for k, v in JOBS_SETTINGS.items()}}
+        self.env = {**os.environ, **self.extra_env}
         self.rng = random.Random()
         self._print_lock = threading.Lock()
 
@@ -199,10 +151,20 @@ class Demo:
             raise DemoError(f"{what} failed:\n{(result.stdout + result.stderr).strip()}")
         return result.stdout.strip()
 
-    def start(self, name, *argv):
-        child = Child(name, argv, os.path.join(self.logs, f"{name}.log"), self.env)
-        self.children.append(child)
-        return child
+    def log(self, name):
+        return os.path.join(self.logs, f"{name}.log")
+
+    def launch(self, process):
+        """Start a long-running process (devtools.processes); the demo stops it at the end."""
+        self.children.append(process)
+        return process.launch()
+
+    def wait_ready(self, process, timeout=30):
+        """Wait until ``process`` answers; False on Ctrl-C; a ``DemoError`` saying why if it cannot."""
+        try:
+            return process.wait_ready(timeout, abort=self.stop)
+        except processes.StartError as exc:
+            raise DemoError(str(exc)) from None
 
     def setup(self):
         for script in (HAILONG, DEVICE):
@@ -215,38 +177,37 @@ class Demo:
         self.say(self.cli(HAILONG, "--database", self.database, "org", "import", org_file,
                           what="hailong org import"))
         self.people(org)
-        if not _port_free(self.port):
-            wanted, self.port = self.port, _free_port()
+        if not processes.port_free(self.port):
+            wanted, self.port = self.port, processes.free_port()
             self.say(f"Port {wanted} is taken; using {self.port} instead.")
-        server = self.server = self.start("server", HAILONG, "--database", self.database, "serve",
-                                          "--port", str(self.port), "--workers", "2")
-        self.wait_healthy(server)
-        if self.stop.is_set():
+        server = self.server = self.launch(processes.Server(self.database, port=self.port, workers=2,
+                                                            env=self.extra_env, log_path=self.log("server")))
+        if not self.wait_ready(server):
             return
         self.say(f"Started hailong serve on {self.url} (pid {server.pid}).")
-        jobs = self.start("jobs", HAILONG, "--database", self.database, "jobs")
-        self.say(f"Started hailong jobs (pid {jobs.pid}): silent check every "
-                 f"{JOBS_SETTINGS['JOBS_SILENT_CHECK_SECONDS']} s, silent after "
-                 f"{JOBS_SETTINGS['SILENT_AFTER_MINUTES']} min, open {JOBS_SETTINGS['OPENING_HOURS']}.")
+        jobs = self.launch(processes.Jobs(self.database, env=self.extra_env, log_path=self.log("jobs")))
         for name, counter in TABLETS.items():
             unit = org["unit_of_counter"][counter]
             self.tablets.append(Tablet(name, counter, unit, org["staff_by_unit"][unit],
                                        os.path.join(self.instance, "tablets", name)))
-        # Enrolled side by side: each CLI start costs a second or so.
+        # Enrolled side by side while jobs starts: each CLI start costs a second or so.
         with concurrent.futures.ThreadPoolExecutor(len(self.tablets)) as pool:
             enrolled = list(pool.map(self.enroll, self.tablets))
-        # Newer device clients serve a kiosk page on a fixed port: give each tablet its own.
-        kiosk = "--kiosk-port" in self.cli(DEVICE, "run", "--help", what="hailong-device run --help")
+        if not self.wait_ready(jobs):
+            return
+        self.say(f"Started hailong jobs (pid {jobs.pid}): silent check every "
+                 f"{JOBS_SETTINGS['JOBS_SILENT_CHECK_SECONDS']} s, silent after "
+                 f"{JOBS_SETTINGS['SILENT_AFTER_MINUTES']} min, open {JOBS_SETTINGS['OPENING_HOURS']}.")
+        for tablet in self.tablets:  # each serves its kiosk page on a free port of its own
+            tablet.process = self.launch(processes.DeviceRun(
+                tablet.data_dir, args=("--interval", "10", "--heartbeat", "15"), env=self.extra_env,
+                log_path=self.log(f"tablet-{tablet.name}"), name=f"hailong-device run ({tablet.name})"))
         for tablet, line in zip(self.tablets, enrolled):
-            extra = ("--kiosk-port", str(_free_port())) if kiosk else ()
-            tablet.kiosk_url = f"http://127.0.0.1:{extra[1]}" if kiosk else None
-            tablet.child = self.start(f"tablet-{tablet.name}", DEVICE, "--data-dir", tablet.data_dir,
-                                      "run", "--interval", "10", "--heartbeat", "15", *extra)
+            if not self.wait_ready(tablet.process):
+                return
             self.say(f"Tablet {tablet.name}: {line}; proxy {tablet.proxy.url}; "
-                     f"hailong-device run pid {tablet.child.pid}.")
+                     f"hailong-device run pid {tablet.process.pid}.")
         self.sign_in_kiosks()
-        if jobs.process.poll() is not None:
-            raise DemoError(f"hailong jobs exited; the end of {self.rel(jobs.log_path)}:\n{jobs.log_tail()}")
 
     def people(self, org):
         """A first admin for the pages, and a kiosk PIN for the first person at each tablet."""
@@ -263,33 +224,27 @@ class Demo:
     def sign_in_kiosks(self):
         """Sign the first person of each office in at its kiosk, as they would at opening time."""
         for tablet in self.tablets:
-            if not tablet.kiosk_url:
-                continue
             body = json.dumps({"staff": tablet.staff[0], "pin": STAFF_PIN}).encode()
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not self.stop.is_set():
-                request = urllib.request.Request(tablet.kiosk_url + "/api/staff/sign-in", data=body,
-                                                 headers={"Content-Type": "application/json"})
-                try:
-                    with urllib.request.urlopen(request, timeout=5):
-                        self.say(f"Kiosk {tablet.name}: {tablet.staff[0]} signed in.")
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            else:
+            request = urllib.request.Request(tablet.kiosk_url + "/api/staff/sign-in", data=body,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    self.say(f"Kiosk {tablet.name}: {tablet.staff[0]} signed in.")
+            except OSError:
                 self.say(f"Kiosk {tablet.name}: could not sign {tablet.staff[0]} in; use the page's "
                          f"'Cán bộ' button with PIN {STAFF_PIN}.")
 
     def enroll(self, tablet):
         """A code from the server, then ``hailong-device enroll`` through the tablet's proxy."""
         tablet.proxy = FaultProxy(self.port).start()
-        issued = self.cli(HAILONG, "--database", self.database, "device-code", "--counter", tablet.counter,
-                          what=f"hailong device-code --counter {tablet.counter}")
-        code = issued.splitlines()[0].split(": ")[-1]  # "Enrollment code for counter C: CODE"
+        issued = json.loads(self.cli(HAILONG, "--database", self.database, "device-code", "--counter",
+                                     tablet.counter, "--json",
+                                     what=f"hailong device-code --counter {tablet.counter}"))
         enrolled = self.cli(DEVICE, "--data-dir", tablet.data_dir, "enroll", "--server", tablet.proxy.url,
-                            "--code", code, what=f"enrolling tablet {tablet.name}")
+                            "--code", issued["code"], what=f"enrolling tablet {tablet.name}")
         status = json.loads(self.cli(DEVICE, "--data-dir", tablet.data_dir, "status", "--json",
                                      what=f"hailong-device status for {tablet.name}"))
+        tablet.device_id = status["device_id"]
         if not status.get("config_fetched_at"):
             enrolled += (" WARNING: it has no configuration from the server yet, so votes fail until"
                          f" its sync loop gets one (see {self.rel(self.logs)}/tablet-{tablet.name}.log)")
@@ -298,21 +253,6 @@ class Demo:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
-
-    def wait_healthy(self, server, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.stop.is_set():
-            if not server.alive():
-                raise DemoError(f"hailong serve exited with {server.process.returncode}; the end of "
-                                f"{self.rel(server.log_path)}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        if not self.stop.is_set():
-            raise DemoError(f"hailong serve did not answer {self.url}/healthz within {timeout} s.")
 
     def print_guide(self):
         hailong, device = self.rel(HAILONG), self.rel(DEVICE)
@@ -328,9 +268,8 @@ class Demo:
         for tablet in self.tablets:
             lines.append(f"  tablet        {device} --data-dir {self.rel(tablet.data_dir)} status")
         for tablet in self.tablets:
-            if tablet.kiosk_url:
-                lines.append(f"  kiosk page    {tablet.kiosk_url}/  ({tablet.name}; staff "
-                             f"{tablet.staff[0]} signed in, PIN {STAFF_PIN})")
+            lines.append(f"  kiosk page    {tablet.kiosk_url}/  ({tablet.name}; staff "
+                         f"{tablet.staff[0]} signed in, PIN {STAFF_PIN})")
         lines += [
             f"  logs          {self.rel(self.logs)}/"
             " (server.log, jobs.log, tablet-*.log, votes.log, setup.log)",
@@ -373,39 +312,59 @@ class Demo:
             args += ["--ticket", f"HS-2026-{tablet.ticket:06d}"]
         return args
 
-    def snapshot(self):
-        """Counts on each tablet and on the server; ``None`` where a database was busy."""
-        tablets = {}
-        for tablet in self.tablets:
-            try:
-                tablets[tablet.name] = tablet.counts()
-            except sqlite3.Error:
-                tablets[tablet.name] = None
-        server, silent = None, set()
+    def tablet_counts(self, tablet):
+        """(recorded, queue depth, dead letters) from ``hailong-device status --json``; None if it
+        could not answer (its outbox busy for too long, say)."""
+        result = subprocess.run([DEVICE, "--data-dir", tablet.data_dir, "status", "--json"], capture_output=True,
+                                text=True, env=self.env, timeout=60, start_new_session=True)
+        try:
+            status = json.loads(result.stdout) if result.returncode == 0 else None
+        except ValueError:
+            status = None
+        return status and (status["last_seq"], status["queue_depth"], status["dead_letters"])
+
+    def server_states(self):
+        """Each tablet's state as the server sees it (``hailong device list --json``), by device id."""
+        result = subprocess.run([HAILONG, "--database", self.database, "device", "list", "--json"],
+                                capture_output=True, text=True, env=self.env, timeout=60, start_new_session=True)
+        try:
+            return {row["id"]: row["state"] for row in json.loads(result.stdout)} if result.returncode == 0 else {}
+        except ValueError:
+            return {}
+
+    def server_votes(self):
+        """The server's vote count, read-only; None while its database is busy."""
         try:
             conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5)
             try:
-                server = conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
-                silent = {row[0] for row in conn.execute(
-                    "SELECT c.code FROM devices d JOIN counters c ON c.id = d.counter_id"
-                    " WHERE d.silent_since IS NOT NULL")}
+                return conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
             finally:
                 conn.close()
         except sqlite3.Error:
-            pass
-        return tablets, server, silent
+            return None
+
+    def snapshot(self, states=True):
+        """Counts on each tablet (None where one could not answer), on the server, and the
+        server's view of each tablet (with ``states``), all asked side by side."""
+        with concurrent.futures.ThreadPoolExecutor(len(self.tablets) + 1) as pool:
+            server_states = pool.submit(self.server_states) if states else None
+            counts = dict(zip([t.name for t in self.tablets], pool.map(self.tablet_counts, self.tablets)))
+            server = self.server_votes()
+            return counts, server, server_states.result() if states else {}
 
     def summary(self, prefix="Votes"):
-        tablets, server, silent = self.snapshot()
+        tablets, server, states = self.snapshot()
         recorded = sum(counts[0] for counts in tablets.values() if counts)
         dead = sum(counts[2] for counts in tablets.values() if counts)
         parts = []
         for tablet in self.tablets:
             counts = tablets[tablet.name]
-            state = "OFFLINE" if tablet.proxy.offline else "online"
-            if tablet.counter in silent:
-                state += " (server: silent)"
-            parts.append(f"{tablet.name} {state} queue {'?' if counts is None else counts[1]}")
+            part = f"{tablet.name} {'OFFLINE' if tablet.proxy.offline else 'online'} queue "
+            part += "?" if counts is None else str(counts[1])
+            seen = states.get(tablet.device_id)
+            if seen not in (None, "online"):
+                part += f" (server: {seen})"
+            parts.append(part)
         on_server = "?" if server is None else server
         self.say(f"{prefix}: {recorded} recorded on tablets, {on_server} on the server"
                  + (f", {dead} dead letters" if dead else "") + " | " + " | ".join(parts))
@@ -437,10 +396,8 @@ class Demo:
                          "its votes wait in its outbox.")
             elif outage is not None and now >= back_at:
                 outage.proxy.offline = False
-                try:
-                    queued = f"{outage.counts()[1]} vote(s) queued"
-                except sqlite3.Error:
-                    queued = "its queue"
+                counts = self.tablet_counts(outage)
+                queued = f"{counts[1]} vote(s) queued" if counts else "its queue"
                 self.say(f"Tablet {outage.name} is back ONLINE with {queued}.")
                 outage = None
             if now >= next_summary:
@@ -472,7 +429,7 @@ class Demo:
         nudged = False
         self.say(f"Letting the tablets deliver their queues (up to {timeout:g} s; Ctrl-C again to skip).")
         while time.monotonic() - start < timeout and not self.hurry.is_set():
-            tablets, server, _ = self.snapshot()
+            tablets, server, _ = self.snapshot(states=False)
             recorded = sum(c[0] - c[2] for c in tablets.values() if c)
             lagging = [t for t in self.tablets if tablets[t.name] is None or tablets[t.name][1]]
             if not lagging and server == recorded:
@@ -492,12 +449,12 @@ class Demo:
         # Tablets first, then jobs, then the server, each SIGTERM then SIGKILL.
         if not self.children:
             return
-        order = [c for c in self.children if c.name.startswith("tablet-")]
+        order = [c for c in self.children if isinstance(c, processes.DeviceRun)]
         order += [c for c in self.children if c not in order]
         for child in order:
-            child.signal(signal.SIGTERM)
+            child.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT
-        killed = [child.name for child in order if not child.wait_gone(deadline)]
+        killed = [child.name for child in order if not child.wait_gone(max(0.1, deadline - time.monotonic()))]
         pids = ", ".join(str(child.pid) for child in order)
         self.say(f"All processes stopped (pids {pids})"
                  + (f"; killed after {STOP_TIMEOUT:g} s: {', '.join(killed)}." if killed else "."))
@@ -532,22 +489,6 @@ class Demo:
         if self.tablets and os.path.exists(self.database):
             self.final_summary()
         return code
-
-
-def _port_free(port):
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pid_alive(pid):

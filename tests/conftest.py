@@ -1,5 +1,8 @@
 """Shared fixtures: a migrated database file per test, the app, and its client."""
 
+import os
+import subprocess
+
 import pytest
 
 from migrations import migrations
@@ -35,10 +38,11 @@ def client(app):
 @pytest.fixture
 def live_server(db_path, tmp_path):
     """A real ``hailong serve`` on a free port, over a migrated database with a small org."""
-    from tests.live import LiveServer, seed_org
+    from devtools.processes import Server
+    from tests.live import seed_org
 
     seed_org(db_path, tmp_path)
-    server = LiveServer(db_path, log_path=tmp_path / "serve.log").start()
+    server = Server(db_path, log_path=tmp_path / "serve.log").start()
     yield server
     server.stop()
 
@@ -46,7 +50,8 @@ def live_server(db_path, tmp_path):
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One real server for a whole test module; tests isolate themselves by device."""
-    from tests.live import LiveServer, seed_org
+    from devtools.processes import Server
+    from tests.live import seed_org
 
     folder = tmp_path_factory.mktemp("shared_server")
     path = folder / "hailong.db"
@@ -54,7 +59,7 @@ def shared_server(tmp_path_factory):
     migrations.apply(database)
     database.close()
     seed_org(path, folder)
-    server = LiveServer(path, log_path=folder / "serve.log").start()
+    server = Server(path, log_path=folder / "serve.log").start()
     yield server
     server.stop()
 
@@ -101,3 +106,31 @@ def kiosk_server(tmp_path_factory):
     live = start_server(migrated_database(folder), folder)
     yield live
     live.stop()
+
+
+def _tracked_changes(checkout):
+    """``git status --porcelain`` lines of tracked files, or None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "-C", checkout, "status", "--porcelain", "--untracked-files=no"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_checkout_stays_as_it_was():
+    """A test run never changes tracked files: screenshots go to a temporary folder
+    unless ``make screenshots`` asks for them (SCREENSHOTS_DIR), the only exception."""
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    before = _tracked_changes(checkout)
+    yield
+    after = _tracked_changes(checkout)
+    if before is None or after is None:
+        return
+    wanted = os.environ.get("SCREENSHOTS_DIR")
+    wanted = os.path.relpath(os.path.abspath(wanted), checkout) + os.sep if wanted else None
+    changed = sorted(line for line in after - before if not (wanted and line[3:].startswith(wanted)))
+    if changed:
+        pytest.fail("The test run changed tracked files (or they were edited meanwhile):\n" + "\n".join(changed),
+                    pytrace=False)

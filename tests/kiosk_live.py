@@ -5,15 +5,14 @@ and short kiosk timings through its settings, so a test runs in seconds.
 """
 
 import os
-import signal
 import struct
-import subprocess
 import time
 import zlib
 
 import requests
 
-from tests.live import BIN, LiveServer, enroll_tablet, free_port, seed_org
+from devtools.processes import DeviceRun
+from tests.live import LiveServer, enroll_tablet, seed_org
 
 FAST = {
     "KIOSK_VOTE_INTERVAL_SECONDS": 1,
@@ -80,40 +79,20 @@ class KioskTablet:
     def __init__(self, server, data_dir, port=None):
         self.tablet = enroll_tablet(server, data_dir)
         self.data_dir = str(data_dir)
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
+        self.process = DeviceRun(self.data_dir, kiosk_port=port, log_path=os.path.join(self.data_dir, "run.log"),
+                             args=("--interval", "1", "--heartbeat", "5", "--max-backoff", "1"))
+        self.port, self.url = self.process.port, self.process.url
         self.baseline = 0
 
     def start(self, timeout=20):
-        log = open(os.path.join(self.data_dir, "run.log"), "ab")
-        self.process = subprocess.Popen(
-            [os.path.join(BIN, "hailong-device"), "--data-dir", self.data_dir, "run", "--interval", "1",
-             "--heartbeat", "5", "--max-backoff", "1", "--kiosk-port", str(self.port)],
-            stdout=log, stderr=log, start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/api/state", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("the kiosk did not answer in time")
+        self.process.start(timeout)
+        return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        self.process.stop(grace=20)
 
     def kill(self):
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        self.process.kill()
 
     def sign_in(self, staff="NV001"):
         answer = requests.post(self.url + "/api/staff/sign-in", json={"staff": staff, "pin": PINS[staff]}, timeout=5)

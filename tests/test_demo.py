@@ -2,13 +2,12 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from tests.live import free_port
+from devtools.processes import free_port, port_free
 
 pytestmark = pytest.mark.slow
 
@@ -107,9 +106,7 @@ def test_no_process_outlives_the_demo(demo_run):
     assert [pid for pid in pids if pid_alive(pid)] == []
     if os.path.isdir("/proc"):
         assert processes_mentioning(str(cwd)) == []
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+    assert port_free(port)
 
 
 def test_the_demo_refuses_to_replace_an_instance_it_did_not_make(tmp_path):

@@ -27,9 +27,10 @@ import pytest
 from device_client import protocol, store, sync, transport
 from device_client.tablet import Tablet, enroll
 from devtools.faultproxy import FaultProxy
+from devtools.processes import BIN, Server
 from server import storage
 from server.storage import votes as stored_votes
-from tests.live import BIN, LiveServer, issue_code, seed_org
+from tests.live import issue_code, seed_org
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +77,7 @@ def test_every_vote_arrives_exactly_once_through_drops_cuts_and_kills(db_path, t
     run = Campaign(seed)
     seed_org(db_path, tmp_path)
     marker = tmp_path / "kill-after-commit"
-    server = LiveServer(
+    server = Server(
         db_path,
         log_path=tmp_path / "serve.log",
         settings={
@@ -252,11 +253,11 @@ def chaos_monkey(run, server, marker, cli_dir):
             elif step == "hook":
                 marker.touch()
                 deadline = time.monotonic() + 30
-                while server.process.poll() is None and time.monotonic() < deadline:
+                while server.alive() and time.monotonic() < deadline:
                     time.sleep(0.02)
-                if server.process.poll() is None or marker.exists():
+                if server.alive() or marker.exists():
                     raise AssertionError("the server did not die on the after-commit hook within 30 s")
-                server.wait_dead()
+                server.wait_gone()
                 run.add("kills")
                 run.add("hook_kills")
                 run.note("server killed itself after a commit")
@@ -273,8 +274,8 @@ def chaos_monkey(run, server, marker, cli_dir):
     finally:
         marker.unlink(missing_ok=True)  # an unfired hook must not kill the heal phase
         try:
-            if server.process.poll() is not None:
-                server.wait_dead()
+            if not server.alive():
+                server.wait_gone()
                 server.start()
         except Exception as exc:
             run.fail("chaos, last restart", exc)

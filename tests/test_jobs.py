@@ -1,16 +1,13 @@
 """The silent-device job step, called directly, and `hailong jobs` as a real process."""
 
 import datetime as dt
-import os
-import signal
-import subprocess
 import time
 
 import pytest
 
+from devtools.processes import Jobs, StartError
 from server import jobs
 from server.storage import devices, timestamp
-from tests.live import BIN
 
 SETTINGS = {
     "OPENING_HOURS": "Mon-Fri 07:30-17:00",
@@ -83,17 +80,10 @@ def test_revoked_devices_are_never_marked_silent(db):
     assert jobs.check_silent_devices(db, SETTINGS, OPEN) == []
 
 
-def test_hailong_jobs_runs_the_check_in_its_own_process_and_stops_on_sigterm(db, db_path):
+def test_hailong_jobs_runs_the_check_in_its_own_process_and_stops_on_sigterm(db, db_path, tmp_path):
     add_device(db, "dev-quiet", dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
-    env = {
-        **os.environ,
-        "HAILONG_OPENING_HOURS": "Mon-Sun 00:00-23:59",
-        "HAILONG_SILENT_AFTER_MINUTES": "1",
-    }
-    process = subprocess.Popen(
-        [os.path.join(BIN, "hailong"), "--database", str(db_path), "jobs"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    process = Jobs(db_path, settings={"OPENING_HOURS": "Mon-Sun 00:00-23:59", "SILENT_AFTER_MINUTES": 1},
+                   log_path=tmp_path / "jobs.log").start()
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -102,8 +92,16 @@ def test_hailong_jobs_runs_the_check_in_its_own_process_and_stops_on_sigterm(db,
             time.sleep(0.2)
         assert db.execute("SELECT silent_since IS NOT NULL FROM devices").fetchone() == (1,)
     finally:
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=30)[0]
-    assert process.returncode == 0, output
+        stopped_by_sigterm = process.stop()
+    output = process.log_text()
+    assert stopped_by_sigterm and process.returncode == 0, output
     assert "hailong jobs stopped." in output
     assert "dev-quiet" in output
+
+
+def test_hailong_jobs_that_cannot_start_says_why(tmp_path):
+    """An unmigrated database stops it before it runs: the error carries the end of its log."""
+    process = Jobs(tmp_path / "empty.db", log_path=tmp_path / "jobs.log")
+    with pytest.raises(StartError, match=r"(?s)hailong jobs exited with 1 before it was ready.*migrate"):
+        process.start()
+    assert not process.alive()

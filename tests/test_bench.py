@@ -1,0 +1,55 @@
+"""``make bench`` keeps working: both benchmarks run end to end, small, into a temporary folder.
+
+Nothing else runs the benches between releases, and a server change that
+breaks one (an import moved, a function renamed) should fail here, not in
+the next measurement. The figures are not judged: the machine is shared.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = pathlib.Path(__file__).parent.parent
+
+
+def run_bench(script, *args):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def keys(data, depth=2):
+    """The keys of a results file, nested ``depth`` levels (run lists by their first entry)."""
+    if isinstance(data, list):
+        data = data[0] if data else {}
+    if not isinstance(data, dict) or depth == 0:
+        return None
+    return {key: keys(value, depth - 1) for key, value in data.items()}
+
+
+def test_the_ingest_bench_runs_and_writes_the_keys_of_bench_results_json(tmp_path):
+    results = tmp_path / "results.json"
+    out = run_bench("ingest.py", "--preload", 2000, "--votes", 800, "--devices", 2, "--clients", 2,
+                    "--work-dir", tmp_path / "work", "--results", results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert data["preload"]["votes"] == 2000
+    assert data["database_check"]["ok"] is True, data["database_check"]
+    assert data["runs"][0]["votes_sent"] == data["runs"][0]["votes_stored"] == 800
+    assert "database check: OK" in out
+    committed = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
+    assert keys(data) == keys(committed)
+
+
+def test_the_kiosk_bench_runs_and_writes_the_keys_of_bench_kiosk_results_json(tmp_path):
+    results = tmp_path / "kiosk_results.json"
+    run_bench("kiosk.py", "--taps", 5, "--warmup", 1, "--work-dir", tmp_path / "work", "--results", results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert data["taps"] == 5
+    committed = json.loads((ROOT / "bench" / "kiosk_results.json").read_text(encoding="utf-8"))
+    assert keys(data) == keys(committed)
