@@ -9,7 +9,7 @@ import contextlib
 
 import pytest
 
-from tests.live import LiveServer
+from devtools.processes import Server
 from tests.people import PASSWORD, copy_db
 
 PHONE = {"width": 390, "height": 844}
@@ -21,7 +21,7 @@ def people_server(people_template, tmp_path_factory):
     template, facts = people_template
     folder = tmp_path_factory.mktemp("people_server")
     path = copy_db(template, folder / "people.db")
-    server = LiveServer(path, settings={"DEVELOPMENT": "true"}, log_path=folder / "serve.log").start()
+    server = Server(path, settings={"DEVELOPMENT": "true"}, log_path=folder / "serve.log").start()
     server.facts = facts
     yield server
     server.stop()

@@ -11,8 +11,8 @@ import zlib
 
 import requests
 
-from devtools.processes import DeviceRun
-from tests.live import LiveServer, enroll_tablet, seed_org
+from devtools.processes import DeviceRun, Server
+from tests.live import enroll_tablet, seed_org
 
 FAST = {
     "KIOSK_VOTE_INTERVAL_SECONDS": 1,
@@ -59,7 +59,7 @@ def set_pins_and_photo(database, folder):
 def start_server(database, folder, settings=None):
     seed_org(database, folder)
     set_pins_and_photo(database, folder)
-    return LiveServer(database, settings={**FAST, **(settings or {})}, log_path=folder / "serve.log").start()
+    return Server(database, settings={**FAST, **(settings or {})}, log_path=folder / "serve.log").start()
 
 
 def migrated_database(folder):

@@ -7,7 +7,7 @@ stopping it is ``devtools.processes``, shared with the benches and the demo.
 import os
 import subprocess
 
-from devtools.processes import BIN, Server, free_port  # noqa: F401 (free_port: for the tests)
+from devtools.processes import BIN
 
 ORG_CSV = """kind,code,name,parent,title,active
 unit,DN,Tỉnh Đồng Nai,,,
@@ -43,11 +43,6 @@ def seed_org(database, tmp_path):
     path = tmp_path / "org.csv"
     path.write_text(ORG_CSV, encoding="utf-8")
     hailong("--database", str(database), "org", "import", str(path))
-
-
-# The name these tests have always used for devtools.processes.Server: ``hailong
-# serve`` in its own process group, so a test can SIGKILL all of it and start it again.
-LiveServer = Server
 
 
 def issue_code(database, counter="DN-TT-Q1"):

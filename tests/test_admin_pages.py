@@ -12,7 +12,8 @@ import pytest
 from device_client import transport
 from device_client.tablet import enroll
 from tests.admin_live import submit
-from tests.live import LiveServer, hailong
+from devtools.processes import Server
+from tests.live import hailong
 
 PASSWORD = "first admin password"
 
@@ -21,7 +22,7 @@ PASSWORD = "first admin password"
 def admin_server(db_path, tmp_path):
     hailong("--database", str(db_path), "user", "create", "--username", "admin", "--role", "admin",
             "--full-name", "Quản trị viên", "--password-stdin", input=PASSWORD + "\n")
-    server = LiveServer(db_path, settings={"DEVELOPMENT": "true"}, log_path=tmp_path / "serve.log").start()
+    server = Server(db_path, settings={"DEVELOPMENT": "true"}, log_path=tmp_path / "serve.log").start()
     yield server
     server.stop()
 

@@ -9,7 +9,8 @@ import requests
 from device_client import protocol, sync, transport
 from device_client.tablet import VoteError, enroll
 from server import storage
-from tests.live import LiveServer, enroll_tablet, hailong, issue_code, seed_org
+from devtools.processes import Server
+from tests.live import enroll_tablet, hailong, issue_code, seed_org
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_a_revoked_device_gets_401_everywhere_and_its_votes_stay(live_server, tm
 
 def test_the_tablet_records_votes_from_its_cache_while_the_server_is_down(tmp_path, db_path):
     seed_org(db_path, tmp_path)
-    server = LiveServer(db_path).start()
+    server = Server(db_path).start()
     try:
         tablet = enroll_tablet(server, tmp_path / "t")
     finally:
@@ -147,7 +148,7 @@ def test_the_tablet_records_votes_from_its_cache_while_the_server_is_down(tmp_pa
 
 def test_a_flooding_device_gets_429_with_retry_after_and_nothing_stored(tmp_path, db_path):
     seed_org(db_path, tmp_path)
-    server = LiveServer(db_path, settings={"DEVICE_RATE_PER_MINUTE": 6, "DEVICE_RATE_BURST": 2}).start()
+    server = Server(db_path, settings={"DEVICE_RATE_PER_MINUTE": 6, "DEVICE_RATE_BURST": 2}).start()
     try:
         tablet = enroll_tablet(server, tmp_path / "t")
         statuses = []

@@ -14,13 +14,13 @@ import os
 import pathlib
 import re
 import shlex
-import signal
 import subprocess
 import time
 
 import pytest
 
-from tests.live import BIN, LiveServer, free_port
+from devtools import processes
+from tests.live import BIN
 
 REPO = pathlib.Path(__file__).parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -29,7 +29,7 @@ CODES = ("XXXXX-XXXXX", "WJ6EP-ZYGHP")
 DEVICE = "dev-7k2m9q4x"
 COUNTER = "HCM-TTHCC-Q1"  # the example file's first counter
 PASSWORD, PIN = "a long enough password", "246810"
-# Long-running commands, and what each prints once it is up.
+# Long-running commands, and what each prints once it is up (a port that answers says more).
 READY = {("hailong", "serve"): "hailong serving on", ("hailong", "jobs"): "hailong jobs running",
          ("hailong-device", "run"): "syncing to"}
 LONG_RUNNING = set(READY)
@@ -74,7 +74,7 @@ class Run:
         """The instance with the example organisation, and a server the tablets' commands talk to."""
         self.command(["hailong", "migrate"])
         self.command(["hailong", "org", "import", "docs/examples/org.csv"])
-        self.server = LiveServer(self.work / "instance" / "hailong.db", log_path=self.work / "serve.log").start()
+        self.server = processes.Server(self.work / "instance" / "hailong.db", log_path=self.work / "serve.log").start()
 
     def new_tablet(self):
         self.tablets += 1
@@ -127,48 +127,33 @@ class Run:
         if argv[:2] == ["hailong-device", "enroll"]:
             self.device_id = json.loads(self.command(["hailong-device", "status", "--json"]).stdout)["device_id"]
 
-    def comes_up(self, argv, timeout=30.0):
-        """Start a long-running command, see it say it is up and stay up a moment, then stop it."""
+    def comes_up(self, argv):
+        """Start a long-running command, wait until it is up, see it stay up a moment, then stop it."""
         argv = [("127.0.0.1" if word == "0.0.0.0" else word) for word in argv]
-        argv = [str(free_port()) if word in ("8000", "9000") else word for word in argv]
-        log = self.work / f"{argv[0]}-{argv[1]}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen([os.path.join(BIN, argv[0]), *argv[1:]], cwd=self.work, env=self.env,
-                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        marker = READY[tuple(argv[:2])]
+        port = None
+        for option in ("--port", "--kiosk-port"):
+            if option in argv:  # the documented port may be taken here; any free one shows the same
+                port = processes.free_port()
+                argv[argv.index(option) + 1] = str(port)
+        if argv[:2] == ["hailong", "serve"]:
+            ready = processes.answers("/healthz")
+        elif port is not None:
+            ready = processes.answers("/api/state")
+        else:
+            ready = processes.says(READY[tuple(argv[:2])])
+        process = processes.Process(" ".join(argv[:2]), [os.path.join(BIN, argv[0]), *argv[1:]], port=port,
+                                    base_env=self.env, cwd=self.work, ready=ready,
+                                    log_path=self.work / f"{argv[0]}-{argv[1]}.log")
         try:
-            deadline = time.monotonic() + timeout
-            while marker not in log.read_text(encoding="utf-8", errors="replace"):
-                assert process.poll() is None, f"{' '.join(argv)} exited:\n{log.read_text()}"
-                assert time.monotonic() < deadline, f"{' '.join(argv)} did not say it was up:\n{log.read_text()}"
-                time.sleep(0.1)
-            if argv[:2] == ["hailong", "serve"]:  # and its workers answer
-                url = f"http://127.0.0.1:{argv[argv.index('--port') + 1]}/healthz"
-                while not _answers(url):
-                    assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.1)
+            process.start(timeout=30)
             time.sleep(0.5)
-            assert process.poll() is None, f"{' '.join(argv)} exited:\n{log.read_text()}"
+            assert process.alive(), f"{' '.join(argv)} exited:\n{process.log_tail()}"
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.stop(grace=20)
 
     def stop(self):
         if self.server:
             self.server.stop()
-
-
-def _answers(url):
-    import requests
-
-    try:
-        return requests.get(url, timeout=1).ok
-    except requests.RequestException:
-        return False
 
 
 def workdir(tmp_path):

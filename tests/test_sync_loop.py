@@ -1,17 +1,15 @@
 """The background loop: right after a tap when online, backoff with jitter otherwise."""
 
-import os
 import random
-import signal
 import sqlite3
-import subprocess
 import time
 
 from device_client import identity
 from device_client.sync import Backoff
 from device_client.tablet import Tablet
 from tests.device_api import DeviceApi
-from tests.live import BIN, enroll_tablet
+from devtools.processes import DeviceRun
+from tests.live import enroll_tablet
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after():
@@ -43,12 +41,9 @@ def count_votes(database, device_id):
 
 def test_the_run_loop_sends_a_vote_right_after_the_tap(shared_server, tmp_path):
     tablet = enroll_tablet(shared_server, tmp_path / "t")
-    loop = subprocess.Popen(
-        [os.path.join(BIN, "hailong-device"), "--data-dir", tablet.data_dir, "run", "--interval", "600"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    loop = DeviceRun(tablet.data_dir, kiosk_port=False, args=("--interval", "600"), log_path=tmp_path / "run.log")
+    loop.start()
     try:
-        assert "syncing to" in loop.stdout.readline()
         time.sleep(1.0)  # let the first (empty) round finish; the next send must be tap-driven
         tablet.record_vote("NV003", 4)
         deadline = time.monotonic() + 10
@@ -56,10 +51,9 @@ def test_the_run_loop_sends_a_vote_right_after_the_tap(shared_server, tmp_path):
             time.sleep(0.1)
         assert count_votes(shared_server.database, tablet.device_id) == 1
     finally:
-        loop.send_signal(signal.SIGTERM)
-        output = loop.communicate(timeout=20)[0]
-    assert loop.returncode == 0, output
-    assert "Stopped; queued votes stay queued." in output
+        stopped = loop.stop(grace=20)
+    assert stopped and loop.returncode == 0, loop.log_text()
+    assert "Stopped; queued votes stay queued." in loop.log_text()
     assert tablet.status()["queue_depth"] == 0
 
 
@@ -68,19 +62,14 @@ def run_tablet_for(api, folder, seconds, *args):
     data_dir = str(folder)
     identity.create_key(data_dir)
     identity.save_identity(data_dir, api.identity())
-    loop = subprocess.Popen(
-        [os.path.join(BIN, "hailong-device"), "--data-dir", data_dir, "run", "--no-kiosk", "--interval", "600",
-         *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    loop = DeviceRun(data_dir, kiosk_port=False, args=("--interval", "600", *args), log_path=folder / "run.log")
+    loop.start()
     try:
-        assert "syncing to" in loop.stdout.readline()
         time.sleep(seconds)
     finally:
-        loop.send_signal(signal.SIGTERM)
-        output = loop.communicate(timeout=20)[0]
-    assert loop.returncode == 0, output
-    return output
+        stopped = loop.stop(grace=20)
+    assert stopped and loop.returncode == 0, loop.log_text()
+    return loop.log_text()
 
 
 def test_the_run_loop_heartbeats_at_the_interval_the_configuration_asks_for(tmp_path):
