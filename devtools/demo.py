@@ -44,12 +44,14 @@ TABLETS = {"tthcc-q1": "DN-TTHCC-Q1", "bienhoa-q2": "DN-BH-Q2", "tanhiep-q1": "D
 # Demo sign-ins: printed by the demo, never used outside it.
 ADMIN_USER, ADMIN_PASSWORD = "admin", "hailong-demo-2026"
 STAFF_PIN = "246810"
+# Written to instance/config.py, so every process and every command typed in
+# this folder (hailong device list, the pages) sees the same settings.
 JOBS_SETTINGS = {
-    "DEVELOPMENT": "true",  # session cookies without Secure: the demo serves plain HTTP
+    "DEVELOPMENT": True,  # session cookies without Secure: the demo serves plain HTTP
     "OPENING_HOURS": "Mon-Sun 00:00-24:00",  # the demo is "open" whenever you run it
-    "SILENT_AFTER_MINUTES": "2",
-    "JOBS_SILENT_CHECK_SECONDS": "20",
-    "DEVICE_HEARTBEAT_SECONDS": "15",  # as the tablets are run, so the server sees a missed beat as late
+    "SILENT_AFTER_MINUTES": 2,
+    "JOBS_SILENT_CHECK_SECONDS": 20,
+    "DEVICE_HEARTBEAT_SECONDS": 15,  # so a tablet offline for a short outage shows as late
 }
 RATING_WEIGHTS = {4: 55, 3: 30, 2: 10, 1: 5}  # mostly satisfied, as real counters see
 STOP_TIMEOUT = 12.0  # gunicorn's graceful_timeout is 10 s
@@ -84,7 +86,7 @@ class Demo:
         self.children, self.tablets, self.threads = [], [], []
         self.server = None
         # What every command and process of the demo gets on top of the environment.
-        self.extra_env = {"PYTHONUNBUFFERED": "1", **{f"HAILONG_{k}": v for k, v in JOBS_SETTINGS.items()}}
+        self.extra_env = {"PYTHONUNBUFFERED": "1", "HAILONG_INSTANCE": self.instance}
         self.env = {**os.environ, **self.extra_env}
         self.rng = random.Random()
         self._print_lock = threading.Lock()
@@ -140,6 +142,9 @@ class Demo:
         os.makedirs(self.logs)
         with open(os.path.join(self.instance, MARKER), "w", encoding="utf-8") as f:
             json.dump({"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
+        with open(os.path.join(self.instance, "config.py"), "w", encoding="utf-8") as f:
+            f.write("# Written by the demo (devtools/demo.py); read by every hailong command in this folder.\n")
+            f.writelines(f"{name} = {value!r}\n" for name, value in JOBS_SETTINGS.items())
 
     def cli(self, *argv, what, input=None):
         """Run a one-shot command; its output goes to the setup log; failures stop the demo."""
@@ -200,7 +205,7 @@ class Demo:
                  f"{JOBS_SETTINGS['SILENT_AFTER_MINUTES']} min, open {JOBS_SETTINGS['OPENING_HOURS']}.")
         for tablet in self.tablets:  # each serves its kiosk page on a free port of its own
             tablet.process = self.launch(processes.DeviceRun(
-                tablet.data_dir, args=("--interval", "10", "--heartbeat", "15"), env=self.extra_env,
+                tablet.data_dir, args=("--interval", "10"), env=self.extra_env,
                 log_path=self.log(f"tablet-{tablet.name}"), name=f"hailong-device run ({tablet.name})"))
         for tablet, line in zip(self.tablets, enrolled):
             if not self.wait_ready(tablet.process):
