@@ -58,15 +58,15 @@ def main():
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except settings.SettingsError as exc:
-        click.echo(f"Error: {exc}", err=True)
+    except (settings.SettingsError, ActionError, sqlite3.OperationalError, OSError) as exc:
+        click.echo(f"Error: {_readable(exc)}", err=True)
         sys.exit(1)
-    except ActionError as exc:
-        click.echo(f"Error: {describe(exc)}", err=True)
-        sys.exit(1)
-    except sqlite3.OperationalError as exc:
-        click.echo(f"Error: database problem: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+
+
+def _readable(exc):
+    """What went wrong, in one line a person at the command line can act on."""
+    if isinstance(exc, ActionError):
+        return describe(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"database problem: {exc}"
+    return str(exc)
