@@ -209,11 +209,22 @@ def parse_time(text):
 # \Z, not $: "$" also matches before a trailing newline, which would let
 # "A1\n" through as a code or a ticket.
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z")
+# ASCII digits only: \d alone also matches other scripts' digits ("٢٠٢٦").
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z", re.ASCII)
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-# Control characters would make the canonical JSON escape-dependent.
-NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]*\Z")
+# What no text field may hold, on the tablet and on the server, in votes and
+# everywhere else: control characters (C0, which would make the canonical JSON
+# escape-dependent, DEL and C1: a terminal obeys them), the bidirectional
+# embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069 (they make
+# text display other than it reads), and lone surrogates, which are not Unicode
+# text and have no UTF-8 form to sign or store.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]*\Z")
 MAX_SEQ = 2**53 - 1  # the largest integer every JSON reader keeps exactly
+# SQLite's integers are 64-bit signed: every other integer is bounded to that.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
@@ -221,6 +232,9 @@ NULL = "Field may not be null."
 NOT_STRING = "Not a valid string."
 NOT_INTEGER = "Not a valid integer."
 NO_MATCH = "String does not match expected pattern."
+# Range's own wording, for the 64-bit bounds every integer has.
+ABOVE_INT64 = f"Must be less than or equal to {INT64_MAX}."
+BELOW_INT64 = f"Must be greater than or equal to {INT64_MIN}."
 
 
 # Each string rule checks the type itself: one call per field keeps a valid
@@ -257,7 +271,7 @@ def _one_of(choices):
 
 
 def _integer(low=None, high=None):
-    """Strict integers: ``True``, ``4.0`` and ``"4"`` are not integers."""
+    """Strict integers: ``True``, ``4.0`` and ``"4"`` are not integers; 64-bit at most either way."""
     message = None if low is None else f"Must be greater than or equal to {low}."
     if high is not None:
         message = message[:-1] + f" and less than or equal to {high}."
@@ -267,20 +281,28 @@ def _integer(low=None, high=None):
             return [NOT_INTEGER]
         if low is not None and (value < low or high is not None and value > high):
             return [message]
+        if not INT64_MIN <= value <= INT64_MAX:
+            return [ABOVE_INT64 if value > 0 else BELOW_INT64]
         return None
 
     return rule
 
 
-def _ticket(value):
-    if not isinstance(value, str):
-        return [NOT_STRING]
-    messages = []
-    if not 1 <= len(value) <= 64:
-        messages.append("Length must be between 1 and 64.")
-    if not NO_CONTROL.match(value):
-        messages.append(NO_MATCH)
-    return messages or None
+def _text(low, high):
+    """Text: a length in code points (not UTF-16 units), and none of the characters NO_CONTROL refuses."""
+    length = f"Length must be between {low} and {high}."
+
+    def rule(value):
+        if not isinstance(value, str):
+            return [NOT_STRING]
+        messages = []
+        if not low <= len(value) <= high:
+            messages.append(length)
+        if not NO_CONTROL.match(value):
+            messages.append(NO_MATCH)
+        return messages or None
+
+    return rule
 
 
 def _time(value):
@@ -320,7 +342,7 @@ Rule = collections.namedtuple("Rule", "field check nullable", defaults=(False,))
 
 
 _ID = Rule("id", _pattern(UUID, "Not a lowercase UUID."))
-_DEVICE = Rule("device", _length(1, 64))
+_DEVICE = Rule("device", _text(1, 64))
 _SEQ = Rule("seq", _integer(1, MAX_SEQ))
 _COUNTER = Rule("counter", _pattern(CODE))
 _STAFF = Rule("staff", _pattern(CODE))
@@ -331,7 +353,7 @@ VOTE_RULES = (
     _ID, _DEVICE, _SEQ, _COUNTER, _STAFF,
     Rule("rating", _integer()),
     Rule("reasons", _reasons),
-    Rule("ticket", _ticket, nullable=True),
+    Rule("ticket", _text(1, 64), nullable=True),
     _LOCAL_TIME,
     Rule("scale_version", _integer(1)),
     _SIGNATURE,

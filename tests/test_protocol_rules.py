@@ -70,6 +70,14 @@ def test_a_good_vote_and_a_good_event_have_no_errors():
         ({"ticket": "x" * 65 + "\x7f"}, {"ticket": ["Length must be between 1 and 64.",
                                                     "String does not match expected pattern."]}),
         ({"ticket": 123}, {"ticket": ["Not a valid string."]}),
+        ({"ticket": "HS\x851"}, {"ticket": ["String does not match expected pattern."]}),  # C1: NEL
+        ({"ticket": "HS-\u202e321"}, {"ticket": ["String does not match expected pattern."]}),
+        ({"ticket": "\u2066HS-1\u2069"}, {"ticket": ["String does not match expected pattern."]}),
+        ({"ticket": "HS-\ud800"}, {"ticket": ["String does not match expected pattern."]}),
+        ({"device": "dev-\x1b[2J"}, {"device": ["String does not match expected pattern."]}),
+        ({"rating": 2**63}, {"rating": ["Must be less than or equal to 9223372036854775807."]}),
+        ({"rating": -(2**63) - 1}, {"rating": ["Must be greater than or equal to -9223372036854775808."]}),
+        ({"scale_version": 2**70}, {"scale_version": ["Must be less than or equal to 9223372036854775807."]}),
         ({"local_time": "2026-11-27T09:15:02"}, {"local_time": ["Not an ISO 8601 time with a UTC offset."]}),
         ({"local_time": "2026-02-30T09:15:02+07:00"}, {"local_time": ["Not a valid date and time."]}),
         ({"scale_version": 0}, {"scale_version": ["Must be greater than or equal to 1."]}),
@@ -135,3 +143,14 @@ def test_an_item_about_to_be_signed_is_checked_without_its_signature():
         "ticket": ["String does not match expected pattern."]
     }
     assert unsigned_errors(VOTE, VOTE_RULES) == {"signature": ["Unknown field."]}
+
+
+def test_a_tickets_length_counts_code_points_not_utf16_units():
+    astral = "\U0001d7d8"  # MATHEMATICAL DOUBLE-STRUCK DIGIT ZERO: two UTF-16 units, one code point
+    assert vote_errors({**VOTE, "ticket": astral * 64}) == {}
+    assert vote_errors({**VOTE, "ticket": astral * 65}) == {"ticket": ["Length must be between 1 and 64."]}
+
+
+def test_integers_at_the_64_bit_bounds_are_integers():
+    assert vote_errors({**VOTE, "rating": 2**63 - 1}) == {}
+    assert vote_errors({**VOTE, "rating": -(2**63)}) == {}

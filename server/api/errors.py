@@ -11,6 +11,9 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+from device_client.protocol import INT64_MAX
 
 from server.errors import ActionError, Conflict, Forbidden, Invalid, NotFound
 from server.sync.rate import RateLimited
@@ -61,7 +64,18 @@ def _http_code(exc):
     }.get(exc.code, "http_error")
 
 
+class Int64Converter(IntegerConverter):
+    """``<int:...>`` in a URL: an id larger than SQLite's 64 bits is no such address (404), not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app):
+    # Before any blueprint is registered: routes take their converters when they are added.
+    app.url_map.converters["int"] = Int64Converter
+
     @app.errorhandler(ApiError)
     def handle_api_error(exc):
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)

@@ -8,23 +8,26 @@ own instead of failing the batch, by exactly the rules the tablet applied.
 
 from marshmallow import fields, validate
 
-from server.schemas import BaseSchema, Timestamp
+from server.schemas import BaseSchema, Integer, Text, Timestamp
+
+VERSION = validate.Length(min=1, max=64)
+COUNT = validate.Range(min=0)
 
 
 class EnrollSchema(BaseSchema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    public_key = fields.String(required=True, validate=validate.Length(min=40, max=64))
-    proof = fields.String(required=True, validate=validate.Length(min=80, max=100))
-    app_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    code = Text(required=True, validate=validate.Length(min=1, max=64))
+    public_key = Text(required=True, validate=validate.Length(min=40, max=64))
+    proof = Text(required=True, validate=validate.Length(min=80, max=100))
+    app_version = Text(required=True, validate=VERSION)
 
 
 class HeartbeatSchema(BaseSchema):
     device_time = Timestamp(required=True)
-    app_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    queue_depth = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    app_version = Text(required=True, validate=VERSION)
+    queue_depth = Integer(required=True, strict=True, validate=COUNT)
     oldest_unsent_at = Timestamp(load_default=None, allow_none=True)
-    last_seq = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
-    dead_letters = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
+    last_seq = Integer(load_default=0, strict=True, validate=COUNT)
+    dead_letters = Integer(load_default=0, strict=True, validate=COUNT)
 
 
 class BatchSchema(BaseSchema):

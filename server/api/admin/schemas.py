@@ -7,23 +7,24 @@ status) are ``dump_only`` so a client can never set them.
 from marshmallow import fields, validate
 
 from server.errors import N_
-from server.schemas import CODE_RE, NO_CONTROL, BaseSchema
+from server.schemas import CODE_RE, BaseSchema, Integer, Text
 
 ROLE_NAMES = ("admin", "manager", "hr", "auditor")
+# Every string a request sets is a Text (no control or direction-override
+# characters) and every integer an Integer (64-bit): server/schemas.py.
 # Validators with numbers in their default message get fixed texts, so the
 # pages can look their translation up (server/web/fixed_messages.py).
-ONE_LINE = validate.Regexp(NO_CONTROL, error=N_("No line breaks or control characters."))
 AT_MOST_200 = validate.Length(max=200, error=N_("At most 200 characters."))
-Code = lambda **kw: fields.String(validate=validate.Regexp(CODE_RE, error=N_("Letters, digits, . _ - (max 64).")), **kw)  # noqa: E731
-Text = lambda **kw: fields.String(  # noqa: E731
-    validate=[validate.Length(min=1, max=200, error=N_("Between 1 and 200 characters.")), ONE_LINE], **kw
+Code = lambda **kw: Text(validate=validate.Regexp(CODE_RE, error=N_("Letters, digits, . _ - (max 64).")), **kw)  # noqa: E731
+Name = lambda **kw: Text(  # noqa: E731
+    validate=validate.Length(min=1, max=200, error=N_("Between 1 and 200 characters.")), **kw
 )
 
 
 class UnitSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     code = Code(required=True)
-    name = Text(required=True)
+    name = Name(required=True)
     parent = Code(load_default=None, allow_none=True)
     active = fields.Boolean(load_default=True)
     created_at = fields.String(dump_only=True)
@@ -31,7 +32,7 @@ class UnitSchema(BaseSchema):
 
 
 class UnitUpdateSchema(BaseSchema):
-    name = Text()
+    name = Name()
     parent = Code(allow_none=True)
     active = fields.Boolean()
 
@@ -39,7 +40,7 @@ class UnitUpdateSchema(BaseSchema):
 class CounterSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     code = Code(required=True)
-    name = Text(required=True)
+    name = Name(required=True)
     unit = Code(required=True)
     active = fields.Boolean(load_default=True)
     created_at = fields.String(dump_only=True)
@@ -47,7 +48,7 @@ class CounterSchema(BaseSchema):
 
 
 class CounterUpdateSchema(BaseSchema):
-    name = Text()
+    name = Name()
     unit = Code()
     active = fields.Boolean()
 
@@ -55,8 +56,8 @@ class CounterUpdateSchema(BaseSchema):
 class StaffSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     code = Code(required=True)
-    full_name = Text(required=True)
-    title = fields.String(load_default="", validate=[AT_MOST_200, ONE_LINE])
+    full_name = Name(required=True)
+    title = Text(load_default="", validate=AT_MOST_200)
     unit = Code(required=True)
     active = fields.Boolean(load_default=True)
     has_photo = fields.Boolean(dump_only=True)
@@ -65,16 +66,16 @@ class StaffSchema(BaseSchema):
 
 
 class StaffUpdateSchema(BaseSchema):
-    full_name = Text()
-    title = fields.String(validate=[AT_MOST_200, ONE_LINE])
+    full_name = Name()
+    title = Text(validate=AT_MOST_200)
     unit = Code()
     active = fields.Boolean()
 
 
 class PinSchema(BaseSchema):
     code = fields.String(dump_only=True)
-    pin = fields.String(required=True, load_only=True, validate=validate.Regexp(
-        r"^\d{4,8}\Z", error=N_("A PIN has 4 to 8 digits.")))
+    pin = Text(required=True, load_only=True, validate=validate.Regexp(
+        r"^[0-9]{4,8}\Z", error=N_("A PIN has 4 to 8 digits.")))
     pin_set_at = fields.String(dump_only=True)
 
 
@@ -108,7 +109,7 @@ class DeviceSchema(BaseSchema):
 
 class EnrollmentCodeSchema(BaseSchema):
     counter = Code(required=True)
-    ttl_minutes = fields.Integer(strict=True, validate=validate.Range(
+    ttl_minutes = Integer(strict=True, validate=validate.Range(
         min=1, max=7 * 24 * 60, error=N_("From 1 minute to 7 days (10080 minutes).")))
     code = fields.String(dump_only=True)
     expires_at = fields.String(dump_only=True)
@@ -119,37 +120,37 @@ class EnrollmentCodeSchema(BaseSchema):
 
 class RoleSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    role = fields.String(required=True, validate=validate.OneOf(
+    role = Text(required=True, validate=validate.OneOf(
         ROLE_NAMES, error=N_("One of admin, manager, hr, auditor.")))
     unit = Code(load_default=None, allow_none=True)
 
 
 class UserSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}\Z",
+    username = Text(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}\Z",
                              error=N_("Lowercase letters, digits, . _ - (2 to 64).")))
-    full_name = fields.String(load_default="", validate=[AT_MOST_200, ONE_LINE])
-    password = fields.String(required=True, load_only=True, validate=AT_MOST_200)
+    full_name = Text(load_default="", validate=AT_MOST_200)
+    password = Text(required=True, load_only=True, validate=AT_MOST_200)
     active = fields.Boolean(dump_only=True)
     roles = fields.List(fields.Nested(RoleSchema), load_default=list)
     created_at = fields.String(dump_only=True)
 
 
 class UserUpdateSchema(BaseSchema):
-    full_name = fields.String(validate=[AT_MOST_200, ONE_LINE])
+    full_name = Text(validate=AT_MOST_200)
     active = fields.Boolean()
-    password = fields.String(load_only=True, validate=AT_MOST_200)
+    password = Text(load_only=True, validate=AT_MOST_200)
 
 
 class PasswordChangeSchema(BaseSchema):
-    current_password = fields.String(required=True, load_only=True)
-    new_password = fields.String(required=True, load_only=True, validate=AT_MOST_200)
+    current_password = Text(required=True, load_only=True)
+    new_password = Text(required=True, load_only=True, validate=AT_MOST_200)
 
 
 class TokenSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    name = Text(required=True)
-    days = fields.Integer(strict=True, load_only=True, validate=validate.Range(min=1, error=N_("At least 1 day.")))
+    name = Name(required=True)
+    days = Integer(strict=True, load_only=True, validate=validate.Range(min=1, error=N_("At least 1 day.")))
     prefix = fields.String(dump_only=True)
     token = fields.String(dump_only=True, metadata={"description": "Shown once, at creation."})
     created_at = fields.String(dump_only=True)
@@ -173,16 +174,16 @@ class AuditEntrySchema(BaseSchema):
 
 
 class AuditQuerySchema(BaseSchema):
-    actor = fields.String()
-    action = fields.String()
-    object_type = fields.String()
-    before_id = fields.Integer()
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
+    actor = Text()
+    action = Text()
+    object_type = Text()
+    before_id = Integer()
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
 
 
 class PageQuerySchema(BaseSchema):
-    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0, error=N_("0 or more.")))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000, error=N_("From 1 to 1000.")))
+    after_id = Integer(load_default=0, validate=validate.Range(min=0, error=N_("0 or more.")))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000, error=N_("From 1 to 1000.")))
 
 
 class VoteRowSchema(BaseSchema):
