@@ -69,6 +69,9 @@ PLAUSIBLE = {
     "device_time": st.just(TIME), "oldest_unsent_at": st.sampled_from([TIME, None]),
     "app_version": st.sampled_from(["0.1.0", "x" * 65]),
     "limit": count, "after_id": count, "before_id": count,
+    "staff": st.sampled_from(["NV001", "NV004", "NV006"]),
+    "valid_from": st.sampled_from(["2026-11-27", "2026-02-30", "9999-12-31"]),
+    "valid_to": st.sampled_from(["2026-12-31", "2026-11-01", None]),
 }
 
 
@@ -251,7 +254,7 @@ def good_path_values(world, rule):
     username = "hr" if "role_id" in rule.arguments else "nobody"
     known = {"code": code, "username": username, "role_id": world.facts["hr_role_id"], "token_id": 2,
              "device_id": world.facts["devices"]["in"]}
-    return {name: known[name] for name in rule.arguments}
+    return {name: known.get(name, 1) for name in rule.arguments}  # a later <int:..._id>: the first row
 
 
 def test_the_admin_api_has_the_write_endpoints_this_test_expects(admin_world):
