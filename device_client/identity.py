@@ -1,13 +1,14 @@
 """The tablet's identity: its Ed25519 key (never leaves the tablet) and its token.
 
-Both files are written owner-readable only where the OS allows (POSIX modes;
-on Windows the per-user profile folder is what protects them).
+Both files, and the folder they are in, are the owner's alone where the OS
+allows (``device_client.private``: POSIX modes; on Windows the per-user
+profile folder is what protects them).
 """
 
 import json
 import os
 
-from device_client import protocol
+from device_client import private, protocol
 
 KEY_FILE = "device.key"
 IDENTITY_FILE = "identity.json"
@@ -20,21 +21,18 @@ class NotEnrolled(Exception):
 def _write_private(path, data):
     tmp = path + ".tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o600)
+    fd = os.open(tmp, flags, private.FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass
+    private.restrict(path)
 
 
 def create_key(data_dir):
     """Make a new key pair, store the private seed; returns the signing key."""
-    os.makedirs(data_dir, exist_ok=True)
+    private.private_folder(data_dir)
     key = protocol.new_signing_key()
     _write_private(os.path.join(data_dir, KEY_FILE), bytes(key))
     return key

@@ -16,7 +16,7 @@ import time
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from device_client import roster, store, transport
+from device_client import private, roster, store, transport
 from device_client.settings import kiosk_settings
 
 HASHER = PasswordHasher()
@@ -152,12 +152,19 @@ def photo_path(tablet, code):
 
 
 def cache_photos(tablet):
-    """Download photos whose SHA-256 is not cached yet; a failure leaves the old cache."""
-    os.makedirs(photo_dir(tablet), exist_ok=True)
+    """Download photos whose SHA-256 is not cached yet; a failure leaves the old cache.
+
+    The folder is 0700 and each photo 0600 (``device_client.private``): the
+    tablet's files are its own user's.
+    """
+    private.private_folder(photo_dir(tablet))
     for who in (tablet.config or {}).get("staff", []):
         sha = who.get("photo_sha256")
         path = os.path.join(photo_dir(tablet), sha or "")
-        if not sha or os.path.exists(path):
+        if not sha:
+            continue
+        if os.path.exists(path):
+            private.restrict(path)  # cached by an older version, readable by all
             continue
         try:
             data = transport.fetch(
@@ -167,6 +174,6 @@ def cache_photos(tablet):
         except (transport.Unreachable, transport.ServerError):
             continue
         if hashlib.sha256(data).hexdigest() == sha:
-            with open(path + ".tmp", "wb") as handle:
+            with open(path + ".tmp", "wb", opener=private.opener) as handle:
                 handle.write(data)
             os.replace(path + ".tmp", path)

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 
+from device_client import private
 from device_client.schema import MIGRATIONS
 
 
@@ -21,11 +22,15 @@ class NewerOutbox(Exception):
 
 
 def open_store(data_dir, timeout=30.0):
-    """Open (creating or upgrading if needed) the outbox database in ``data_dir``."""
-    os.makedirs(data_dir, exist_ok=True)
-    conn = sqlite3.connect(
-        os.path.join(data_dir, "outbox.db"), isolation_level=None, timeout=timeout, check_same_thread=False
-    )
+    """Open (creating or upgrading if needed) the outbox database in ``data_dir``.
+
+    The folder is 0700 and the database 0600 (``device_client.private``): the
+    outbox caches the unit's PIN hashes, which another account must not read.
+    """
+    private.private_folder(data_dir)
+    path = os.path.join(data_dir, "outbox.db")
+    private.private_database(path)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")

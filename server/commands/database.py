@@ -4,6 +4,7 @@ import os
 
 import click
 
+from device_client.private import private_folder
 from migrations import migrations
 
 
@@ -12,9 +13,14 @@ from migrations import migrations
 def migrate(obj):
     """Create or upgrade the database schema (run before `serve` and `jobs`).
 
+    Makes the instance folder 0700 and the database 0600 (new or not).
+
     Example: hailong migrate
     """
     path = obj.config["DATABASE"]
+    # The instance folder (config.py with the secret key, the database, staged imports) is the server
+    # account's alone; a database kept elsewhere gets its folder made, its own files are 0600 either way.
+    private_folder(obj.config["INSTANCE"])
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     db = obj.db(migrated=False)
     pending = [m.name for m in migrations.pending(db)]

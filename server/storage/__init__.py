@@ -15,6 +15,7 @@ import sqlite3
 
 import sqlite_utils
 
+from device_client.private import private_database
 from device_client.protocol import format_utc
 
 
@@ -24,7 +25,12 @@ def connect(path, busy_timeout_ms=10_000):
     ``isolation_level=None`` hands transaction control to us (``BEGIN
     IMMEDIATE`` ... ``COMMIT``); WAL lets readers run beside the writer;
     ``synchronous=FULL`` makes a commit durable before we acknowledge it.
+    The file and its ``-wal`` and ``-shm`` are 0600, made so before SQLite
+    creates them and fixed if an older version left them readable: they hold
+    password hashes, PIN hashes and every vote.
     """
+    if str(path) != ":memory:" and not str(path).startswith("file:"):
+        private_database(str(path))
     conn = sqlite3.connect(
         str(path), isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=False
     )
