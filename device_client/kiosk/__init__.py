@@ -16,6 +16,26 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 LANGUAGES = ("vi", "en")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# The page, its script, styles, fonts and photos all come from the tablet;
+# its script is one file (data it needs sits in JSON <script> blocks, which
+# never run). Anything else is refused, and no other page may frame it.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def select_locale():
@@ -41,6 +61,15 @@ def create_app(data_dir, test_config=None):
         if request.host.rsplit(":", 1)[0] not in LOCAL_HOSTS:
             return {"error": {"code": "forbidden", "message": "Local use only.", "fields": {}}}, 403
         return None
+
+    @app.after_request
+    def secure(response):
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        # Who is signed in, the queue: never kept. Static files and photos set their own.
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     app.register_blueprint(views.bp)
     return app
