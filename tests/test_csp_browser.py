@@ -8,6 +8,7 @@ both are collected, and a test first makes sure a real violation is caught.
 import pytest
 
 from tests.admin_live import people_server, signed_in  # noqa: F401
+from tests.browser import wait_until
 from tests.kiosk_live import KioskTablet
 
 PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counters/DN-TT-Q1", "/admin/staff",
@@ -92,7 +93,7 @@ def test_the_kiosk_runs_a_whole_citizen_and_staff_flow_with_no_policy_violation(
             page.click(f".key[data-key='{digit}']")
         page.click("#pin-ok")
         page.wait_for_selector("#screen-waiting.active")
-        page.wait_for_function("document.querySelector('#staff-photo').complete")
+        wait_until(page, "document.querySelector('#staff-photo').complete")
         assert page.evaluate("document.querySelector('#staff-photo').naturalWidth") > 0
         assert page.evaluate("document.fonts.check('16px \"Kiosk Sans\"')")
         page.wait_for_timeout(1100)  # KIOSK_VOTE_INTERVAL_SECONDS
