@@ -98,6 +98,14 @@ class KioskTablet:
         answer = requests.post(self.url + "/api/staff/sign-in", json={"staff": staff, "pin": PINS[staff]}, timeout=5)
         assert answer.ok, answer.text
 
+    def sign_out(self):
+        """Sign out whoever is signed in, with their PIN, as they would at the counter."""
+        state = requests.get(self.url + "/api/state", timeout=5).json()
+        if state["open"]:
+            pin = PINS[state["staff"]["code"]]
+            answer = requests.post(self.url + "/api/staff/sign-out", json={"pin": pin}, timeout=5)
+            assert answer.ok, answer.text
+
     def fresh(self, staff="NV001"):
         """Start a test on a shared tablet: staff signed in, interval passed, old votes ignored."""
         self.sign_in(staff)

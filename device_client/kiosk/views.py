@@ -65,11 +65,12 @@ def sign_in():
 
 @bp.post("/api/staff/sign-out")
 def sign_out():
-    return kiosk().sign_out()
+    return kiosk().sign_out(str(_body().get("pin", "")))
 
 
 @bp.post("/api/staff/touch")
 def touch():
+    _body()
     kiosk().touch()
     return {"ok": True}
 
