@@ -184,13 +184,33 @@ def photo_dir(tablet):
     return os.path.join(tablet.data_dir, "photos")
 
 
+# The server sends photos re-encoded as JPEG (earlier ones may be PNG or WebP).
+# A file is cached under its hash with the extension of its type, and the
+# kiosk serves it as that type: nothing else is kept or guessed.
+PHOTO_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+
+def photo_extension(data):
+    """``.jpg``, ``.png`` or ``.webp`` by the photo's first bytes; None for anything else."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
 def photo_path(tablet, code):
-    """The cached photo file of staff ``code`` (None when there is none)."""
+    """``(path, content type)`` of the cached photo of staff ``code``, or None when there is none."""
     who = person(tablet, code)
     if not who or not who.get("photo_sha256"):
         return None
-    path = os.path.join(photo_dir(tablet), who["photo_sha256"])
-    return path if os.path.exists(path) else None
+    for extension, content_type in PHOTO_TYPES.items():
+        path = os.path.join(photo_dir(tablet), who["photo_sha256"] + extension)
+        if os.path.exists(path):
+            return path, content_type
+    return None
 
 
 def cache_photos(tablet):
@@ -198,8 +218,7 @@ def cache_photos(tablet):
     os.makedirs(photo_dir(tablet), exist_ok=True)
     for who in (tablet.config or {}).get("staff", []):
         sha = who.get("photo_sha256")
-        path = os.path.join(photo_dir(tablet), sha or "")
-        if not sha or os.path.exists(path):
+        if not sha or photo_path(tablet, who["code"]):
             continue
         try:
             data = transport.fetch(
@@ -208,7 +227,9 @@ def cache_photos(tablet):
             )
         except (transport.Unreachable, transport.ServerError):
             continue
-        if hashlib.sha256(data).hexdigest() == sha:
+        extension = photo_extension(data)
+        if extension and hashlib.sha256(data).hexdigest() == sha:
+            path = os.path.join(photo_dir(tablet), sha + extension)
             with open(path + ".tmp", "wb") as handle:
                 handle.write(data)
             os.replace(path + ".tmp", path)

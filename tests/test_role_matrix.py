@@ -11,7 +11,7 @@ import io
 import pytest
 
 from server import storage
-from tests.people import PNG, app_for, snapshot
+from tests.people import NEW_PNG, app_for, snapshot
 
 ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor")
 # Which roles may use each kind of endpoint (admin: everywhere; others: in their subtree).
@@ -123,7 +123,7 @@ def _request(client, method, path, payload, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if payload == "photo":
         return client.open(path, method=method, headers=headers,
-                           data={"photo": (io.BytesIO(PNG + b"new"), "p.png")}, content_type="multipart/form-data")
+                           data={"photo": (io.BytesIO(NEW_PNG), "p.png")}, content_type="multipart/form-data")
     if payload == "file":
         return client.open(path, method=method, headers=headers,
                            data={"file": (io.BytesIO(ORG_CSV), "org.csv")}, content_type="multipart/form-data")
