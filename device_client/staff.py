@@ -17,7 +17,7 @@ import time
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from device_client import store, transport
+from device_client import roster, store, transport
 from device_client.settings import kiosk_settings
 
 HASHER = PasswordHasher()
@@ -37,7 +37,8 @@ def settings(tablet):
 
 
 def person(tablet, code):
-    return next((p for p in (tablet.config or {}).get("staff", []) if p["code"] == code), None)
+    """Staff ``code``'s roster entry if they may serve at this counter today (``roster.serving``)."""
+    return roster.serving(tablet.config, code)
 
 
 def current(tablet, now=None):

@@ -29,7 +29,7 @@ def signed(tablet, seq, **changes):
     event = {
         "id": protocol.uuid7(), "device": tablet.device_id, "seq": seq, "counter": "DN-TT-Q1",
         "staff": "NV001", "event": "sign_in", "reason": None,
-        "local_time": "2026-11-27T07:31:12.500+07:00", **changes,
+        "local_time": protocol.format_local_time(), **changes,
     }
     event["signature"] = protocol.sign(tablet.key, protocol.canonical_session_bytes(event))
     return event

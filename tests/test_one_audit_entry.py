@@ -41,6 +41,12 @@ def api_cases(facts):
         ("admin_org.create_counter", "POST", "/api/v1/counters", {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"},
          "create"),
         ("admin_org.update_counter", "PATCH", "/api/v1/counters/DN-TT-Q1", {"name": "Renamed"}, "update"),
+        ("admin_org.assign", "POST", "/api/v1/counters/DN-TT-Q1/assignments",
+         {"staff": "NV004", "valid_from": "2026-12-01"}, "assign"),
+        ("admin_org.end_assignment", "PATCH", "/api/v1/counters/DN-TT-Q1/assignments/{assignment}",
+         {"valid_to": "2027-12-31"}, "update_assignment"),
+        ("admin_org.delete_assignment", "DELETE", "/api/v1/counters/DN-TT-Q1/assignments/{assignment}", None,
+         "unassign"),
         ("admin_staff.create", "POST", "/api/v1/staff", {"code": "NV100", "full_name": "A B", "unit": "DN-TT"},
          "create"),
         ("admin_staff.update", "PATCH", "/api/v1/staff/NV001", {"title": "Trưởng bộ phận"}, "update"),
@@ -76,6 +82,8 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     _, method, url, payload, action = next(c for c in api_cases(facts) if c[0] == endpoint)
     client = app_for(path).test_client()
     token = facts["tokens"]["admin"]
+    if "{assignment}" in url:
+        url = url.replace("{assignment}", str(_assignment(path)))
     if "{own_token}" in url:
         made = client.post("/api/v1/me/tokens", json={"name": "to revoke"},
                            headers={"Authorization": f"Bearer {token}"}).json
@@ -84,6 +92,18 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     response = _api_request(client, method, url, payload, token)
     assert response.status_code < 300, response.get_data(as_text=True)
     assert audit_rows(path)[len(before):] == [("token", "admin", action)]
+
+
+def _assignment(path):
+    """NV004 (of DN-BH) seconded to DN-TT-Q1, made before the write under test."""
+    from server.manage import rosters
+    from server.manage.actor import cli_actor
+
+    db = storage.connect(path)
+    try:
+        return rosters.assign(db, cli_actor(), "DN-TT-Q1", {"staff": "NV004", "valid_from": "2027-01-01"})["id"]
+    finally:
+        db.close()
 
 
 def test_every_writing_api_endpoint_has_a_case(people):
@@ -113,6 +133,13 @@ def page_cases(facts):
         ("web_org.counters", "/admin/counters", {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"}, "create"),
         ("web_org.counter", "/admin/counters/DN-TT-Q1", {"name": "Renamed", "unit": "DN-TT", "active": "on"},
          "update"),
+        ("web_org.counter:assign", "/admin/counters/DN-TT-Q1",
+         {"action": "assign", "staff": "NV004", "valid_from": "2026-12-01", "valid_to": ""}, "assign"),
+        ("web_org.counter:end_assignment", "/admin/counters/DN-TT-Q1",
+         {"action": "end_assignment", "assignment_id": "{assignment}", "valid_to": "2027-02-01"},
+         "update_assignment"),
+        ("web_org.counter:delete_assignment", "/admin/counters/DN-TT-Q1",
+         {"action": "delete_assignment", "assignment_id": "{assignment}"}, "unassign"),
         ("web_staff.list_", "/admin/staff", {"code": "NV100", "full_name": "A B", "title": "", "unit": "DN-TT"},
          "create"),
         ("web_staff.edit:save", "/admin/staff/NV001",
@@ -153,6 +180,8 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
         db = storage.connect(path)
         form["token_id"] = str(db.execute("SELECT MAX(id) FROM api_tokens").fetchone()[0])
         db.close()
+    if form.get("assignment_id") == "{assignment}":
+        form["assignment_id"] = str(_assignment(path))
     if form.get("upload") == "{upload}":
         preview = client.post("/admin/staff/import", data={"action": "preview", "file": (io.BytesIO(ORG_CSV), "o.csv")},
                               content_type="multipart/form-data")
