@@ -14,7 +14,7 @@ from flask_babel import Babel, get_locale, gettext
 from marshmallow import ValidationError
 
 from server.api.errors import ApiError, status_of
-from server.errors import N_, ActionError, Message
+from server.errors import N_, ActionError, Forbidden, Message
 
 # The summary above a form whose fields the schema refused (their own messages sit beside them).
 INVALID_FORM = N_("Some fields need correcting: see the messages below them.")
@@ -95,11 +95,16 @@ def schema_fields(exc):
 
 
 def attempt(action):
-    """Run an action for a form: ``(result, field errors, message, status)``, all translated."""
+    """Run an action for a form: ``(result, field errors, message, status)``, all translated.
+
+    ``Forbidden`` is not a form's error: it goes on to the 403 page, and to the audit log.
+    """
     try:
         return action(), {}, None, 200
     except ValidationError as exc:
         return None, translated_fields(schema_fields(exc)), translate(INVALID_FORM), 400
+    except Forbidden:
+        raise  # the 403 page, after the denial is audited (server/auth)
     except ActionError as exc:
         return None, translated_fields(exc.fields), translate(exc.message), status_of(exc)
 
