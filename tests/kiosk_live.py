@@ -4,6 +4,7 @@ The server gets PINs and a photo through the real ``hailong staff`` commands,
 and short kiosk timings through its settings, so a test runs in seconds.
 """
 
+import contextlib
 import os
 import struct
 import time
@@ -186,3 +187,16 @@ def offline_tablet(folder, kiosk=None):
         store.set_meta(conn, "config", config)
     conn.close()
     return Tablet(data_dir)
+
+
+@contextlib.contextmanager
+def kiosk_test_client(folder):
+    """Flask's test client on the kiosk's local service over the tablet in ``folder``."""
+    from device_client.kiosk import create_app
+
+    app = create_app(str(folder), {"TESTING": True})
+    try:
+        with app.test_client() as client:
+            yield client
+    finally:
+        app.extensions["kiosk"].close()

@@ -3,18 +3,13 @@
 import pytest
 import requests
 
-from device_client.kiosk import create_app
-from tests.kiosk_live import KioskTablet, offline_tablet
+from tests.kiosk_live import KioskTablet
 
 
 @pytest.fixture
-def client(tmp_path):
-    offline_tablet(tmp_path).close()
-    app = create_app(str(tmp_path), {"TESTING": True})
-    with app.test_client() as client:
-        assert client.post("/api/staff/sign-in", json={"staff": "NV001", "pin": "1234"}).status_code == 200
-        yield client
-    app.extensions["kiosk"].close()
+def client(kiosk_client):
+    assert kiosk_client.post("/api/staff/sign-in", json={"staff": "NV001", "pin": "1234"}).status_code == 200
+    return kiosk_client
 
 
 def signed_in(client):

@@ -2,17 +2,12 @@
 
 import pytest
 
-from device_client.kiosk import create_app
-from tests.kiosk_live import offline_tablet
+from tests.kiosk_live import kiosk_test_client, offline_tablet
 
 
 @pytest.fixture
-def client(tmp_path):
-    offline_tablet(tmp_path).close()
-    app = create_app(str(tmp_path), {"TESTING": True})
-    with app.test_client() as client:
-        yield client
-    app.extensions["kiosk"].close()
+def client(kiosk_client):
+    return kiosk_client
 
 
 def test_the_kiosk_answers_favicon_ico_with_a_real_icon(client):
@@ -55,16 +50,12 @@ def test_the_kiosk_serves_a_cached_photo_as_the_type_it_was_stored_as(tmp_path):
         with open(os.path.join(staff.photo_dir(tablet), sha + staff.photo_extension(data)), "wb") as handle:
             handle.write(data)
     tablet.close()
-    app = create_app(str(tmp_path), {"TESTING": True})
-    try:
-        with app.test_client() as client:
-            for code, content_type in (("NV001", "image/jpeg"), ("NV002", "image/png")):
-                with client.get(f"/photo/{code}") as answer:
-                    assert (answer.status_code, answer.mimetype) == (200, content_type)
-                    assert answer.headers["X-Content-Type-Options"] == "nosniff"
-            assert client.get("/photo/NV003").status_code == 404
-    finally:
-        app.extensions["kiosk"].close()
+    with kiosk_test_client(tmp_path) as client:
+        for code, content_type in (("NV001", "image/jpeg"), ("NV002", "image/png")):
+            with client.get(f"/photo/{code}") as answer:
+                assert (answer.status_code, answer.mimetype) == (200, content_type)
+                assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert client.get("/photo/NV003").status_code == 404
 
 
 def test_only_jpeg_png_and_webp_bytes_are_ever_cached_as_photos():
