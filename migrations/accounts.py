@@ -92,3 +92,22 @@ def accounts_001_users_roles_tokens_audit(db):
             f"""CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log
             BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
         )
+
+
+@migrations()
+def accounts_002_permission_denials(db):
+    # A refused request (403) is audited, but a scan must not flood the
+    # append-only log: the first denial of an actor and permission in a window
+    # is an audit_log entry, the ones after it only count here, on that entry.
+    db.execute(
+        """CREATE TABLE audit_denials (
+            audit_id INTEGER PRIMARY KEY REFERENCES audit_log(id),
+            actor_kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            permission TEXT NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            count INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX audit_denials_key ON audit_denials(actor_kind, actor, permission, first_at)")

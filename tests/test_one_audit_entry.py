@@ -13,7 +13,7 @@ import pytest
 from server import storage
 from server.cli import cli
 from tests.live import hailong
-from tests.people import PNG, app_for, sign_in
+from tests.people import NEW_PNG, app_for, sign_in
 
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 PASSWORD = "correct horse battery staple"
@@ -70,7 +70,7 @@ API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role
 def _api_request(client, method, path, payload, token):
     headers = {"Authorization": f"Bearer {token}"}
     if payload in ("photo", "file"):
-        data = {"photo": (io.BytesIO(PNG + b"new"), "p.png")} if payload == "photo" else \
+        data = {"photo": (io.BytesIO(NEW_PNG), "p.png")} if payload == "photo" else \
             {"file": (io.BytesIO(ORG_CSV), "org.csv")}
         return client.open(path, method=method, headers=headers, data=data, content_type="multipart/form-data")
     return client.open(path, method=method, headers=headers, json=payload)
@@ -187,7 +187,7 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
                               content_type="multipart/form-data")
         form["upload"] = _hidden(preview.get_data(as_text=True), "upload")
     if form.get("photo") == "photo":
-        form["photo"] = (io.BytesIO(PNG + b"new"), "p.png")
+        form["photo"] = (io.BytesIO(NEW_PNG), "p.png")
     before = audit_rows(path)
     response = client.post(url, data=form, content_type="multipart/form-data")
     assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
@@ -240,7 +240,7 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     path, facts = people
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
-    (tmp_path / "p.png").write_bytes(PNG + b"new")
+    (tmp_path / "p.png").write_bytes(NEW_PNG)
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"]}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)

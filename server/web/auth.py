@@ -7,14 +7,10 @@ from server.api.admin.schemas import TokenSchema
 from server.auth import client_address, current_actor, page_requires, protect_csrf, service
 from server.db import get_db
 from server.errors import invalid
-from server.web import attempt, form_data, page_errors
+from server.web import attempt, form_data, local_path, page_errors
 
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/admin")
-
-
-def _safe_next(target):
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -39,7 +35,7 @@ def login():
             if lang:
                 session["lang"] = lang
             session.permanent = True
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(local_path(request.args.get("next")))
     return render_template("login.html", error=error), status
 
 
