@@ -23,9 +23,18 @@ def private_folder(path):
 
 
 def private_file(path):
-    """Create ``path`` empty if it does not exist, with no moment readable by others; fix an older one's mode."""
+    """Create ``path`` empty if it does not exist, with no moment readable by others; fix an older one's mode.
+
+    An existing file is never opened: closing any descriptor of an SQLite
+    database drops every POSIX lock this process holds on it, those of its
+    other connections included (a second thread's connection, the tablet's
+    watch), and the database can then be corrupted. O_EXCL creates or fails.
+    """
     if POSIX:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))  # never truncates
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except OSError:  # it exists; or no folder, a read-only disk: the caller's own open says so
+            pass
     restrict(path, FILE_MODE)
 
 

@@ -7,6 +7,8 @@ older version left them readable by every account on the machine.
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -119,3 +121,24 @@ def test_cached_staff_photos_are_the_tablets_own(kiosk_server, tmp_path):
         assert (mode(photos), mode(cached[0])) == (0o700, 0o600)
     finally:
         tablet.close()
+
+
+def test_opening_a_database_again_keeps_the_locks_of_the_connection_already_open(tmp_path):
+    """Closing any descriptor of an SQLite file drops the process's POSIX locks on it. Had making the file
+    private opened it, another process's last close would think no one else had the database open and
+    delete the WAL under the connection that still uses it: its commits gone, then disk I/O errors."""
+    path = tmp_path / "hailong.db"
+    first = storage.connect(path)
+    try:
+        first.execute("CREATE TABLE t (x)")
+        first.execute("INSERT INTO t VALUES (1)")
+        storage.connect(path).close()  # another thread's connection coming and going
+        reader = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT * FROM t'); c.close()"
+        subprocess.run([sys.executable, "-c", reader, str(path)], check=True, timeout=60)
+        assert os.path.exists(f"{path}-wal")
+        first.execute("INSERT INTO t VALUES (2)")
+        check = sqlite3.connect(path)
+        assert check.execute("SELECT COUNT(*) FROM t").fetchone() == (2,)
+        check.close()
+    finally:
+        first.close()
