@@ -1,4 +1,5 @@
-"""Migrations of people, roles, API tokens and the audit log.
+"""Migrations of people, roles, API tokens and the audit log
+(and of the device token's first use, which ends enrollment retries).
 
 Names start with ``accounts_`` and a number; never edit one that has shipped.
 """
@@ -92,3 +93,13 @@ def accounts_001_users_roles_tokens_audit(db):
             f"""CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log
             BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
         )
+
+
+@migrations()
+def accounts_002_device_token_first_use(db):
+    # A lost enrollment answer may be retried (a new token for the same
+    # device) only until the device first authenticates with its token: any
+    # call, a configuration fetch included (server/sync/enrollment.py).
+    # Devices already heard from count as having used theirs.
+    db.execute("ALTER TABLE devices ADD COLUMN token_used_at TEXT")
+    db.execute("UPDATE devices SET token_used_at = last_seen_at WHERE last_seen_at != enrolled_at")

@@ -1,17 +1,26 @@
 """Enrollment: a one-time code and a proof of key possession make a tablet a device."""
 
+import datetime as dt
+
 from device_client.protocol import Verifier, enroll_proof_bytes, parse_time
 from server.errors import Conflict, Invalid
 from server.storage import devices, now_utc, org, timestamp
+
+# How long after the first answer a lost one may be asked for again: long
+# enough to notice a failed enroll and run it once more, short enough that a
+# copied request is worth little. After it, a new code.
+RETRY_MINUTES = 10
 
 
 def enroll(db, data):
     """Register a tablet's public key with a one-time code; returns id and token.
 
     Retrying is safe: if the answer to an enrollment was lost, the tablet sends
-    the same code and key again and gets the same device with a fresh token,
-    as long as the first token was never used (so a replayed request cannot
-    take over a tablet that is already working).
+    the same code and key again and gets the same device with a fresh token
+    (the earlier one stops working), as long as no call was ever made with
+    the token, a configuration fetch included, and within ``RETRY_MINUTES``
+    of the first answer. So a replayed request cannot take over a tablet
+    that is working, nor one enrolled a while ago.
     """
     row = devices.find_enrollment_code(db, data["code"])
     if row is None:
@@ -26,7 +35,8 @@ def enroll(db, data):
         raise Invalid("This enrollment code has expired; ask for a new one.", {"code": ["Expired."]},
                       code="code_expired")
     if row["used_at"]:
-        enrolled = devices.reissue_unused_token(db, row, data["public_key"])
+        since = timestamp(now_utc() - dt.timedelta(minutes=RETRY_MINUTES))
+        enrolled = devices.reissue_unused_token(db, row, data["public_key"], since)
     else:
         enrolled = devices.enroll_device(db, row, data["public_key"], data["app_version"])
     if enrolled is None:
