@@ -1,4 +1,4 @@
-"""Migrations of people, roles, API tokens and the audit log
+"""Migrations of people, roles, API tokens, sign-in throttling and the audit log
 (and of the device token's first use, which ends enrollment retries).
 
 Names start with ``accounts_`` and a number; never edit one that has shipped.
@@ -103,3 +103,26 @@ def accounts_002_device_token_first_use(db):
     # Devices already heard from count as having used theirs.
     db.execute("ALTER TABLE devices ADD COLUMN token_used_at TEXT")
     db.execute("UPDATE devices SET token_used_at = last_seen_at WHERE last_seen_at != enrolled_at")
+
+
+@migrations()
+def accounts_003_login_throttle_windows(db):
+    # Refused sign-ins are counted here, one row per throttled account or
+    # address and window, and written to the audit log as one entry with the
+    # count when the window closes (server/manage/account.py), so a flood of
+    # attempts cannot flood the append-only log. Old login_failures are
+    # deleted by the sign-in path, so they need an index by time alone.
+    db.execute(
+        """CREATE TABLE login_throttles (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('account', 'address')),
+            key TEXT NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_username TEXT NOT NULL,
+            last_address TEXT NOT NULL,
+            UNIQUE (kind, key)
+        )"""
+    )
+    db.execute("CREATE INDEX login_failures_time ON login_failures(created_at)")

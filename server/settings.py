@@ -169,17 +169,23 @@ SETTINGS = (
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
-        "Failed sign-ins to one account within LOGIN_LOCK_MINUTES before it is refused (429).",
+        "Wrong passwords for one account within LOGIN_LOCK_MINUTES (at sign-in, or entered again to change the"
+        " password or make a token) before it is refused (429).",
         positive,
     ),
     Setting(
         "LOGIN_MAX_FAILURES_PER_ADDRESS",
         20,
-        "Failed sign-ins from one IP address within LOGIN_LOCK_MINUTES before it is refused (429).",
+        "Wrong passwords from one IP address within LOGIN_LOCK_MINUTES before it is refused (429).",
         positive,
     ),
-    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which failed sign-ins are counted.", positive),
-    Setting("PASSWORD_MIN_LENGTH", 10, "Shortest password accepted for a user account.", positive),
+    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which wrong passwords are counted.", positive),
+    Setting(
+        "PASSWORD_MIN_LENGTH",
+        10,
+        "Shortest password accepted for a user account (common ones and ones containing the username are refused).",
+        positive,
+    ),
     Setting("API_TOKEN_DEFAULT_DAYS", 90, "Lifetime of a personal API token when none is asked for.", positive),
     Setting("API_TOKEN_MAX_DAYS", 365, "Longest lifetime a personal API token may be given.", positive),
     Setting(

@@ -155,6 +155,13 @@ def revoke_token(db, token_id, now):
     ).rowcount
 
 
+def revoke_tokens_of(db, user_id, now):
+    """Revoke every live token of a user; returns how many. Revoked tokens never come back."""
+    return db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [now, user_id]
+    ).rowcount
+
+
 def mark_token_used(db, token_id, now):
     db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
 
@@ -163,10 +170,11 @@ def mark_token_used(db, token_id, now):
 
 
 def record_login_failure(db, username, address, now):
-    db.execute(
+    """A failed (or, until its verdict, reserved) attempt; returns its id."""
+    return db.execute(
         "INSERT INTO login_failures (username, address, created_at) VALUES (?, ?, ?)",
         [username, address, now],
-    )
+    ).lastrowid
 
 
 def login_failures_since(db, username, address, since):
@@ -180,5 +188,34 @@ def login_failures_since(db, username, address, since):
     return by_user, by_address
 
 
+def delete_login_failure(db, failure_id):
+    db.execute("DELETE FROM login_failures WHERE id = ?", [failure_id])
+
+
 def clear_login_failures(db, username):
     db.execute("DELETE FROM login_failures WHERE username = ?", [username])
+
+
+def prune_login_failures(db, before):
+    """Delete failures older than ``before`` (they no longer count); returns how many."""
+    return db.execute("DELETE FROM login_failures WHERE created_at < ?", [before]).rowcount
+
+
+def count_throttled(db, kind, key, username, address, now):
+    """Count one refused attempt in the open window of ``(kind, key)``, opening it if there is none."""
+    db.execute(
+        "INSERT INTO login_throttles (kind, key, first_at, last_at, attempts, last_username, last_address)"
+        " VALUES (?, ?, ?, ?, 1, ?, ?)"
+        " ON CONFLICT (kind, key) DO UPDATE SET attempts = attempts + 1, last_at = excluded.last_at,"
+        " last_username = excluded.last_username, last_address = excluded.last_address",
+        [kind, key, now, now, username, address],
+    )
+
+
+def throttle_windows_opened_before(db, before):
+    """Windows of refused attempts that opened before ``before`` (so they are over)."""
+    return query(db, "SELECT * FROM login_throttles WHERE first_at < ? ORDER BY id", [before])
+
+
+def delete_throttle_window(db, window_id):
+    db.execute("DELETE FROM login_throttles WHERE id = ?", [window_id])

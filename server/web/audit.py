@@ -29,10 +29,13 @@ ACTIONS = {
     "issue_code": N_("issued an enrollment code"), "revoke": N_("revoked"), "set_pin": N_("set the kiosk PIN"),
     "photo": N_("uploaded a photo"), "grant_role": N_("granted a role"), "revoke_role": N_("removed a role"),
     "import": N_("imported a file"),
+    "password_change_failed": N_("entered a wrong password to change it"),
+    "token_create_failed": N_("entered a wrong password to create an API token"),
 }
 OBJECTS = {
     "unit": N_("unit"), "counter": N_("counter"), "staff": N_("staff member"), "user": N_("user"),
     "device": N_("device"), "api_token": N_("API token"), "org": N_("organisation"),
+    "address": N_("address"),
 }
 FIELDS = {
     "code": N_("Code"), "name": N_("Name"), "full_name": N_("Full name"), "title": N_("Title"), "unit": N_("Unit"),
@@ -41,6 +44,8 @@ FIELDS = {
     "created_at": N_("Created"), "updated_at": N_("Last changed"), "status": N_("State"),
     "password_changed": N_("Password changed"), "has_photo": N_("Photo"), "prefix": N_("Starts with"),
     "bytes": N_("Size (bytes)"), "content_type": N_("Type"),
+    "tokens_revoked": N_("API tokens revoked"), "attempts": N_("Attempts"), "first_at": N_("First"),
+    "last_at": N_("Last"), "limit": N_("Limit reached for"), "user": N_("User"),
 }
 ACTOR_KINDS = {"user": N_("on the pages"), "token": N_("with an API token"), "cli": N_("on the command line"),
                "anonymous": N_("not signed in")}

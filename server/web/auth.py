@@ -7,7 +7,7 @@ from server.api.admin.schemas import TokenSchema
 from server.auth import client_address, current_actor, page_requires, protect_csrf, service
 from server.db import get_db
 from server.errors import invalid
-from server.web import attempt, form_data, page_errors
+from server.web import attempt, form_data, page_errors, translate
 
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/admin")
@@ -28,10 +28,7 @@ def login():
                 client_address(), current_app.config,
             )
         except service.LoginRefused as exc:
-            error, status = _("Wrong username or password."), exc.status
-            if exc.status == 429:
-                error = _("Too many failed sign-ins. Try again in %(minutes)s minutes.",
-                          minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            error, status = translate(exc.message), exc.status
         else:
             lang = session.get("lang")
             session.clear()
@@ -60,7 +57,8 @@ def account():
     if action == "password":
         done, errors, message, status = attempt(lambda: _change_password(db, actor))
         if done:
-            message = _("Your password has been changed.")
+            message = _("Your password has been changed. Your other sessions have ended and your API tokens"
+                        " have been revoked.")
     elif action == "token":
         done, errors, message, status = attempt(lambda: _create_token(db, actor))
         new_token = done and done[0]
@@ -83,8 +81,9 @@ def _change_password(db, actor):
 
 def _create_token(db, actor):
     days = {"days": int(request.form["days"])} if request.form.get("days", "").isdigit() else {}
-    data = TokenSchema().load(form_data(["name"]) | days)
-    return service.create_token(db, actor, data["name"], data.get("days"), current_app.config)
+    data = TokenSchema().load(form_data(["name"]) | days | {"password": request.form.get("password", "")})
+    return service.create_token(db, actor, data["name"], data.get("days"), current_app.config,
+                                password=data["password"])
 
 
 page_errors(bp)
