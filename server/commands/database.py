@@ -1,17 +1,22 @@
-"""``hailong migrate``."""
+"""``hailong migrate``: the schema, and the instance's secret key."""
 
 import os
+import secrets
 
 import click
 
 from migrations import migrations
+from server import settings
 
 
 @click.command()
 @click.pass_obj
 def migrate(obj):
-    """Create or upgrade the database schema (run before `serve` and `jobs`).
+    """Create or upgrade the database schema (run before `serve` and `jobs`), and give the instance a secret key.
 
+    The key (SECRET_KEY, which signs session cookies) is written once into
+    INSTANCE/config.py, readable by its owner only; a key already set there
+    or in HAILONG_SECRET_KEY is left alone.
     Example: hailong migrate
     """
     path = obj.config["DATABASE"]
@@ -20,3 +25,31 @@ def migrate(obj):
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)
     click.echo(f"Applied {len(pending)} migration(s) to {path}: {', '.join(pending) or 'none pending'}.")
+    note = ensure_secret_key(obj.config, os.environ)
+    if note:
+        click.echo(note)
+
+
+def ensure_secret_key(config, environ):
+    """Append a random ``SECRET_KEY`` to the instance's config.py unless one is set; a line saying so, or None.
+
+    Only into an instance folder that exists (``migrate`` has just made it
+    if the database lives in it): ``hailong --database elsewhere.db
+    migrate`` must not make an ``instance/`` beside whoever typed it. The
+    file is created 0600, or made 0600 when a key is added to it.
+    """
+    instance = config["INSTANCE"]
+    path = settings.config_file(instance)
+    if f"{settings.PREFIX}SECRET_KEY" in environ or "SECRET_KEY" in settings.names_in_config_file(instance):
+        return None
+    if not os.path.isdir(instance):
+        return (f"No SECRET_KEY written: the instance folder {instance} does not exist and the database is"
+                " elsewhere. `hailong serve` needs one: set HAILONG_SECRET_KEY (docs/settings.md).")
+    key = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write("\n# Written by `hailong migrate`: signs the session cookies. Keep it secret; a new one"
+                     " signs everyone out.\n")
+        handle.write(f"SECRET_KEY = {key!r}\n")
+    os.chmod(path, 0o600)
+    return f"Wrote a random SECRET_KEY to {path} (readable by its owner only)."

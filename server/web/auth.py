@@ -1,7 +1,10 @@
 """Sign in, sign out, your account: password change and personal API tokens."""
 
+import urllib.parse
+
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 
 from server.api.admin.schemas import TokenSchema
 from server.auth import client_address, current_actor, page_requires, protect_csrf, service
@@ -12,16 +15,39 @@ from server.web import attempt, form_data, page_errors, translate
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/admin")
 
+# Browsers keep a Secure cookie from plain http:// on these hosts (and only these).
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
 
 def _safe_next(target):
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def needs_https_here():
+    """True when this browser cannot keep the session cookie: it is Secure, and the page came over plain HTTP.
+
+    Behind a TLS proxy that TRUSTED_PROXIES does not cover, the proxy's
+    ``X-Forwarded-Proto: https`` still says the browser is on HTTPS.
+    """
+    if not current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
+        return False
+    if request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https":
+        return False
+    return urllib.parse.urlsplit("//" + request.host).hostname not in LOOPBACK
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error, status = None, 200
     if request.method == "POST":
-        protect_csrf()
+        try:
+            protect_csrf()
+        except CSRFError:
+            # Over plain HTTP the browser never stored the Secure session cookie,
+            # so the form's CSRF token has nothing to match: say that, not Flask-WTF's words.
+            status = 400
+            error = None if needs_https_here() else _("The sign-in form had expired. Please sign in again.")
+            return _login_page(error), status
         try:
             secret, _user = service.login(
                 get_db(), request.form.get("username", ""), request.form.get("password", ""),
@@ -37,7 +63,13 @@ def login():
                 session["lang"] = lang
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error), status
+    return _login_page(error), status
+
+
+def _login_page(error):
+    config = current_app.config
+    trial = config["INSECURE_HTTP_TRIAL"] and not config["DEVELOPMENT"]
+    return render_template("login.html", error=error, needs_https=needs_https_here(), insecure_trial=trial)
 
 
 @bp.post("/logout")
