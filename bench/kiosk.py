@@ -25,7 +25,7 @@ import requests  # noqa: E402
 
 from bench import fresh_work_dir  # noqa: E402
 from devtools.processes import DeviceRun  # noqa: E402
-from tests.browser import CHROMIUM_ARGS, ensure_chromium  # noqa: E402
+from tests.browser import CHROMIUM_ARGS, ensure_chromium, wait_until  # noqa: E402
 from tests.kiosk_live import PINS, offline_tablet  # noqa: E402
 
 WORK = os.path.join(ROOT, "bench", "work", "kiosk")
@@ -68,7 +68,7 @@ def tap_loop(url, taps, warmup):
             page.click("#start")
             page.wait_for_selector("#screen-rating.active")
             page.click(".level[data-value='4']")
-            page.wait_for_function(f"window.hailongTimings.length > {n}")
+            wait_until(page, f"window.hailongTimings.length > {n}")
             page.wait_for_selector("#screen-waiting.active")
             if n % 50 == 49:
                 print(f"  {n + 1} taps", flush=True)

@@ -8,6 +8,7 @@ end of day, replaced) and lockout is an event signed with the device key, with
 its own gapless sequence, queued and synced like votes (docs/protocol.md).
 """
 
+import base64
 import datetime as dt
 import hashlib
 import os
@@ -16,7 +17,7 @@ import time
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from device_client import store, transport
+from device_client import roster, store, transport
 from device_client.settings import kiosk_settings
 
 HASHER = PasswordHasher()
@@ -36,7 +37,8 @@ def settings(tablet):
 
 
 def person(tablet, code):
-    return next((p for p in (tablet.config or {}).get("staff", []) if p["code"] == code), None)
+    """Staff ``code``'s roster entry if they may serve at this counter today (``roster.serving``)."""
+    return roster.serving(tablet.config, code)
 
 
 def current(tablet, now=None):
@@ -70,29 +72,57 @@ def touch(tablet, now=None):
             store.set_meta(tablet.conn, "session", session)
 
 
-def sign_in(tablet, code, pin, now=None):
-    """Check ``pin`` for staff ``code``; on success record the event and return the session.
+def check_pin(tablet, code, pin, now=None):
+    """Check ``pin`` for staff ``code``, counting a wrong one against the code; returns the code.
 
-    Raises ``SignInError`` (``unknown_staff``, ``no_pin``, ``locked``, ``wrong_pin``).
+    A wrong PIN, an unknown code and a person with no PIN get one answer:
+    ``wrong_pin`` with the attempts left (unknown codes are counted and locked
+    like known ones), after about the same time (an unknown code is checked
+    against a stand-in hash of the roster's cost). So the keypad tells no one
+    which codes exist. Raises ``SignInError`` (``wrong_pin``, ``locked``).
     """
     now = now or time.time()
     limits = settings(tablet)
     code = (code or "").strip().upper()
     who = person(tablet, code)
+    pin_hash = (who or {}).get("pin_hash")
     failures, locked_until = store.pin_attempts(tablet.conn, code)
     if locked_until > now:
         raise SignInError("locked", "Too many wrong PINs; try again later.", locked_until=locked_until)
-    if who is None or not who.get("pin_hash"):
-        # Unknown codes count as failures too, so the keypad is no oracle for codes.
-        _failed(tablet, code, failures, limits, now, record=False)
-        raise SignInError("wrong_pin", "Staff code or PIN is wrong.")
-    try:
-        HASHER.verify(who["pin_hash"], pin or "")
-    except (VerificationError, InvalidHashError):
-        left = _failed(tablet, code, failures, limits, now, record=True)
-        raise SignInError("wrong_pin", "Staff code or PIN is wrong.", attempts_left=left) from None
+    right = False
+    checked_against = pin_hash or _stand_in(tablet)
+    if checked_against:
+        try:
+            right = HASHER.verify(checked_against, pin or "") and pin_hash is not None
+        except (VerificationError, InvalidHashError):
+            right = False
+    if not right:
+        # Only someone who has a PIN gets a lockout event: the server knows no one else.
+        left = _failed(tablet, code, failures, limits, now, record=pin_hash is not None)
+        raise SignInError("wrong_pin", "Staff code or PIN is wrong.", attempts_left=left)
     with store.transaction(tablet.conn):
         store.set_pin_attempts(tablet.conn, code, 0, 0)
+    return code
+
+
+def _stand_in(tablet):
+    """A hash no PIN matches, as costly to check as the roster's (None when nobody has a PIN)."""
+    real = next((p["pin_hash"] for p in (tablet.config or {}).get("staff", []) if p.get("pin_hash")), None)
+    if real is None or real.count("$") < 5:
+        return None
+    params = real.rsplit("$", 2)[0]  # $argon2id$v=19$m=...,t=...,p=...
+    salt, digest = (base64.b64encode(os.urandom(n)).decode().rstrip("=") for n in (16, 32))
+    return f"{params}${salt}${digest}"
+
+
+def sign_in(tablet, code, pin, now=None):
+    """Check ``pin`` for staff ``code``; on success record the event and return the session.
+
+    Raises ``SignInError`` (``wrong_pin``, ``locked``) as ``check_pin`` does.
+    """
+    now = now or time.time()
+    code = check_pin(tablet, code, pin, now)
+    with store.transaction(tablet.conn):
         previous = store.get_meta(tablet.conn, "session")
         if previous:
             tablet.record_session_event(previous["staff"], "sign_out", "replaced", now)
@@ -100,6 +130,20 @@ def sign_in(tablet, code, pin, now=None):
         session = {"staff": code, "signed_in_at": now, "last_activity": now}
         store.set_meta(tablet.conn, "session", session)
     return session
+
+
+def sign_out_with_pin(tablet, pin, now=None):
+    """The signed-in person signs out at the kiosk with their own PIN; returns their code (None if nobody).
+
+    Anyone at the counter can open the staff panel, so a sign-out takes the
+    PIN, counted like a sign-in's: wrong ones lock the code for a while.
+    """
+    now = now or time.time()
+    session = current(tablet, now)
+    if session is None:
+        return None
+    check_pin(tablet, session["staff"], pin, now)
+    return sign_out(tablet, "manual", now)
 
 
 def sign_out(tablet, reason="manual", now=None):
@@ -141,13 +185,33 @@ def photo_dir(tablet):
     return os.path.join(tablet.data_dir, "photos")
 
 
+# The server sends photos re-encoded as JPEG (earlier ones may be PNG or WebP).
+# A file is cached under its hash with the extension of its type, and the
+# kiosk serves it as that type: nothing else is kept or guessed.
+PHOTO_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+
+def photo_extension(data):
+    """``.jpg``, ``.png`` or ``.webp`` by the photo's first bytes; None for anything else."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
 def photo_path(tablet, code):
-    """The cached photo file of staff ``code`` (None when there is none)."""
+    """``(path, content type)`` of the cached photo of staff ``code``, or None when there is none."""
     who = person(tablet, code)
     if not who or not who.get("photo_sha256"):
         return None
-    path = os.path.join(photo_dir(tablet), who["photo_sha256"])
-    return path if os.path.exists(path) else None
+    for extension, content_type in PHOTO_TYPES.items():
+        path = os.path.join(photo_dir(tablet), who["photo_sha256"] + extension)
+        if os.path.exists(path):
+            return path, content_type
+    return None
 
 
 def cache_photos(tablet):
@@ -155,8 +219,7 @@ def cache_photos(tablet):
     os.makedirs(photo_dir(tablet), exist_ok=True)
     for who in (tablet.config or {}).get("staff", []):
         sha = who.get("photo_sha256")
-        path = os.path.join(photo_dir(tablet), sha or "")
-        if not sha or os.path.exists(path):
+        if not sha or photo_path(tablet, who["code"]):
             continue
         try:
             data = transport.fetch(
@@ -165,7 +228,9 @@ def cache_photos(tablet):
             )
         except (transport.Unreachable, transport.ServerError):
             continue
-        if hashlib.sha256(data).hexdigest() == sha:
+        extension = photo_extension(data)
+        if extension and hashlib.sha256(data).hexdigest() == sha:
+            path = os.path.join(photo_dir(tablet), sha + extension)
             with open(path + ".tmp", "wb") as handle:
                 handle.write(data)
             os.replace(path + ".tmp", path)

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from device_client import __version__, identity, protocol, settings, store, transport
+from device_client import __version__, identity, protocol, roster, settings, store, transport
 
 MAX_BATCH = 500
 
@@ -326,8 +326,9 @@ class Tablet:
 
 def _roster_and_scale(config, vote):
     """What the server checks against its data, checked against the cached copy of it."""
-    if vote["staff"] not in {person["code"] for person in config["staff"]}:
-        raise VoteError(f"Staff code {vote['staff']!r} is not on this counter's roster.")
+    day = vote["local_time"][:10]  # the tablet's local date of the tap
+    if roster.serving(config, vote["staff"], day) is None:
+        raise VoteError(f"Staff code {vote['staff']!r} is not on this counter's roster on {day}.")
     scale = config["scale"]
     levels = {level["value"] for level in scale["levels"]}
     if vote["rating"] not in levels:

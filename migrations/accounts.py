@@ -96,7 +96,26 @@ def accounts_001_users_roles_tokens_audit(db):
 
 
 @migrations()
-def accounts_002_device_token_first_use(db):
+def accounts_002_permission_denials(db):
+    # A refused request (403) is audited, but a scan must not flood the
+    # append-only log: the first denial of an actor and permission in a window
+    # is an audit_log entry, the ones after it only count here, on that entry.
+    db.execute(
+        """CREATE TABLE audit_denials (
+            audit_id INTEGER PRIMARY KEY REFERENCES audit_log(id),
+            actor_kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            permission TEXT NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            count INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX audit_denials_key ON audit_denials(actor_kind, actor, permission, first_at)")
+
+
+@migrations()
+def accounts_003_device_token_first_use(db):
     # A lost enrollment answer may be retried (a new token for the same
     # device) only until the device first authenticates with its token: any
     # call, a configuration fetch included (server/sync/enrollment.py).
@@ -106,7 +125,7 @@ def accounts_002_device_token_first_use(db):
 
 
 @migrations()
-def accounts_003_login_throttle_windows(db):
+def accounts_004_login_throttle_windows(db):
     # Refused sign-ins are counted here, one row per throttled account or
     # address and window, and written to the audit log as one entry with the
     # count when the window closes (server/manage/account.py), so a flood of

@@ -27,3 +27,38 @@ def sync_001_one_store_for_every_stream(db):
     db.execute("CREATE INDEX sync_incidents_device ON sync_incidents(device_id, stream, kind, seq)")
     # Which batch brought a staff event, as votes already record.
     db.execute("ALTER TABLE staff_sessions ADD COLUMN batch_id INTEGER REFERENCES sync_batches(id)")
+
+
+@migrations()
+def sync_002_counter_rosters(db):
+    # Who may serve at a counter: the staff of its unit, plus staff seconded
+    # from other units for a span of days (local dates in TIMEZONE, both
+    # ends included; no end: until further notice). A vote or sign-in for
+    # anyone else is refused (server/sync/streams.py).
+    db.execute(
+        """CREATE TABLE counter_assignments (
+            id INTEGER PRIMARY KEY,
+            counter_id INTEGER NOT NULL REFERENCES counters(id),
+            staff_id INTEGER NOT NULL REFERENCES staff(id),
+            valid_from TEXT NOT NULL,
+            valid_to TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (counter_id, staff_id, valid_from),
+            CHECK (valid_to IS NULL OR valid_to >= valid_from)
+        )"""
+    )
+    db.execute("CREATE INDEX counter_assignments_staff ON counter_assignments(staff_id)")
+    # When a counter stopped serving: votes cast after it are refused, those
+    # before it still count. Counters already inactive get their last change.
+    db.execute("ALTER TABLE counters ADD COLUMN deactivated_at TEXT")
+    db.execute("UPDATE counters SET deactivated_at = updated_at WHERE active = 0")
+    # Whom an incident is about, so the staff member's own unit sees it
+    # wherever the tablet stood.
+    db.execute("ALTER TABLE sync_incidents ADD COLUMN staff_id INTEGER REFERENCES staff(id)")
+    db.execute(
+        "UPDATE sync_incidents SET staff_id = (SELECT s.id FROM staff s"
+        " WHERE s.code = json_extract(sync_incidents.payload, '$.staff'))"
+        " WHERE payload IS NOT NULL AND json_valid(payload)"
+    )
+    db.execute("CREATE INDEX sync_incidents_staff ON sync_incidents(staff_id)")

@@ -26,6 +26,7 @@ def create_app(test_config=None):
 
     from server import auth, db, openapi, web
     from server.api import admin, devices, errors
+    from server.web import headers
 
     db.init_app(app)
     errors.init_app(app)
@@ -36,6 +37,8 @@ def create_app(test_config=None):
     admin.register(app)
     openapi.init_app(app)
     web.init_app(app)
+    # After every blueprint: every answer, the API's and the errors' included.
+    headers.init_app(app)
 
     @app.get("/healthz")
     def healthz():

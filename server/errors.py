@@ -49,9 +49,10 @@ class NotFound(ActionError):
 
 
 class Forbidden(ActionError):
-    """The actor's roles do not allow this action at all."""
+    """The actor's roles do not allow this action at all; ``permission`` names what was missing."""
 
     code = "forbidden"
+    permission = None
 
 
 class Conflict(ActionError):

@@ -10,6 +10,7 @@ file twice changes nothing. Nothing is deleted: people leave by ``active=no``.
 """
 
 import csv
+import datetime as dt
 import dataclasses
 import io
 import os
@@ -20,11 +21,14 @@ import zipfile
 
 from server.errors import N_
 from server.storage import org as org_storage
+from server.storage import rosters
 from server.storage import staff as staff_storage
 from server.storage import timestamp, write_transaction
 
 COLUMNS = ("kind", "code", "name", "parent", "title", "active")
-KINDS = ("unit", "counter", "staff")
+# Optional columns, for assignment rows only: the days a person serves at a counter.
+DAY_COLUMNS = ("valid_from", "valid_to")
+KINDS = ("unit", "counter", "staff", "assignment")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 MAX_TEXT = 200
 TRUE_WORDS = {"", "yes", "y", "1", "true", "có", "co"}
@@ -54,20 +58,25 @@ class Summary:
     units: Counts = dataclasses.field(default_factory=Counts)
     counters: Counts = dataclasses.field(default_factory=Counts)
     staff: Counts = dataclasses.field(default_factory=Counts)
+    assignments: Counts = dataclasses.field(default_factory=Counts)
 
     def of(self, kind):
-        return {"unit": self.units, "counter": self.counters, "staff": self.staff}[kind]
+        return {"unit": self.units, "counter": self.counters, "staff": self.staff,
+                "assignment": self.assignments}[kind]
 
     def as_dict(self):
         return {
             "units": dataclasses.asdict(self.units),
             "counters": dataclasses.asdict(self.counters),
             "staff": dataclasses.asdict(self.staff),
+            "assignments": dataclasses.asdict(self.assignments),
         }
 
     def describe(self, dry_run=False):
         verbs = ("to create", "to update") if dry_run else ("created", "updated")
         groups = (("units", self.units), ("counters", self.counters), ("staff", self.staff))
+        if self.assignments != Counts():
+            groups += (("assignments", self.assignments),)
         parts = [
             f"{label} {c.created} {verbs[0]}, {c.updated} {verbs[1]}, {c.unchanged} unchanged"
             for label, c in groups
@@ -80,7 +89,7 @@ class Summary:
 
 @dataclasses.dataclass
 class Entry:
-    """One valid-looking data row; ``parent`` is a unit code or None."""
+    """One valid-looking data row; ``parent`` is a unit code (a counter code for an assignment) or None."""
 
     line: int
     kind: str
@@ -89,6 +98,15 @@ class Entry:
     parent: str | None
     title: str
     active: int
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+    @property
+    def key(self):
+        """What the row is, across the file and the database: an assignment is a person, a counter, a first day."""
+        if self.kind == "assignment":
+            return (self.code, self.parent, self.valid_from)
+        return self.code
 
 
 def import_file(db, path, dry_run=False):
@@ -129,7 +147,7 @@ def _read_csv(path):
         line = data[: exc.start].count(b"\n") + 1
         raise ImportRejected([N_(
             "line %(line)s: the file is not UTF-8 text (byte 0x%(byte)s); in Excel use Save As >"
-            " 'CSV UTF-8 (Comma delimited)', or import the .xlsx", line=line, byte=f"{data[exc.start]:02X}",
+            " 'CSV UTF-8 (Comma delimited)', or import the .xlsx", line=line, byte="%02X" % data[exc.start],
         )]) from None
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     # Excel in locales with a decimal comma (vi-VN among them) separates with ';'.
@@ -197,7 +215,7 @@ def parse_rows(rows):
         raise ImportRejected([N_("the file is empty; its first line must be: %(columns)s", columns=",".join(COLUMNS))])
     header_line, header = data[0]
     header = [h.lower() for h in header]
-    unknown = [h for h in header if h and h not in COLUMNS]
+    unknown = [h for h in header if h and h not in COLUMNS + DAY_COLUMNS]
     missing = [c for c in COLUMNS if c not in header]
     doubled = sorted({h for h in header if h and header.count(h) > 1})
     bad = []
@@ -228,7 +246,7 @@ def parse_rows(rows):
         problems += row_problems
         if entry is None:
             continue
-        earlier = first_seen.setdefault((entry.kind, entry.code), line)
+        earlier = first_seen.setdefault((entry.kind, entry.key), line)
         if earlier != line:
             message = N_("%(kind)s '%(code)s' already appears on line %(earlier)s", kind=entry.kind,
                          code=entry.code, earlier=earlier)
@@ -239,7 +257,7 @@ def parse_rows(rows):
 
 
 def _problem(line, column, message):
-    return (line, COLUMNS.index(column),
+    return (line, (COLUMNS + DAY_COLUMNS).index(column),
             N_("line %(line)s, column %(column)s: %(problem)s", line=line, column=column, problem=message))
 
 
@@ -253,13 +271,14 @@ def _parse_row(line, row):
     for column, value in row.items():
         bad = [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r"]
         if bad:
-            message = N_("contains the control character U+%(code)s; retype the cell", code=f"{ord(bad[0]):04X}")
+            character = "%04X" % ord(bad[0])
+            message = N_("contains the control character U+%(code)s; retype the cell", code=character)
             problems.append(_problem(line, column, message))
     kind = row["kind"].lower()
     if not kind:
-        problems.append(_problem(line, "kind", N_("required (unit, counter or staff)")))
+        problems.append(_problem(line, "kind", N_("required (unit, counter, staff or assignment)")))
     elif kind not in KINDS:
-        message = N_("'%(value)s' is not one of unit, counter, staff", value=row["kind"])
+        message = N_("'%(value)s' is not one of unit, counter, staff, assignment", value=row["kind"])
         problems.append(_problem(line, "kind", message))
         kind = ""
     code = row["code"]
@@ -277,14 +296,16 @@ def _parse_row(line, row):
         code = ""
     # Names are compared for idempotence, so collapse stray inner spaces (NBSP from Word too).
     name, title = " ".join(row["name"].split()), " ".join(row["title"].split())
-    if not name:
+    if not name and kind != "assignment":
         problems.append(_problem(line, "name", N_("required")))
     elif len(name) > MAX_TEXT:
         problems.append(_problem(line, "name", _too_long(name)))
     if kind in ("counter", "staff") and not row["parent"]:
         message = N_("required: the code of the unit this %(kind)s belongs to", kind=kind)
         problems.append(_problem(line, "parent", message))
-    if kind in ("unit", "counter") and title:
+    if kind == "assignment" and not row["parent"]:
+        problems.append(_problem(line, "parent", N_("required: the code of the counter the person is assigned to")))
+    if kind in ("unit", "counter", "assignment") and title:
         message = N_("only staff have a title; leave it blank for a %(kind)s", kind=kind)
         problems.append(_problem(line, "title", message))
     elif len(title) > MAX_TEXT:
@@ -293,10 +314,35 @@ def _parse_row(line, row):
     if word not in TRUE_WORDS | FALSE_WORDS:
         message = N_("'%(value)s' is not yes/no (also 1/0, true/false, có/không)", value=row["active"])
         problems.append(_problem(line, "active", message))
+    days, day_problems = _parse_days(line, kind, row, word in FALSE_WORDS)
+    problems += day_problems
     if not kind or not code:
         return None, problems
     active = int(word not in FALSE_WORDS)
-    return Entry(line, kind, code, name, row["parent"] or None, title, active), problems
+    return Entry(line, kind, code, name, row["parent"] or None, title, active, *days), problems
+
+
+def _parse_days(line, kind, row, inactive):
+    """``((valid_from, valid_to), problems)``: an assignment's days; no other row has any."""
+    texts = {column: row.get(column, "") for column in DAY_COLUMNS}
+    if kind != "assignment":
+        problems = [_problem(line, column, N_("only assignment rows have days; leave it blank"))
+                    for column, text in texts.items() if text]
+        return (None, None), problems
+    problems, days = [], {}
+    for column, text in texts.items():
+        try:
+            days[column] = dt.date.fromisoformat(text).isoformat() if text else None
+        except ValueError:
+            problems.append(_problem(line, column, N_("'%(value)s' is not a date like 2026-12-01", value=text)))
+            days[column] = None
+    if not texts["valid_from"]:
+        problems.append(_problem(line, "valid_from", N_("required: the first day of the assignment")))
+    elif days["valid_from"] and days["valid_to"] and days["valid_to"] < days["valid_from"]:
+        problems.append(_problem(line, "valid_to", N_("the last day comes before the first")))
+    if inactive:
+        problems.append(_problem(line, "active", N_("an assignment ends on its valid_to day; leave active blank")))
+    return (days["valid_from"], days["valid_to"]), problems
 
 
 # --- Checking against the database, planning, applying ----------------------
@@ -304,13 +350,13 @@ def _parse_row(line, row):
 
 def _plan_and_apply(db, file_name, entries, problems, apply):
     existing = org_storage.org_for_import(db)
-    problems = problems + _check_parents(entries, existing)
+    problems = problems + _check_parents(entries, existing) + _check_assignments(entries, existing)
     if problems:
         raise ImportRejected([message for _, _, message in sorted(problems)])
     summary = Summary(file_name)
     changes = []
     for entry in entries:
-        old = existing[entry.kind].get(entry.code)
+        old = existing[entry.kind].get(entry.key)
         counts = summary.of(entry.kind)
         if old is None:
             counts.created += 1
@@ -326,6 +372,8 @@ def _plan_and_apply(db, file_name, entries, problems, apply):
 
 
 def _same(old, entry):
+    if entry.kind == "assignment":
+        return old["valid_to"] == entry.valid_to
     return (
         old["name"] == entry.name
         and old["parent"] == entry.parent
@@ -340,7 +388,7 @@ def _check_parents(entries, existing):
     file_units = {e.code: e for e in entries if e.kind == "unit"}
     known = set(file_units) | set(existing["unit"])
     for e in entries:
-        if e.parent and e.parent not in known:
+        if e.parent and e.kind != "assignment" and e.parent not in known:
             message = N_("unit '%(code)s' is not in the file or the database", code=e.parent)
             problems.append(_problem(e.line, "parent", message))
     parent_of = {code: row["parent"] for code, row in existing["unit"].items()}
@@ -361,6 +409,38 @@ def _check_parents(entries, existing):
     return problems
 
 
+def _check_assignments(entries, existing):
+    """An assignment names a counter and a person (in the file or the database) of another unit,
+    and does not overlap another assignment of theirs at that counter."""
+    problems = []
+    unit_of = {kind: {code: row["parent"] for code, row in existing[kind].items()} for kind in ("counter", "staff")}
+    for e in entries:
+        if e.kind in unit_of:
+            unit_of[e.kind][e.code] = e.parent
+    spans = {}
+    for (staff, counter, valid_from), row in existing["assignment"].items():
+        spans.setdefault((staff, counter), {})[valid_from] = (row["valid_to"], None)
+    for e in (e for e in entries if e.kind == "assignment"):
+        if e.parent not in unit_of["counter"]:
+            problems.append(_problem(e.line, "parent", N_("counter '%(code)s' is not in the file or the database",
+                                                          code=e.parent)))
+        elif e.code not in unit_of["staff"]:
+            problems.append(_problem(e.line, "code", N_("staff '%(code)s' is not in the file or the database",
+                                                        code=e.code)))
+        elif unit_of["staff"][e.code] == unit_of["counter"][e.parent]:
+            problems.append(_problem(e.line, "code", N_("'%(code)s' is staff of the counter's unit and may serve"
+                                                        " there any day", code=e.code)))
+        else:
+            spans.setdefault((e.code, e.parent), {})[e.valid_from] = (e.valid_to, e)
+    for days in spans.values():
+        ordered = sorted(days.items())
+        for (_, (end, _)), (start, (_, entry)) in zip(ordered, ordered[1:]):
+            if entry is not None and (end is None or end >= start):
+                problems.append(_problem(entry.line, "valid_from",
+                                         N_("overlaps another assignment of this person at this counter")))
+    return problems
+
+
 def _apply(db, changes, existing):
     """Write the changed rows; units parents-first so every parent id exists."""
     now = timestamp()
@@ -378,14 +458,23 @@ def _apply(db, changes, existing):
         entry = change[0]
         return (KINDS.index(entry.kind), depth(entry.code) if entry.kind == "unit" else 0)
 
+    ids = {kind: {code: row["id"] for code, row in existing[kind].items()} for kind in ("counter", "staff")}
     for e, old in sorted(changes, key=rank):
         old_id = old["id"] if old else None
+        if e.kind == "assignment":
+            if old_id is None:
+                rosters.insert_assignment(db, ids["counter"][e.parent], ids["staff"][e.code], e.valid_from,
+                                          e.valid_to, now)
+            else:
+                rosters.set_valid_to(db, old_id, e.valid_to, now)
+            continue
         parent_id = unit_ids[e.parent] if e.parent else None
         if e.kind == "unit":
             unit_ids[e.code] = org_storage.save_unit(
                 db, old_id, e.code, e.name, parent_id, e.active, now
             )
         elif e.kind == "counter":
-            org_storage.save_counter(db, old_id, e.code, e.name, parent_id, e.active, now)
+            ids["counter"][e.code] = org_storage.save_counter(db, old_id, e.code, e.name, parent_id, e.active, now)
         else:
-            staff_storage.save(db, old_id, e.code, e.name, e.title, parent_id, e.active, now)
+            ids["staff"][e.code] = staff_storage.save(db, old_id, e.code, e.name, e.title, parent_id, e.active,
+                                                      now)

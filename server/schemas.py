@@ -33,3 +33,13 @@ class Timestamp(fields.String):
         except ValueError:
             raise ValidationError("Not a valid date and time.") from None
         return text
+
+
+class Day(fields.Date):
+    """A calendar date (``YYYY-MM-DD``), kept as that text: how rosters and reports name days."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value

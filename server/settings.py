@@ -127,6 +127,26 @@ SETTINGS = (
         " codes; the pages use the address they were opened at when it is empty.",
         url_or_empty,
     ),
+    Setting(
+        "VOTE_CLOCK_TOLERANCE_SECONDS",
+        300,
+        "A vote or sign-in whose time, corrected by the tablet's measured clock offset, lies this far in the"
+        " future or before the device's enrollment is refused (and kept as an incident).",
+        not_negative,
+    ),
+    Setting(
+        "INCIDENTS_PER_DEVICE_PER_DAY",
+        1000,
+        "Refused items (rejections, conflicts) kept per device and day; past it they are answered and only"
+        " counted, so a device cannot fill the disk.",
+        positive,
+    ),
+    Setting(
+        "INCIDENT_PAYLOAD_MAX_BYTES",
+        4096,
+        "A refused item is kept with at most this much of its payload (the start, marked as cut).",
+        positive,
+    ),
     Setting("BUSY_TIMEOUT_MS", 10_000, "How long a write waits for SQLite's write lock.", positive),
     Setting(
         "ENROLL_CODE_TTL_MINUTES",

@@ -8,6 +8,7 @@ Playwright's own browser download is never used: it cannot reach its host here.
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -39,6 +40,23 @@ def ensure_chromium():
         ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True
     )
     return shutil.which("chromium") or CHROMIUM
+
+
+def wait_until(page, expression, timeout=10.0, step=0.01):
+    """Wait until ``expression`` is true in ``page``; returns its value.
+
+    Not ``page.wait_for_function``: while it polls, Playwright evaluates the
+    expression as a string inside the page, which the pages' and the kiosk's
+    Content-Security-Policy refuse (no 'unsafe-eval'). ``page.evaluate`` runs
+    from outside the page's policy.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value or time.monotonic() > deadline:
+            assert value, f"still false after {timeout} s: {expression}"
+            return value
+        time.sleep(step)
 
 
 @pytest.fixture(scope="session")

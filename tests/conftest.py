@@ -108,6 +108,16 @@ def kiosk_server(tmp_path_factory):
     live.stop()
 
 
+@pytest.fixture
+def kiosk_client(tmp_path):
+    """The kiosk's local service through Flask's test client, over an offline tablet (tests/kiosk_live.py)."""
+    from tests.kiosk_live import kiosk_test_client, offline_tablet
+
+    offline_tablet(tmp_path).close()
+    with kiosk_test_client(tmp_path) as client:
+        yield client
+
+
 def _tracked_changes(checkout):
     """``git status --porcelain`` lines of tracked files, or None outside a git checkout."""
     try:

@@ -4,6 +4,7 @@ The server gets PINs and a photo through the real ``hailong staff`` commands,
 and short kiosk timings through its settings, so a test runs in seconds.
 """
 
+import contextlib
 import os
 import struct
 import time
@@ -98,6 +99,14 @@ class KioskTablet:
         answer = requests.post(self.url + "/api/staff/sign-in", json={"staff": staff, "pin": PINS[staff]}, timeout=5)
         assert answer.ok, answer.text
 
+    def sign_out(self):
+        """Sign out whoever is signed in, with their PIN, as they would at the counter."""
+        state = requests.get(self.url + "/api/state", timeout=5).json()
+        if state["open"]:
+            pin = PINS[state["staff"]["code"]]
+            answer = requests.post(self.url + "/api/staff/sign-out", json={"pin": pin}, timeout=5)
+            assert answer.ok, answer.text
+
     def fresh(self, staff="NV001"):
         """Start a test on a shared tablet: staff signed in, interval passed, old votes ignored."""
         self.sign_in(staff)
@@ -178,3 +187,16 @@ def offline_tablet(folder, kiosk=None):
         store.set_meta(conn, "config", config)
     conn.close()
     return Tablet(data_dir)
+
+
+@contextlib.contextmanager
+def kiosk_test_client(folder):
+    """Flask's test client on the kiosk's local service over the tablet in ``folder``."""
+    from device_client.kiosk import create_app
+
+    app = create_app(str(folder), {"TESTING": True})
+    try:
+        with app.test_client() as client:
+            yield client
+    finally:
+        app.extensions["kiosk"].close()

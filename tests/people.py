@@ -18,6 +18,7 @@ from server.manage import users
 from server.storage import accounts
 from server.storage import staff as staff_storage
 from server.storage import devices as device_storage
+from tests.images import image_bytes
 from tests.live import ORG_CSV
 
 from argon2 import PasswordHasher
@@ -41,7 +42,10 @@ PEOPLE = {
     "auditor": ("auditor", "DN-TT"),
     "nobody": (None, None),
 }
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = image_bytes("PNG", (30, 40))
+# Another picture, for uploads that must change the stored photo (it is
+# re-encoded, so bytes appended to PNG would be dropped and change nothing).
+NEW_PNG = image_bytes("PNG", (32, 40), color=(200, 120, 40))
 
 
 def create_user(db, username, role, unit, password=PASSWORD):

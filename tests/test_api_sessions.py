@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from device_client import protocol
+from server.manage.staff import reencode_photo
 from tests.kiosk_live import portrait_png, set_pins_and_photo
 from tests.live import enroll_tablet, hailong
 
@@ -28,7 +29,7 @@ def signed(tablet, seq, **changes):
     event = {
         "id": protocol.uuid7(), "device": tablet.device_id, "seq": seq, "counter": "DN-TT-Q1",
         "staff": "NV001", "event": "sign_in", "reason": None,
-        "local_time": "2026-11-27T07:31:12.500+07:00", **changes,
+        "local_time": protocol.format_local_time(), **changes,
     }
     event["signature"] = protocol.sign(tablet.key, protocol.canonical_session_bytes(event))
     return event
@@ -112,7 +113,7 @@ def test_the_configuration_carries_pin_hashes_photo_hashes_and_kiosk_timings(ser
     people = {person["code"]: person for person in config["staff"]}
     assert people["NV001"]["pin_hash"].startswith("$argon2id$")
     assert people["NV003"]["pin_hash"] is None
-    assert people["NV001"]["photo_sha256"] == hashlib.sha256(portrait_png()).hexdigest()
+    assert people["NV001"]["photo_sha256"] == hashlib.sha256(reencode_photo(portrait_png())).hexdigest()
     assert config["kiosk"]["vote_interval_seconds"] == 5
     assert config["kiosk"]["pin_max_attempts"] == 5
 
@@ -120,10 +121,12 @@ def test_the_configuration_carries_pin_hashes_photo_hashes_and_kiosk_timings(ser
 def test_the_photo_is_downloaded_once_and_only_for_the_own_unit(server, tablet):
     from device_client import staff
 
-    assert staff.photo_path(tablet, "NV001").endswith(hashlib.sha256(portrait_png()).hexdigest())
+    path, content_type = staff.photo_path(tablet, "NV001")
+    assert path.endswith(hashlib.sha256(reencode_photo(portrait_png())).hexdigest() + ".jpg")
+    assert content_type == "image/jpeg"  # stored re-encoded on the server, served as such by the kiosk
     headers = {"Authorization": f"Bearer {tablet.identity['token']}"}
     own = requests.get(server.url + "/api/v1/device/staff/NV001/photo", headers=headers, timeout=10)
-    assert own.status_code == 200 and own.headers["Content-Type"] == "image/png"
+    assert own.status_code == 200 and own.headers["Content-Type"] == "image/jpeg"
     other = requests.get(server.url + "/api/v1/device/staff/NV004/photo", headers=headers, timeout=10)
     assert other.status_code == 404
     anonymous = requests.get(server.url + "/api/v1/device/staff/NV001/photo", timeout=10)

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from devtools import processes
+from tests.images import image_bytes
 from tests.live import BIN
 
 REPO = pathlib.Path(__file__).parent.parent
@@ -167,7 +168,7 @@ def workdir(tmp_path):
     for row in rows.splitlines():
         book.active.append(row.split(","))
     book.save(tmp_path / "org.xlsx")
-    (tmp_path / "nhung.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 200)
+    (tmp_path / "nhung.jpg").write_bytes(image_bytes("JPEG", (120, 150)))
     return tmp_path
 
 

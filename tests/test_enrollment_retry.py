@@ -60,7 +60,7 @@ def test_devices_heard_from_before_the_upgrade_count_as_having_used_their_token(
     from migrations import migrations
 
     db = storage.connect(tmp_path / "old.db")
-    migrations.apply(db, stop_before="accounts_002_device_token_first_use")
+    migrations.apply(db, stop_before="accounts_003_device_token_first_use")
     db.execute("INSERT INTO units (code, name, created_at, updated_at) VALUES ('U', 'U', 't', 't')")
     db.execute("INSERT INTO counters (code, name, unit_id, created_at, updated_at) VALUES ('C', 'C', 1, 't', 't')")
     for device, seen in (("dev-working", "t2"), ("dev-fresh", "t1")):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.browser import wait_until
 from tests.kiosk_live import KioskTablet, server_votes, wait_for
 
 
@@ -41,7 +42,7 @@ def test_votes_are_kept_while_the_server_is_down_and_arrive_once_when_it_is_back
     server.start()
     page.wait_for_selector("#indicator:not(.offline)", timeout=15000)
     assert wait_for(lambda: len(server_votes(server.database, kiosk.tablet.device_id)) == 3)
-    page.wait_for_function("document.querySelector('#queue').textContent === '0'", timeout=10000)
+    wait_until(page, "document.querySelector('#queue').textContent === '0'", timeout=10)
     assert server_votes(server.database, kiosk.tablet.device_id) == [
         (1, "NV001", 4, "[]"), (2, "NV001", 3, "[]"), (3, "NV001", 4, "[]")
     ]

@@ -10,6 +10,7 @@ import pathlib
 
 import pytest
 
+from tests.browser import wait_until
 from tests.kiosk_live import KioskTablet, migrated_database, start_server
 
 ORIENTATIONS = {"landscape": {"width": 1280, "height": 800}, "portrait": {"width": 800, "height": 1280}}
@@ -44,9 +45,7 @@ def shoot(page, folder, name, orientation):
 
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_every_screen_is_captured_in_both_orientations(browser, kiosk, shots, orientation):
-    import requests
-
-    requests.post(kiosk.url + "/api/staff/sign-out", timeout=5)
+    kiosk.sign_out()
     context = browser.new_context(viewport=ORIENTATIONS[orientation], locale="vi-VN", has_touch=True)
     page = context.new_page()
     try:
@@ -62,7 +61,7 @@ def test_every_screen_is_captured_in_both_orientations(browser, kiosk, shots, or
             page.click(f".key[data-key='{digit}']")
         page.click("#pin-ok")
         page.wait_for_selector("#screen-waiting.active")
-        page.wait_for_function("document.querySelector('#staff-photo').complete")
+        wait_until(page, "document.querySelector('#staff-photo').complete")
         shoot(page, shots, "waiting", orientation)
         page.click("#start")
         page.wait_for_selector("#screen-rating.active")

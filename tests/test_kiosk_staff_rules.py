@@ -98,3 +98,38 @@ def test_a_staff_event_the_server_would_refuse_is_never_signed_or_queued(tablet)
         assert set(refused.value.fields) == {"event" if kind == "log_in" else "reason"}
     assert events(tablet) == []
     assert tablet.record_session_event("NV001", "sign_in", None, START)["seq"] == 1
+
+
+def test_signing_out_at_the_kiosk_takes_the_persons_pin_and_wrong_ones_lock_like_a_sign_in(tablet):
+    staff.sign_in(tablet, "NV001", "1234", now=START)
+    for attempt, left in ((1, 2), (2, 1)):
+        with pytest.raises(staff.SignInError) as refused:
+            staff.sign_out_with_pin(tablet, "5678", now=START + attempt)  # NV002's PIN is not NV001's
+        assert (refused.value.code, refused.value.attempts_left) == ("wrong_pin", left)
+    with pytest.raises(staff.SignInError) as locked:
+        staff.sign_out_with_pin(tablet, "0000", now=START + 3)
+    assert locked.value.code == "locked"
+    assert staff.current(tablet, now=START + 4)["staff"] == "NV001"  # still at the counter
+    assert staff.sign_out_with_pin(tablet, "1234", now=START + 11 * 60) == "NV001"
+    assert [(e["event"], e["reason"]) for e in events(tablet)] == [
+        ("sign_in", None), ("lockout", "attempts"), ("sign_out", "manual")]
+    assert staff.sign_out_with_pin(tablet, "1234", now=START + 12 * 60) is None
+
+
+def test_an_unknown_code_costs_an_argon2_check_of_the_rosters_own_parameters(tablet, monkeypatch):
+    checked = []
+
+    class Recording(type(staff.HASHER)):
+        def verify(self, hash_, pin):
+            checked.append(hash_)
+            return super().verify(hash_, pin)
+
+    monkeypatch.setattr(staff, "HASHER", Recording())
+    for code in ("NV999", "NV003", "NV001"):  # unknown, no PIN, wrong PIN
+        with pytest.raises(staff.SignInError):
+            staff.sign_in(tablet, code, "1234" if code != "NV001" else "0000", now=START)
+    roster_hash = staff.person(tablet, "NV001")["pin_hash"]
+    assert len(checked) == 3
+    assert {h.rsplit("$", 2)[0] for h in checked} == {roster_hash.rsplit("$", 2)[0]}
+    assert checked[0] != checked[1] != roster_hash  # a fresh stand-in each time, never someone's hash
+    assert store.pin_attempts(tablet.conn, "NV999")[0] == 1  # counted like a known code

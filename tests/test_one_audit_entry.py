@@ -13,7 +13,7 @@ import pytest
 from server import storage
 from server.cli import cli
 from tests.live import hailong
-from tests.people import PNG, app_for, sign_in, signed_in
+from tests.people import NEW_PNG, app_for, sign_in, signed_in
 
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 PASSWORD = "correct horse battery staple"
@@ -42,6 +42,12 @@ def api_cases(facts):
         ("admin_org.create_counter", "POST", "/api/v1/counters", {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"},
          "create"),
         ("admin_org.update_counter", "PATCH", "/api/v1/counters/DN-TT-Q1", {"name": "Renamed"}, "update"),
+        ("admin_org.assign", "POST", "/api/v1/counters/DN-TT-Q1/assignments",
+         {"staff": "NV004", "valid_from": "2026-12-01"}, "assign"),
+        ("admin_org.end_assignment", "PATCH", "/api/v1/counters/DN-TT-Q1/assignments/{assignment}",
+         {"valid_to": "2027-12-31"}, "update_assignment"),
+        ("admin_org.delete_assignment", "DELETE", "/api/v1/counters/DN-TT-Q1/assignments/{assignment}", None,
+         "unassign"),
         ("admin_staff.create", "POST", "/api/v1/staff", {"code": "NV100", "full_name": "A B", "unit": "DN-TT"},
          "create"),
         ("admin_staff.update", "PATCH", "/api/v1/staff/NV001", {"title": "Trưởng bộ phận"}, "update"),
@@ -70,7 +76,7 @@ API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role
 def _api_request(client, method, path, payload, token):
     headers = {"Authorization": f"Bearer {token}"}
     if payload in ("photo", "file"):
-        data = {"photo": (io.BytesIO(PNG + b"new"), "p.png")} if payload == "photo" else \
+        data = {"photo": (io.BytesIO(NEW_PNG), "p.png")} if payload == "photo" else \
             {"file": (io.BytesIO(ORG_CSV), "org.csv")}
         return client.open(path, method=method, headers=headers, data=data, content_type="multipart/form-data")
     return client.open(path, method=method, headers=headers, json=payload)
@@ -82,6 +88,8 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     _, method, url, payload, action = next(c for c in api_cases(facts) if c[0] == endpoint)
     client = app_for(path).test_client()
     token = facts["tokens"]["admin"]
+    if "{assignment}" in url:
+        url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
@@ -94,6 +102,18 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     response = _api_request(client, method, url, payload, token)
     assert response.status_code < 300, response.get_data(as_text=True)
     assert audit_rows(path)[len(before):] == [("token", "admin", action)]
+
+
+def _assignment(path):
+    """NV004 (of DN-BH) seconded to DN-TT-Q1, made before the write under test."""
+    from server.manage import rosters
+    from server.manage.actor import cli_actor
+
+    db = storage.connect(path)
+    try:
+        return rosters.assign(db, cli_actor(), "DN-TT-Q1", {"staff": "NV004", "valid_from": "2027-01-01"})["id"]
+    finally:
+        db.close()
 
 
 def test_every_writing_api_endpoint_has_a_case(people):
@@ -124,6 +144,13 @@ def page_cases(facts):
         ("web_org.counters", "/admin/counters", {"code": "NEW-Q", "name": "Q", "unit": "DN-TT"}, "create"),
         ("web_org.counter", "/admin/counters/DN-TT-Q1", {"name": "Renamed", "unit": "DN-TT", "active": "on"},
          "update"),
+        ("web_org.counter:assign", "/admin/counters/DN-TT-Q1",
+         {"action": "assign", "staff": "NV004", "valid_from": "2026-12-01", "valid_to": ""}, "assign"),
+        ("web_org.counter:end_assignment", "/admin/counters/DN-TT-Q1",
+         {"action": "end_assignment", "assignment_id": "{assignment}", "valid_to": "2027-02-01"},
+         "update_assignment"),
+        ("web_org.counter:delete_assignment", "/admin/counters/DN-TT-Q1",
+         {"action": "delete_assignment", "assignment_id": "{assignment}"}, "unassign"),
         ("web_staff.list_", "/admin/staff", {"code": "NV100", "full_name": "A B", "title": "", "unit": "DN-TT"},
          "create"),
         ("web_staff.edit:save", "/admin/staff/NV001",
@@ -163,12 +190,14 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
     form = dict(form)
     if form.get("token_id") in ("{own_token}", "{hr_token}"):
         form["token_id"] = str(facts["token_ids"]["admin" if form["token_id"] == "{own_token}" else "hr"])
+    if form.get("assignment_id") == "{assignment}":
+        form["assignment_id"] = str(_assignment(path))
     if form.get("upload") == "{upload}":
         preview = client.post("/admin/staff/import", data={"action": "preview", "file": (io.BytesIO(ORG_CSV), "o.csv")},
                               content_type="multipart/form-data")
         form["upload"] = _hidden(preview.get_data(as_text=True), "upload")
     if form.get("photo") == "photo":
-        form["photo"] = (io.BytesIO(PNG + b"new"), "p.png")
+        form["photo"] = (io.BytesIO(NEW_PNG), "p.png")
     before = audit_rows(path)
     response = client.post(url, data=form, content_type="multipart/form-data")
     assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
@@ -221,7 +250,7 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     path, facts = people
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
-    (tmp_path / "p.png").write_bytes(PNG + b"new")
+    (tmp_path / "p.png").write_bytes(NEW_PNG)
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"]}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)

@@ -113,6 +113,7 @@ def test_a_csv_with_vietnamese_names_creates_units_counters_and_staff(db, tmp_pa
         "units": {"created": 2, "updated": 0, "unchanged": 0},
         "counters": {"created": 1, "updated": 0, "unchanged": 0},
         "staff": {"created": 2, "updated": 0, "unchanged": 0},
+        "assignments": {"created": 0, "updated": 0, "unchanged": 0},
     }
     assert summary.describe() == (
         "Imported org.csv: units 2 created, 0 updated, 0 unchanged;"
@@ -179,6 +180,7 @@ def test_importing_the_same_file_twice_changes_nothing(db, tmp_path):
         "units": {"created": 0, "updated": 0, "unchanged": 2},
         "counters": {"created": 0, "updated": 0, "unchanged": 1},
         "staff": {"created": 0, "updated": 0, "unchanged": 2},
+        "assignments": {"created": 0, "updated": 0, "unchanged": 0},
     }
 
 
@@ -240,7 +242,7 @@ def test_a_file_with_errors_is_rejected_whole_with_every_problem(db, tmp_path):
         import_file(db, write(tmp_path, bad))
 
     assert caught.value.problems == [
-        "line 3, column kind: 'quầy' is not one of unit, counter, staff",
+        "line 3, column kind: 'quầy' is not one of unit, counter, staff, assignment",
         "line 4, column code: 'Q 2' is not a valid code (1-64 letters, digits, '.', '_' or '-';"
         " starting with a letter or digit)",
         "line 6, column name: required",
@@ -368,6 +370,7 @@ def test_the_demo_organisation_imports_cleanly(db, tmp_path):
         "units": {"created": 4, "updated": 0, "unchanged": 0},
         "counters": {"created": 8, "updated": 0, "unchanged": 0},
         "staff": {"created": 15, "updated": 0, "unchanged": 0},
+        "assignments": {"created": 0, "updated": 0, "unchanged": 0},
     }
     assert [c["code"] for c in counters(db)] == sorted(codes["counters"])
     assert {c["code"]: c["unit"] for c in counters(db)} == codes["unit_of_counter"]

@@ -3,7 +3,8 @@
 The users (tests/people.py) hold their roles on DN-TT; DN-BH is outside
 their scope. The expected permissions are written out here, independently
 of server/auth/actor.py, as the spec. Every refused request must change
-nothing and reveal nothing about the object it asked for.
+nothing and reveal nothing about the object it asked for; every 403, and
+nothing else, leaves one audit entry of the denial.
 """
 
 import io
@@ -11,7 +12,7 @@ import io
 import pytest
 
 from server import storage
-from tests.people import PNG, app_for, snapshot
+from tests.people import NEW_PNG, app_for, snapshot
 
 ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor")
 # Which roles may use each kind of endpoint (admin: everywhere; others: in their subtree).
@@ -29,6 +30,8 @@ ALLOWED = {
     "users": {"admin"},
     "audit.read": {"admin", "auditor"},
 }
+# The permission a 403 is audited under, for the kinds of endpoint that group several.
+DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
 OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận Một cửa")
 
 # What a list must show to a caller whose roles are on DN-TT.
@@ -127,7 +130,7 @@ def _request(client, method, path, payload, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if payload == "photo":
         return client.open(path, method=method, headers=headers,
-                           data={"photo": (io.BytesIO(PNG + b"new"), "p.png")}, content_type="multipart/form-data")
+                           data={"photo": (io.BytesIO(NEW_PNG), "p.png")}, content_type="multipart/form-data")
     if payload == "file":
         return client.open(path, method=method, headers=headers,
                            data={"file": (io.BytesIO(ORG_CSV), "org.csv")}, content_type="multipart/form-data")
@@ -145,6 +148,7 @@ def test_role_matrix(people, name, role, scope):
     before = snapshot(db)
     response = _request(client, method, path, payload, facts["tokens"].get(role))
     after = snapshot(db)
+    denied = db.execute("SELECT actor_kind, actor, object_id FROM audit_log WHERE action = 'denied'").fetchall()
     db.close()
     text = response.get_data().decode("utf-8", "replace")
 
@@ -158,6 +162,11 @@ def test_role_matrix(people, name, role, scope):
         expected = ok
     assert response.status_code == expected, text
 
+    if expected == 403:
+        assert [(kind, actor) for kind, actor, _ in denied] == [("token", role)], denied
+        assert denied[0][2] in DENIED_AS.get(permission, {permission})
+    else:
+        assert denied == [], "only a 403 is a denial"
     if expected >= 400:
         assert before == after, "a refused request changed something"
         assert set(response.json) == {"error"}

@@ -16,6 +16,26 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 LANGUAGES = ("vi", "en")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# The page, its script, styles, fonts and photos all come from the tablet;
+# its script is one file (data it needs sits in JSON <script> blocks, which
+# never run). Anything else is refused, and no other page may frame it.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def select_locale():
@@ -39,11 +59,45 @@ def create_app(data_dir, test_config=None):
         # Bound to 127.0.0.1 already; refusing other Host names also stops
         # DNS-rebinding pages from driving the kiosk from a browser.
         if request.host.rsplit(":", 1)[0] not in LOCAL_HOSTS:
-            return {"error": {"code": "forbidden", "message": "Local use only.", "fields": {}}}, 403
+            return _refuse(403, "forbidden", "Local use only.")
         return None
+
+    @app.before_request
+    def only_json_from_the_page_itself():
+        """Every POST is JSON from the kiosk's own page.
+
+        Any page open in the tablet's browser can send a form or a
+        ``text/plain`` POST to 127.0.0.1 without asking (no CORS preflight);
+        JSON from another origin needs a preflight the kiosk never grants. The
+        browser also says where a request comes from (``Origin``,
+        ``Sec-Fetch-Site``): when it does, it must be this page. Clients
+        outside a browser (the bench, tests) send neither.
+        """
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if request.mimetype != "application/json":
+            return _refuse(415, "unsupported_media_type", "Send the body as application/json.")
+        origin = request.headers.get("Origin")
+        site = request.headers.get("Sec-Fetch-Site")
+        if (origin is not None and origin != request.host_url.rstrip("/")) or site not in (None, "same-origin"):
+            return _refuse(403, "cross_origin", "Only the kiosk page may send this.")
+        return None
+
+    @app.after_request
+    def secure(response):
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        # Who is signed in, the queue: never kept. Static files and photos set their own.
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     app.register_blueprint(views.bp)
     return app
+
+
+def _refuse(status, code, message):
+    return {"error": {"code": code, "message": message, "fields": {}}}, status
 
 
 class _Handler(WSGIRequestHandler):

@@ -19,6 +19,11 @@ class KioskError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+def _refused(exc):
+    """A refused PIN, with what the page may show: the same for a wrong PIN and an unknown code."""
+    return KioskError(403, exc.code, str(exc), locked_until=exc.locked_until, attempts_left=exc.attempts_left)
+
+
 class Kiosk:
     def __init__(self, data_dir):
         self.tablet = Tablet(data_dir)
@@ -81,15 +86,18 @@ class Kiosk:
             try:
                 session = staff.sign_in(self.tablet, code, pin)
             except staff.SignInError as exc:
-                raise KioskError(403, exc.code, str(exc), locked_until=exc.locked_until,
-                                 attempts_left=exc.attempts_left) from None
+                raise _refused(exc) from None
             except VoteError as exc:  # a roster entry the server's rules would refuse in an event
                 raise KioskError(400, "invalid_event", str(exc)) from None
             return {"staff": session["staff"]}
 
-    def sign_out(self):
+    def sign_out(self, pin):
+        """The signed-in person's own sign-out, with their PIN (anyone can open the staff panel)."""
         with self.lock:
-            return {"staff": staff.sign_out(self.tablet, "manual")}
+            try:
+                return {"staff": staff.sign_out_with_pin(self.tablet, pin)}
+            except staff.SignInError as exc:
+                raise _refused(exc) from None
 
     def touch(self):
         with self.lock:

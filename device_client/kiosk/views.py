@@ -65,32 +65,23 @@ def sign_in():
 
 @bp.post("/api/staff/sign-out")
 def sign_out():
-    return kiosk().sign_out()
+    return kiosk().sign_out(str(_body().get("pin", "")))
 
 
 @bp.post("/api/staff/touch")
 def touch():
+    _body()
     kiosk().touch()
     return {"ok": True}
 
 
 @bp.get("/photo/<code>")
 def photo(code):
-    path = kiosk().photo(code)
-    if path is None:
+    cached = kiosk().photo(code)
+    if cached is None:
         abort(404)
-    with open(path, "rb") as handle:
-        head = handle.read(12)
-    return send_file(path, mimetype=_image_type(head), max_age=86400)
-
-
-def _image_type(head):
-    """The photo's type by its first bytes: the server accepts JPEG, PNG and WebP."""
-    if head.startswith(b"\x89PNG"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
+    path, content_type = cached
+    return send_file(path, mimetype=content_type, max_age=86400)
 
 
 @bp.get("/favicon.ico")

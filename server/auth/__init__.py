@@ -15,10 +15,12 @@ from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from server import audit
 from server.manage import account as service
 from server.manage.actor import ROLES  # noqa: F401  (the pages list them)
 from server.db import get_db
 from server.api.errors import ApiError, error_response
+from server.errors import Forbidden
 from server.manage import forbid
 
 csrf = CSRFProtect()
@@ -102,14 +104,24 @@ def api_requires(permission):
                 raise ApiError(401, "unauthorized", "Sign in or send a valid API token.",
                                headers={"WWW-Authenticate": 'Bearer realm="hailong"'})
             protect_csrf()
-            if permission and not actor.can(permission):
-                raise forbid()
-            return view(*args, **kwargs)
+            return _checked(actor, permission, view, args, kwargs)
 
         wrapped.permission = permission
         return wrapped
 
     return decorator
+
+
+def _checked(actor, permission, view, args, kwargs):
+    """Run ``view`` if ``actor`` may; every 403, the view's own or its action's, is audited first."""
+    try:
+        if permission and not actor.can(permission):
+            raise forbid(permission)
+        return view(*args, **kwargs)
+    except Forbidden as refused:
+        # Aggregated per actor and permission (server/audit.py), so a scan cannot flood the log.
+        audit.record_denial(get_db(), actor, refused.permission or permission or "-", request.method, request.path)
+        raise
 
 
 def page_requires(permission):
@@ -122,9 +134,7 @@ def page_requires(permission):
             if actor is None or actor.kind != "user":
                 return redirect(url_for("web_auth.login", next=request.full_path))
             protect_csrf()
-            if permission and not actor.can(permission):
-                raise forbid()
-            return view(*args, **kwargs)
+            return _checked(actor, permission, view, args, kwargs)
 
         wrapped.permission = permission
         return wrapped

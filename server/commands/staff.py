@@ -33,7 +33,7 @@ def set_pin(obj, staff_code, pin):
 @click.argument("file", type=click.File("rb"))
 @click.pass_obj
 def photo(obj, staff_code, file):
-    """Store STAFF_CODE's photo (JPEG, PNG or WebP, at most PHOTO_MAX_BYTES) for the kiosk.
+    """Store STAFF_CODE's photo (JPEG, PNG or WebP, at most PHOTO_MAX_BYTES), re-encoded, for the kiosk.
 
     Example: hailong staff photo CB0001 nhung.jpg
     """

@@ -15,13 +15,15 @@ def not_found(message):
     return NotFound(message)
 
 
-def forbid():
-    return Forbidden(N_("Your roles do not allow this."))
+def forbid(permission=None):
+    error = Forbidden(N_("Your roles do not allow this."))
+    error.permission = permission  # for the audit entry of the denial (server/auth), never shown
+    return error
 
 
 def require(actor, permission):
     if not actor.can(permission):
-        raise forbid()
+        raise forbid(permission)
 
 
 def unknown_field(field, message):

@@ -93,7 +93,7 @@ def list_counters(db, actor, unit_ids=None):
     return [_pick(r, COUNTER_FIELDS) for r in org.list_counters(db, scope)]
 
 
-def _visible_counter(db, actor, permission, code):
+def visible_counter(db, actor, permission, code):
     row = org.counter_detail(db, code)
     if row is None or not actor.reaches(db, permission, row["unit_id"]):
         raise not_found(N_("No counter with this code."))
@@ -102,7 +102,7 @@ def _visible_counter(db, actor, permission, code):
 
 def get_counter(db, actor, code):
     require(actor, "counters.read")
-    return _pick(_visible_counter(db, actor, "counters.read", code), COUNTER_FIELDS)
+    return _pick(visible_counter(db, actor, "counters.read", code), COUNTER_FIELDS)
 
 
 def create_counter(db, actor, data):
@@ -120,7 +120,7 @@ def create_counter(db, actor, data):
 
 def update_counter(db, actor, code, data):
     require(actor, "counters.write")
-    row = _visible_counter(db, actor, "counters.write", code)
+    row = visible_counter(db, actor, "counters.write", code)
     before = _pick(row, COUNTER_FIELDS)
     unit_id = row["unit_id"]
     if "unit" in data:

@@ -1,9 +1,13 @@
 """Staff records: create, edit, deactivate, delete (only without votes), kiosk PINs and photos."""
 
 import hashlib
+import io
 import re
+import struct
+import warnings
 
 from argon2 import PasswordHasher
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from server import audit
 from server.errors import N_, Conflict, Invalid, NotFound, invalid
@@ -18,11 +22,16 @@ FIELDS = ("id", "code", "full_name", "title", "unit", "active", "has_photo", "cr
 # PIN from a stolen configuration cost memory-hard work per guess (docs/kiosk.md).
 PIN_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 PIN_RE = re.compile(r"^\d{4,8}\Z")
-# Magic bytes of the photo formats a tablet's browser can show.
-PHOTO_TYPES = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
+# What an upload may be: decoded by Pillow, never passed on as it came.
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+# At most 4096 pixels a side (16.8 million pixels, 50 MB decoded): any phone's
+# photo fits, and the size is read from the header before anything is decoded,
+# so a few KB declaring 12000x12000 (576 MB decoded) is refused for free.
+PHOTO_MAX_SIDE = 4096
+# The kiosk's frame is 9x11 rem, about 290x350 device pixels on a 2x tablet
+# screen: 600 px on the longer side stays sharp, at 30-80 KB as JPEG.
+PHOTO_SIDE = 600
+PHOTO_QUALITY = 85
 
 
 def _pick(row):
@@ -112,18 +121,59 @@ def set_pin(db, actor, code, pin):
     return {"code": code, "pin_set_at": now}
 
 
-def photo_type(data):
-    """The content type from the magic bytes, or None for anything else."""
-    for magic, content_type in PHOTO_TYPES:
-        if data.startswith(magic):
-            return content_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+def reencode_photo(data):
+    """The photo in ``data`` as a new JPEG: upright, at most ``PHOTO_SIDE`` a side, nothing else kept.
+
+    Only JPEG, PNG and WebP are decoded, and only up to ``PHOTO_MAX_SIDE`` a
+    side. The EXIF orientation is applied, then the pixels alone are written
+    out again: no EXIF (GPS, camera), no comments, no trailing bytes, so a
+    PNG that is also an HTML page leaves as a plain picture. Transparency is
+    laid on white. Raises ``Invalid`` for anything else.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb guard (89 million pixels) is a warning first: make it a refusal.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=PHOTO_FORMATS) as image:
+                if max(image.size) > PHOTO_MAX_SIDE:
+                    raise _too_many_pixels()
+                image.draft("RGB", (PHOTO_SIDE, PHOTO_SIDE))  # a JPEG decodes straight at 1/2, 1/4, 1/8
+                upright = ImageOps.exif_transpose(image.convert("RGBA") if _has_alpha(image) else image)
+                upright.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)
+                if upright.mode == "RGBA":
+                    flat = Image.new("RGB", upright.size, (255, 255, 255))
+                    flat.paste(upright, mask=upright.getchannel("A"))
+                    upright = flat
+                out = io.BytesIO()
+                upright.convert("RGB").save(out, "JPEG", quality=PHOTO_QUALITY, optimize=True)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels() from None  # refused by Pillow at open, beyond 89 million pixels
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error):
+        # Not one of the formats, truncated, corrupt: Pillow's many ways of saying "cannot decode".
+        raise _not_a_photo() from None
+    return out.getvalue()
+
+
+def _not_a_photo():
+    return Invalid(N_("The photo must be a JPEG, PNG or WebP image."),
+                   {"photo": [N_("Not a JPEG, PNG or WebP image.")]}, code="unsupported_media_type")
+
+
+def _has_alpha(image):
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def _too_many_pixels():
+    limit = f"{PHOTO_MAX_SIDE} × {PHOTO_MAX_SIDE}"
+    return Invalid(N_("The photo is larger than %(limit)s pixels.", limit=limit),
+                   {"photo": [N_("At most %(limit)s pixels.", limit=limit)]}, code="photo_too_many_pixels")
 
 
 def set_photo(db, actor, code, data, max_bytes):
-    """Store a photo (JPEG, PNG or WebP by its bytes, at most ``max_bytes``) for the kiosk."""
+    """Store a photo for the kiosk, re-encoded (``reencode_photo``); the upload is at most ``max_bytes``.
+
+    Pages, API and ``hailong staff photo`` all come here, so one rule holds.
+    """
     require(actor, "staff.write")
     row = _visible(db, actor, "staff.write", code)
     if not data:
@@ -132,18 +182,15 @@ def set_photo(db, actor, code, data, max_bytes):
         limit = f"{max_bytes // 1024} KB" if max_bytes % 1024 == 0 else f"{max_bytes} bytes"
         raise Invalid(N_("The photo is larger than %(limit)s.", limit=limit),
                       {"photo": [N_("At most %(limit)s.", limit=limit)]}, code="photo_too_large")
-    content_type = photo_type(data)
-    if content_type is None:
-        raise Invalid(N_("The photo must be a JPEG, PNG or WebP image."),
-                      {"photo": [N_("Not a JPEG, PNG or WebP image.")]}, code="unsupported_media_type")
-    digest = hashlib.sha256(data).hexdigest()
+    stored, content_type = reencode_photo(data), "image/jpeg"
+    digest = hashlib.sha256(stored).hexdigest()
     old = staff_storage.photo(db, row["id"])
     with write_transaction(db):
-        staff_storage.save_photo(db, row["id"], content_type, data, digest, timestamp())
+        staff_storage.save_photo(db, row["id"], content_type, stored, digest, timestamp())
         audit.record(db, actor, "photo", "staff", code, row["unit_id"],
                      before={"sha256": old["sha256"]} if old else None,
-                     after={"sha256": digest, "content_type": content_type, "bytes": len(data)})
-    return {"sha256": digest, "content_type": content_type, "bytes": len(data)}
+                     after={"sha256": digest, "content_type": content_type, "bytes": len(stored)})
+    return {"sha256": digest, "content_type": content_type, "bytes": len(stored)}
 
 
 def get_photo(db, actor, code):

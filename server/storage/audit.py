@@ -1,4 +1,4 @@
-"""The append-only audit log (triggers refuse UPDATE and DELETE on it)."""
+"""The append-only audit log (triggers refuse UPDATE and DELETE on it), and the counts of denials."""
 
 import json
 
@@ -6,8 +6,8 @@ from server.storage import query
 
 
 def append(db, entry):
-    """Insert one entry; ``before``/``after`` are dicts (or None) stored as JSON."""
-    db.execute(
+    """Insert one entry; ``before``/``after`` are dicts (or None) stored as JSON. Returns its id."""
+    return db.execute(
         "INSERT INTO audit_log (at, actor_kind, actor, address, action, object_type, object_id,"
         " unit_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -22,7 +22,29 @@ def append(db, entry):
             _json(entry.get("before")),
             _json(entry.get("after")),
         ],
+    ).lastrowid
+
+
+def open_denial(db, actor_kind, actor, permission, since):
+    """The audit id of the actor's denial entry for ``permission`` first made at ``since`` or later."""
+    row = db.execute(
+        "SELECT audit_id FROM audit_denials WHERE actor_kind = ? AND actor = ? AND permission = ?"
+        " AND first_at >= ? ORDER BY first_at DESC LIMIT 1",
+        [actor_kind, actor, permission, since],
+    ).fetchone()
+    return row and row[0]
+
+
+def start_denials(db, audit_id, actor_kind, actor, permission, at):
+    db.execute(
+        "INSERT INTO audit_denials (audit_id, actor_kind, actor, permission, first_at, last_at, count)"
+        " VALUES (?, ?, ?, ?, ?, ?, 1)",
+        [audit_id, actor_kind, actor, permission, at, at],
     )
+
+
+def count_denial(db, audit_id, at):
+    db.execute("UPDATE audit_denials SET count = count + 1, last_at = ? WHERE audit_id = ?", [at, audit_id])
 
 
 def _json(value):
@@ -35,20 +57,25 @@ def entries(db, unit_ids=None, actor=None, action=None, object_type=None, before
     if unit_ids is not None:
         if not unit_ids:
             return []
-        where.append(f"unit_id IN ({','.join('?' * len(unit_ids))})")
+        where.append(f"audit_log.unit_id IN ({','.join('?' * len(unit_ids))})")
         params.extend(sorted(unit_ids))
     for column, value in (("actor", actor), ("action", action), ("object_type", object_type)):
         if value:
-            where.append(f"{column} = ?")
+            where.append(f"audit_log.{column} = ?")
             params.append(value)
     if before_id:
-        where.append("id < ?")
+        where.append("audit_log.id < ?")
         params.append(before_id)
-    sql = "SELECT * FROM audit_log"
+    sql = ("SELECT audit_log.*, d.count AS denials, d.last_at AS last_denied_at FROM audit_log"
+           " LEFT JOIN audit_denials d ON d.audit_id = audit_log.id")
     if where:
         sql += " WHERE " + " AND ".join(where)
-    rows = query(db, sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+    rows = query(db, sql + " ORDER BY audit_log.id DESC LIMIT ?", [*params, limit])
     for row in rows:
         row["before"] = json.loads(row["before"]) if row["before"] else None
         row["after"] = json.loads(row["after"]) if row["after"] else None
+        denials, last = row.pop("denials"), row.pop("last_denied_at")
+        if denials is not None:
+            # A denial entry shows how often it happened in its window, counted after it was written.
+            row["after"] = {**(row["after"] or {}), "times": denials, "last_at": last}
     return rows

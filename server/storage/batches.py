@@ -21,6 +21,21 @@ RESOLVED_INCIDENTS = ("rejected", "conflict")
 
 
 @dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one device may make the server keep of what it refuses.
+
+    ``per_day`` incidents (conflicts and rejections) per device and UTC day;
+    past it, the refused items are still answered but only counted, in one
+    ``suppressed`` incident a day. A kept payload longer than
+    ``payload_bytes`` is cut to its start. Without these a device could fill
+    the disk with refusals.
+    """
+
+    per_day: int | None = None
+    payload_bytes: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Table:
     """Where one stream's items are stored."""
 
@@ -60,7 +75,7 @@ def table_of(stream):
     return _TABLES[stream]
 
 
-def store_batch(db, table, device_id, meta, candidates, rejections):
+def store_batch(db, table, device_id, meta, candidates, rejections, limits=Limits()):
     """Commit one checked batch; returns ``(batch_id, ack_seq, outcomes)``.
 
     ``candidates`` passed every check: dicts with ``index``, ``id``, ``seq``,
@@ -86,7 +101,8 @@ def store_batch(db, table, device_id, meta, candidates, rejections):
             )
             outcomes[item["index"]] = ("conflict", {f"_{table.item}": [why]})
             detail = {"reason": why, "existing_digest": (known or taken)["digest"]}
-            incidents.append(("conflict", item["seq"], item["id"], item["digest"], detail, item["payload"]))
+            incidents.append(("conflict", item["seq"], item["id"], item["digest"], detail, item["payload"],
+                              item.get("staff_id")))
             continue
         outcomes[item["index"]] = ("accepted", None)
         fresh.append(item)
@@ -96,7 +112,7 @@ def store_batch(db, table, device_id, meta, candidates, rejections):
         outcomes[rejection["index"]] = ("rejected", rejection["errors"])
         if not _already_rejected(db, table.stream, device_id, rejection):
             incidents.append(("rejected", rejection["seq"], rejection["uuid"], rejection["digest"],
-                              {"errors": rejection["errors"]}, rejection["payload"]))
+                              {"errors": rejection["errors"]}, rejection["payload"], rejection.get("staff_id")))
 
     counts = dict.fromkeys(OUTCOMES, 0)
     for status, _ in outcomes.values():
@@ -110,8 +126,12 @@ def store_batch(db, table, device_id, meta, candidates, rejections):
         for item in fresh
     ])
     now = timestamp()
-    for kind, seq, uuid, digest, detail, payload in incidents:
-        insert_incident(db, table.stream, device_id, batch_id, kind, seq, uuid, digest, detail, payload, now)
+    room = _room_today(db, device_id, now, limits.per_day) if incidents else 0
+    for kind, seq, uuid, digest, detail, payload, staff_id in incidents[:room]:
+        insert_incident(db, table.stream, device_id, batch_id, kind, seq, uuid, digest, detail,
+                        _cut(payload, limits.payload_bytes), now, staff_id)
+    if len(incidents) > room:
+        _suppress(db, table.stream, device_id, batch_id, len(incidents) - room, now)
     ack_seq = _advance_ack(db, table, device_id, batch_id, now)
     return batch_id, ack_seq, outcomes
 
@@ -188,10 +208,54 @@ def _already_rejected(db, stream, device_id, rejection):
     ).fetchone())
 
 
-def insert_incident(db, stream, device_id, batch_id, kind, seq, uuid, digest, detail, payload, now):
+def insert_incident(db, stream, device_id, batch_id, kind, seq, uuid, digest, detail, payload, now,
+                    staff_id=None):
+    """Keep one incident; ``payload`` is the item as sent (JSON-able) or its JSON text already cut."""
+    if payload is not None and not isinstance(payload, str):
+        payload = json.dumps(payload, ensure_ascii=False, default=str)
     db.execute(
         "INSERT INTO sync_incidents (stream, device_id, batch_id, kind, seq, item_uuid, digest, detail,"
-        " payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " payload, created_at, staff_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [stream, device_id, batch_id, kind, seq, uuid, digest, json.dumps(detail, ensure_ascii=False),
-         None if payload is None else json.dumps(payload, ensure_ascii=False, default=str), now],
+         payload, now, staff_id],
     )
+
+
+def _cut(payload, limit):
+    """The payload's JSON text, cut to ``limit`` bytes' worth (with what was cut said) when longer."""
+    if payload is None:
+        return None
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    if limit is None or len(text.encode("utf-8")) <= limit:
+        return text
+    start = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+    return json.dumps({"truncated": True, "bytes": len(text.encode("utf-8")), "start": start}, ensure_ascii=False)
+
+
+def _room_today(db, device_id, now, per_day):
+    """How many more incidents the device may have kept today (UTC day of ``now``)."""
+    if per_day is None:
+        return 1 << 62
+    kept = db.execute(
+        "SELECT COUNT(*) FROM sync_incidents WHERE device_id = ? AND kind IN ('rejected', 'conflict')"
+        " AND created_at >= ?",
+        [device_id, now[:10]],
+    ).fetchone()[0]
+    return max(0, per_day - kept)
+
+
+def _suppress(db, stream, device_id, batch_id, count, now):
+    """Count refused items past the daily cap in the day's one ``suppressed`` incident."""
+    day = now[:10]
+    row = db.execute(
+        "SELECT id, detail FROM sync_incidents WHERE device_id = ? AND stream = ? AND kind = 'suppressed'"
+        " AND created_at >= ?",
+        [device_id, stream, day],
+    ).fetchone()
+    if row is None:
+        insert_incident(db, stream, device_id, batch_id, "suppressed", None, None, None,
+                        {"day": day, "count": count, "reason": "daily incident cap reached; not kept"}, None, now)
+        return
+    detail = json.loads(row[1])
+    detail["count"] += count
+    db.execute("UPDATE sync_incidents SET detail = ? WHERE id = ?", [json.dumps(detail), row[0]])

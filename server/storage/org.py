@@ -74,10 +74,16 @@ def org_for_import(db):
         "SELECT s.id, s.code, s.full_name AS name, s.title, u.code AS parent, s.active"
         " FROM staff s JOIN units u ON u.id = s.unit_id",
     )
+    assignments = query(
+        db,
+        "SELECT a.id, s.code AS staff, c.code AS counter, a.valid_from, a.valid_to FROM counter_assignments a"
+        " JOIN staff s ON s.id = a.staff_id JOIN counters c ON c.id = a.counter_id",
+    )
     return {
         "unit": {row["code"]: row for row in units},
         "counter": {row["code"]: row for row in counters},
         "staff": {row["code"]: row for row in staff},
+        "assignment": {(row["staff"], row["counter"], row["valid_from"]): row for row in assignments},
     }
 
 
@@ -100,16 +106,22 @@ def save_unit(db, unit_id, code, name, parent_id, active, now):
 
 
 def save_counter(db, counter_id, code, name, unit_id, active, now):
-    """Insert (``counter_id`` None) or update a counter; returns its id."""
+    """Insert (``counter_id`` None) or update a counter; returns its id.
+
+    ``deactivated_at`` is when the counter last stopped serving (votes cast
+    after it are refused): set when it goes inactive, kept while it stays so,
+    cleared when it serves again.
+    """
     if counter_id is None:
         return db.execute(
-            "INSERT INTO counters (code, name, unit_id, active, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [code, name, unit_id, active, now, now],
+            "INSERT INTO counters (code, name, unit_id, active, created_at, updated_at, deactivated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [code, name, unit_id, active, now, now, None if active else now],
         ).lastrowid
     db.execute(
-        "UPDATE counters SET name = ?, unit_id = ?, active = ?, updated_at = ? WHERE id = ?",
-        [name, unit_id, active, now, counter_id],
+        "UPDATE counters SET name = ?, unit_id = ?, active = ?, updated_at = ?,"
+        " deactivated_at = CASE WHEN ? THEN NULL ELSE COALESCE(deactivated_at, ?) END WHERE id = ?",
+        [name, unit_id, active, now, active, now, counter_id],
     )
     return counter_id
 

@@ -95,10 +95,11 @@ def photo(db, staff_id):
 
 
 def photo_at_counter(db, code, counter_id):
-    """The photo of a staff member of the unit ``counter_id`` belongs to (None otherwise)."""
+    """The photo of someone on the counter's roster: its unit's staff, or seconded to it (None otherwise)."""
     return query_one(
         db,
         "SELECT p.content_type, p.data, p.sha256 FROM staff_photos p JOIN staff s ON s.id = p.staff_id"
-        " JOIN counters c ON c.unit_id = s.unit_id WHERE s.code = ? AND c.id = ?",
-        [code, counter_id],
+        " JOIN counters c ON c.id = ? WHERE s.code = ? AND (s.unit_id = c.unit_id OR EXISTS"
+        " (SELECT 1 FROM counter_assignments a WHERE a.counter_id = c.id AND a.staff_id = s.id))",
+        [counter_id, code],
     )

@@ -6,7 +6,7 @@ stream and lives in ``batches.py``; this module knows the votes table itself.
 
 import json
 
-from server.storage import in_units, query
+from server.storage import query
 from server.storage.batches import Table
 
 COLUMNS = ("uuid", "device_id", "seq", "counter_id", "staff_id", "rating", "reasons", "ticket", "local_time",
@@ -45,10 +45,26 @@ def vote_totals(db):
 # --- Reads for the admin pages and API (server/manage/votes.py) -------------
 
 
+def _cast_at_or_about(counter_unit, staff_unit, unit_ids, where, params):
+    """Limit to what was cast at a counter of ``unit_ids`` or is about their staff, wherever cast."""
+    if unit_ids is None:
+        return True
+    if not unit_ids:
+        return False
+    marks = ",".join("?" * len(unit_ids))
+    where.append(f"({counter_unit} IN ({marks}) OR {staff_unit} IN ({marks}))")
+    params.extend([*sorted(unit_ids), *sorted(unit_ids)])
+    return True
+
+
 def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
-    """Raw votes in ascending id order, after ``after_id`` (keyset pagination)."""
+    """Raw votes in ascending id order, after ``after_id`` (keyset pagination).
+
+    A unit sees the votes cast at its counters and those about its staff wherever they were cast
+    (a seconded official's home department sees them too).
+    """
     where, params = ["v.id > ?"], [after_id]
-    if not in_units("c.unit_id", unit_ids, where, params):
+    if not _cast_at_or_about("c.unit_id", "s.unit_id", unit_ids, where, params):
         return []
     rows = query(
         db,
@@ -64,15 +80,17 @@ def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
 
 
 def list_incidents_in(db, unit_ids=None, after_id=0, limit=100):
-    """Sync incidents (gaps, conflicts, rejections) of every stream, of devices at counters in ``unit_ids``."""
+    """Sync incidents (gaps, conflicts, rejections) of every stream: of devices at counters in
+    ``unit_ids``, and about their staff wherever the device stood."""
     where, params = ["i.id > ?"], [after_id]
-    if not in_units("c.unit_id", unit_ids, where, params):
+    if not _cast_at_or_about("c.unit_id", "(SELECT unit_id FROM staff WHERE id = i.staff_id)", unit_ids, where,
+                             params):
         return []
     return query(
         db,
         "SELECT i.id, i.stream, i.device_id, i.batch_id, i.kind, i.seq, i.item_uuid,"
         " CASE WHEN i.stream = 'votes' THEN i.item_uuid END AS vote_uuid, i.detail, i.created_at,"
-        " i.resolved_at, c.code AS counter"
+        " i.resolved_at, c.code AS counter, (SELECT code FROM staff WHERE id = i.staff_id) AS staff"
         " FROM sync_incidents i JOIN devices d ON d.id = i.device_id"
         " JOIN counters c ON c.id = d.counter_id"
         f" WHERE {' AND '.join(where)} ORDER BY i.id LIMIT ?",

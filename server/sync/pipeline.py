@@ -6,16 +6,18 @@ The answer carries one result per item sent, in order, and the device's
 contiguous ``ack_seq`` for the stream (docs/protocol.md).
 """
 
+import datetime as dt
 import functools
 import hashlib
 import json
 import os
 import signal
 import time
+import zoneinfo
 
-from device_client.protocol import Verifier, parse_time, vote_digest
+from device_client.protocol import Verifier, format_utc, parse_time, vote_digest
 from server.errors import Invalid
-from server.storage import batches, devices, org, timestamp, write_transaction
+from server.storage import batches, devices, org, rosters, timestamp, write_transaction
 from server.storage import staff as staff_storage
 from server.sync import rate
 
@@ -42,12 +44,14 @@ def ingest(db, device, body, config, stream):
         raise Invalid(f"A batch holds at most {limit} items; this one has {len(items)}.",
                       {stream.items_key: [f"At most {limit} per batch."]}, code="batch_too_large")
     offset_ms = clock_offset_ms(received, envelope["device_time"])
-    candidates, rejections = check_items(db, device, stream, items)
+    when = When(received, offset_ms, config)
+    candidates, rejections = check_items(db, device, stream, items, when)
     meta = {"received_at": received_at, "device_time": envelope["device_time"], "clock_offset_ms": offset_ms}
+    limits = batches.Limits(config["INCIDENTS_PER_DEVICE_PER_DAY"], config["INCIDENT_PAYLOAD_MAX_BYTES"])
     with write_transaction(db):
         rate.take(db, device["id"], config, received)
         batch_id, ack_seq, outcomes = batches.store_batch(db, stream.table, device["id"], meta, candidates,
-                                                          rejections)
+                                                          rejections, limits)
         devices.mark_seen(db, device["id"], offset_ms)
     _fault_after_commit(config)
     return {
@@ -58,26 +62,69 @@ def ingest(db, device, body, config, stream):
     }
 
 
-def check_items(db, device, stream, raw_items):
+class When:
+    """The batch's clock: when it arrived, how far the tablet's clock was off, and the local calendar.
+
+    A signed item carries the tablet's ``local_time`` at the tap. Corrected
+    by the offset measured on this batch it says when the tap happened – as
+    long as the clock did not jump between the tap and the sync (a tablet
+    whose clock was reset after a power cut). So the time an item counts at
+    is the corrected one when the offset is beyond the tolerance and the
+    corrected time is possible (after the device's enrollment, not in the
+    future), otherwise the tablet's own when that is possible; an item for
+    which neither is possible is refused.
+    """
+
+    def __init__(self, received, offset_ms, config):
+        self.received = dt.datetime.fromtimestamp(received, dt.timezone.utc)
+        self.offset = dt.timedelta(milliseconds=offset_ms)
+        self.tolerance = dt.timedelta(seconds=config["VOTE_CLOCK_TOLERANCE_SECONDS"])
+        self.zone = zoneinfo.ZoneInfo(config["TIMEZONE"])
+
+    def of(self, item, enrolled_at):
+        """``(moment, error)``: when the item counts (aware, UTC), or None and why it cannot."""
+        own = parse_time(item["local_time"]).astimezone(dt.timezone.utc)
+        corrected = own + self.offset
+        earliest, latest = parse_time(enrolled_at) - self.tolerance, self.received + self.tolerance
+        if abs(self.offset) > self.tolerance and earliest <= corrected <= latest:
+            return corrected, None
+        if earliest <= own <= latest:
+            return own, None
+        if min(own, corrected) > latest:
+            return None, f"In the future: {format_utc(min(own, corrected))} is after the server's {format_utc(self.received)}."
+        return None, f"Before this device was enrolled ({enrolled_at})."
+
+    def day(self, moment):
+        """The local date of a moment, ``YYYY-MM-DD`` (the roster's calendar)."""
+        return moment.astimezone(self.zone).date().isoformat()
+
+
+def check_items(db, device, stream, raw_items, when):
     """``(candidates, rejections)``: items that passed every check, and those refused with why.
 
     The rules are the protocol's own (``device_client/protocol.py``), the
-    same the tablet applies before it signs; then where the item comes from,
-    the stream's own checks, and the signature.
+    same the tablet applies before it signs; then where and when the item
+    comes from (``origin_errors``, ``time_and_roster_errors``), the stream's
+    own checks, and the signature.
     """
     counter = org.counter_by_code(db, device["counter_code"])
     staff = staff_storage.by_codes(db, {raw.get("staff") for raw in raw_items
                                         if isinstance(raw, dict) and isinstance(raw.get("staff"), str)})
+    seconded = [person["id"] for person in staff.values() if person["unit_id"] != counter["unit_id"]]
     verifier = verifier_for(device["public_key"])
-    context = {"counter": counter}
+    context = {"counter": counter, "device": device, "when": when,
+               "spans": rosters.spans(db, counter["id"], seconded)}
     candidates, rejections = [], []
     for index, item in enumerate(raw_items):
         errors = stream.rules(item)
+        code = item.get("staff") if isinstance(item, dict) else None
+        person = staff.get(code) if isinstance(code, str) else None
         if errors:
-            rejections.append(rejection(index, item, errors))
+            rejections.append(rejection(index, item, errors, person=person))
             continue
         errors = origin_errors(device, counter, staff, item)
-        person = staff.get(item["staff"])
+        if person is not None:
+            errors.update(time_and_roster_errors(context, item, person))
         own_errors, flags = stream.check(db, context, item, person)
         errors.update(own_errors)
         canonical = stream.canonical(item)
@@ -85,15 +132,39 @@ def check_items(db, device, stream, raw_items):
         if not verifier.verify(canonical, item["signature"]):
             errors["signature"] = ["The signature does not verify with this device's key."]
         if errors:
-            rejections.append(rejection(index, item, errors, digest))
+            rejections.append(rejection(index, item, errors, digest, person))
             continue
         candidates.append({
             "index": index, "id": item["id"], "seq": item["seq"], "digest": digest,
-            "signature": item["signature"], "flags": flags,
+            "signature": item["signature"], "flags": flags, "staff_id": person["id"],
             "payload": item,  # the wire fields, as sent
             "columns": stream.columns(item, counter, person, flags),
         })
     return candidates, rejections
+
+
+def time_and_roster_errors(context, item, person):
+    """Field errors for an item from the wrong time, or about someone not on the counter's roster then.
+
+    Refused (and kept as incidents): a tap that cannot have happened when it
+    says – in the future or before the device was enrolled, beyond
+    ``VOTE_CLOCK_TOLERANCE_SECONDS`` (see ``When``) – one after its counter
+    was deactivated (before it, the service happened and the vote counts),
+    and one about a person who was not on the counter's roster that local day.
+    """
+    errors = {}
+    when, counter, device = context["when"], context["counter"], context["device"]
+    moment, why = when.of(item, device["enrolled_at"])
+    if moment is None:
+        return {"local_time": [why]}
+    if not counter["active"] and counter["deactivated_at"] and moment >= parse_time(counter["deactivated_at"]):
+        errors["counter"] = [f"Counter {counter['code']} was deactivated at {counter['deactivated_at']}."]
+    day = when.day(moment)
+    if person["unit_id"] != counter["unit_id"] and not any(
+        start <= day and (end is None or day <= end) for start, end in context["spans"].get(person["id"], ())
+    ):
+        errors["staff"] = [f"Not on the roster of counter {counter['code']} on {day}."]
+    return errors
 
 
 def origin_errors(device, counter, staff, item):
@@ -117,8 +188,8 @@ def clock_offset_ms(received, device_time):
     return int(round((received - parse_time(device_time).timestamp()) * 1000))
 
 
-def rejection(index, raw, errors, digest=None):
-    """A refused item as the storage layer keeps it (an incident with its payload)."""
+def rejection(index, raw, errors, digest=None, person=None):
+    """A refused item as the storage layer keeps it (an incident with its payload, and whom it is about)."""
     seq = raw.get("seq") if isinstance(raw, dict) else None
     uuid = raw.get("id") if isinstance(raw, dict) else None
     if digest is None:
@@ -130,6 +201,7 @@ def rejection(index, raw, errors, digest=None):
         "digest": digest,
         "errors": errors,
         "payload": raw,
+        "staff_id": person and person["id"],
     }
 
 

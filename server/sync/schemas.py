@@ -31,9 +31,10 @@ class BatchSchema(BaseSchema):
     """The envelope of a batch of votes."""
 
     device_time = Timestamp(required=True)
-    votes = fields.List(fields.Dict(), required=True)
+    # Any JSON value: an entry that is not an object is one rejected item, not a refused batch.
+    votes = fields.List(fields.Raw(allow_none=True), required=True)
 
 
 class SessionBatchSchema(BaseSchema):
     device_time = Timestamp(required=True)
-    events = fields.List(fields.Dict(), required=True)
+    events = fields.List(fields.Raw(allow_none=True), required=True)

@@ -50,12 +50,8 @@ def _vote_check(db, context, vote, person):
         unknown = set(vote["reasons"]) - reason_codes
         if unknown:
             errors["reasons"] = [f"Unknown reason codes: {', '.join(sorted(unknown))}."]
-    flags = []
-    if person is not None:
-        if not person["active"]:
-            flags.append("staff_inactive")
-        if person["unit_id"] != context["counter"]["unit_id"]:
-            flags.append("staff_other_unit")
+    # Deactivated after the tablet cached its roster: the service happened, the vote counts.
+    flags = ["staff_inactive"] if person is not None and not person["active"] else []
     return errors, flags
 
 

@@ -6,12 +6,15 @@ that layer (domain errors, ``server/errors.py``) come back to the form as a
 message and field messages, in the page's language.
 """
 
+import unicodedata
+from urllib.parse import urlsplit
+
 from flask import redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, gettext
 from marshmallow import ValidationError
 
 from server.api.errors import ApiError, status_of
-from server.errors import N_, ActionError, Message
+from server.errors import N_, ActionError, Forbidden, Message
 
 # The summary above a form whose fields the schema refused (their own messages sit beside them).
 INVALID_FORM = N_("Some fields need correcting: see the messages below them.")
@@ -24,6 +27,26 @@ def select_locale():
     if lang in LANGUAGES:
         return lang
     return request.accept_languages.best_match(LANGUAGES) or "vi"
+
+
+def local_path(target):
+    """``target`` if it is a path on this site (``/admin/units?x=1``), else ``/``.
+
+    For ``next=`` after sign-in and the language switch. Browsers drop tabs
+    and newlines inside a URL and read ``\\`` as ``/``, so ``/%09/evil.com``
+    and ``/\\evil.com`` both become ``//evil.com``: another host. Rather
+    than mimic every browser's clean-up, refuse any control, format or
+    separator character (spaces included) and any backslash, then ask for a
+    single leading ``/`` with no scheme and no host.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(unicodedata.category(char)[0] in "CZ" for char in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
 
 
 def form_data(names, booleans=()):
@@ -72,11 +95,16 @@ def schema_fields(exc):
 
 
 def attempt(action):
-    """Run an action for a form: ``(result, field errors, message, status)``, all translated."""
+    """Run an action for a form: ``(result, field errors, message, status)``, all translated.
+
+    ``Forbidden`` is not a form's error: it goes on to the 403 page, and to the audit log.
+    """
     try:
         return action(), {}, None, 200
     except ValidationError as exc:
         return None, translated_fields(schema_fields(exc)), translate(INVALID_FORM), 400
+    except Forbidden:
+        raise  # the 403 page, after the denial is audited (server/auth)
     except ActionError as exc:
         return None, translated_fields(exc.fields), translate(exc.message), status_of(exc)
 
@@ -125,5 +153,4 @@ def init_app(app):
     def set_language(code):
         if code in LANGUAGES:
             session["lang"] = code
-        target = request.args.get("next") or "/"
-        return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        return redirect(local_path(request.args.get("next")))

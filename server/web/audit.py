@@ -31,10 +31,11 @@ ACTIONS = {
     "import": N_("imported a file"),
     "password_change_failed": N_("entered a wrong password to change it"),
     "token_create_failed": N_("entered a wrong password to create an API token"),
+    "denied": N_("was refused: no permission"),
 }
 OBJECTS = {
     "unit": N_("unit"), "counter": N_("counter"), "staff": N_("staff member"), "user": N_("user"),
-    "device": N_("device"), "api_token": N_("API token"), "org": N_("organisation"),
+    "device": N_("device"), "api_token": N_("API token"), "org": N_("organisation"), "permission": N_("permission"),
     "address": N_("address"),
 }
 FIELDS = {
@@ -45,7 +46,9 @@ FIELDS = {
     "password_changed": N_("Password changed"), "has_photo": N_("Photo"), "prefix": N_("Starts with"),
     "bytes": N_("Size (bytes)"), "content_type": N_("Type"),
     "tokens_revoked": N_("API tokens revoked"), "attempts": N_("Attempts"), "first_at": N_("First"),
-    "last_at": N_("Last"), "limit": N_("Limit reached for"), "user": N_("User"),
+    "limit": N_("Limit reached for"), "user": N_("User"),
+    # A refused request: the first one's method and address, how often in its hour, the last time.
+    "method": N_("Request"), "path": N_("Address"), "times": N_("Times"), "last_at": N_("Last time"),
 }
 ACTOR_KINDS = {"user": N_("on the pages"), "token": N_("with an API token"), "cli": N_("on the command line"),
                "anonymous": N_("not signed in")}

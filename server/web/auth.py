@@ -10,17 +10,13 @@ from server.api.admin.schemas import TokenSchema
 from server.auth import client_address, current_actor, page_requires, protect_csrf, service
 from server.db import get_db
 from server.errors import invalid
-from server.web import attempt, form_data, page_errors, translate
+from server.web import attempt, form_data, local_path, page_errors, translate
 
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/admin")
 
 # Browsers keep a Secure cookie from plain http:// on these hosts (and only these).
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-
-
-def _safe_next(target):
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
 def needs_https_here():
@@ -62,7 +58,7 @@ def login():
             if lang:
                 session["lang"] = lang
             session.permanent = True
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(local_path(request.args.get("next")))
     return _login_page(error), status
 
 

@@ -2,10 +2,17 @@
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from server.api.admin.schemas import CounterSchema, CounterUpdateSchema, UnitSchema, UnitUpdateSchema
+from server.api.admin.schemas import (
+    AssignmentEndSchema,
+    AssignmentSchema,
+    CounterSchema,
+    CounterUpdateSchema,
+    UnitSchema,
+    UnitUpdateSchema,
+)
 from server.auth import current_actor, page_requires
 from server.db import get_db
-from server.manage import devices, org, staff
+from server.manage import devices, org, rosters, staff
 from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_org", __name__, url_prefix="/admin")
@@ -95,17 +102,34 @@ def counter(code):
     row = org.get_counter(db, actor, code)
     errors, message, status = {}, None, 200
     if request.method == "POST":
-        data = form_data(["name", "unit"], booleans=["active"])
-        done, errors, message, status = attempt(
-            lambda: org.update_counter(db, actor, code, CounterUpdateSchema().load(data)))
+        done, errors, message, status = attempt(lambda: _counter_action(db, actor, code))
         if done:
             return redirect(url_for("web_org.counter", code=code))
     unit = org.get_unit(db, actor, row["unit"])
     return render_template("counter.html", counter=row, unit=unit, errors=errors, message=message,
                            under=_under(db, actor, [unit["id"]], counter_id=row["id"]),
+                           roster=rosters.roster(db, actor, code),
+                           can_assign=actor.can("counters.write") and actor.can("staff.write"),
                            can_write=actor.can("counters.write"), can_revoke=actor.can("devices.write"),
                            units=_unit_choices(db, actor, "counters.write") if actor.can("counters.write") else []
                            ), status
+
+
+def _counter_action(db, actor, code):
+    """The counter page's forms: edit the counter, or change its roster."""
+    action = request.form.get("action", "save")
+    if action == "assign":
+        data = form_data(["staff", "valid_from", "valid_to"])
+        data["valid_to"] = data.get("valid_to") or None
+        return rosters.assign(db, actor, code, AssignmentSchema().load(data))
+    if action == "end_assignment":
+        data = AssignmentEndSchema().load({"valid_to": request.form.get("valid_to") or None})
+        return rosters.end(db, actor, code, request.form.get("assignment_id", 0, type=int), data["valid_to"])
+    if action == "delete_assignment":
+        rosters.delete(db, actor, code, request.form.get("assignment_id", 0, type=int))
+        return True
+    data = form_data(["name", "unit"], booleans=["active"])
+    return org.update_counter(db, actor, code, CounterUpdateSchema().load(data))
 
 
 page_errors(bp)

@@ -34,7 +34,8 @@
 
   function api(method, path, body) {
     var options = { method: method, cache: "no-store", headers: {} };
-    if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
+    // The tablet takes a POST only as JSON from this page (a form from another page could not send it).
+    if (method !== "GET") { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body || {}); }
     return fetch(path, options).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
         return { status: response.status, ok: response.ok, data: data };
@@ -179,14 +180,16 @@
 
   // --- staff sign-in ------------------------------------------------------------
 
+  // Anyone at the counter can open the panel, so signing out takes the signed-in person's PIN too.
   function openPanel() {
     var open = state && state.open;
     $("#signed-in").hidden = !open;
-    $("#sign-in-form").hidden = open;
+    $("#code-field").hidden = open;
+    $("#sign-out").hidden = !open;
     $("#sign-in-message").textContent = "";
     pin = ""; $("#pin-dots").textContent = "";
     $("#staff-panel").hidden = false;
-    (open ? $("#sign-out") : $("#staff-code")).focus();
+    if (!open) $("#staff-code").focus();
     if (open) api("POST", "/api/staff/touch").catch(function () {});
   }
   function closePanel() { $("#staff-panel").hidden = true; pin = ""; $("#pin-dots").textContent = ""; }
@@ -197,26 +200,35 @@
     $("#pin-dots").textContent = "•".repeat(pin.length);
   }
 
-  function signIn(event) {
+  // A wrong PIN and an unknown code get the same answer from the tablet, and so the same words here.
+  function refused(r, wrong) {
+    var error = (r.data && r.data.error) || {}, text = wrong;
+    if (error.code === "locked" && error.locked_until) {
+      var time = new Date(error.locked_until * 1000);
+      text = format(messages.locked, { time: time.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) });
+    } else if (error.attempts_left) {
+      text += " " + format(messages.attempts_left, { n: error.attempts_left });
+    }
+    $("#sign-in-message").textContent = text;
+  }
+
+  function submitPanel(event) {
     event.preventDefault();
-    var body = { staff: $("#staff-code").value.trim().toUpperCase(), pin: pin };
+    var entered = pin;
     pin = ""; $("#pin-dots").textContent = "";
+    if (state && state.open) return signOut(entered);
+    var body = { staff: $("#staff-code").value.trim().toUpperCase(), pin: entered };
     api("POST", "/api/staff/sign-in", body).then(function (r) {
       if (r.ok) { closePanel(); $("#staff-code").value = ""; return poll(); }
-      var error = (r.data && r.data.error) || {}, text = messages.wrong_pin;
-      if (error.code === "locked" && error.locked_until) {
-        var time = new Date(error.locked_until * 1000);
-        text = format(messages.locked, { time: time.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) });
-      } else if (error.attempts_left) {
-        text += " " + format(messages.attempts_left, { n: error.attempts_left });
-      }
-      $("#sign-in-message").textContent = text;
+      refused(r, messages.wrong_pin);
     }).catch(function () {});
   }
 
-  function signOut() {
-    api("POST", "/api/staff/sign-out").then(function () { closePanel(); flow = null; save(); return poll(); })
-      .catch(function () {});
+  function signOut(entered) {
+    api("POST", "/api/staff/sign-out", { pin: entered }).then(function (r) {
+      if (!r.ok) return refused(r, messages.wrong_own_pin);
+      closePanel(); flow = null; save(); return poll();
+    }).catch(function () {});
   }
 
   // --- wiring ---------------------------------------------------------------------
@@ -229,8 +241,7 @@
   $("#reasons-skip").addEventListener("click", function () { if (flow && flow.screen === "reasons") submit(true); });
   $("#staff-button").addEventListener("click", openPanel);
   $("#staff-close").addEventListener("click", closePanel);
-  $("#sign-out").addEventListener("click", signOut);
-  $("#sign-in-form").addEventListener("submit", signIn);
+  $("#sign-in-form").addEventListener("submit", submitPanel);
   $$(".key[data-key]").forEach(function (key) { key.addEventListener("click", function () { keypad(key.dataset.key); }); });
   document.addEventListener("pointerdown", function () { idleSince = Date.now(); });
 

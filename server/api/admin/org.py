@@ -2,10 +2,18 @@
 
 from flask import Blueprint
 
-from server.api.admin import body, db, doc
-from server.api.admin.schemas import CounterSchema, CounterUpdateSchema, UnitSchema, UnitUpdateSchema
+from server.api.admin import body, db, doc, dump
+from server.api.admin.schemas import (
+    AssignmentEndSchema,
+    AssignmentSchema,
+    CounterSchema,
+    CounterUpdateSchema,
+    RosterSchema,
+    UnitSchema,
+    UnitUpdateSchema,
+)
 from server.auth import api_requires, current_actor
-from server.manage import org
+from server.manage import org, rosters
 
 bp = Blueprint("admin_org", __name__, url_prefix="/api/v1")
 
@@ -65,3 +73,38 @@ def counter(code):
      tag="counters")
 def update_counter(code):
     return org.update_counter(db(), current_actor(), code, body(CounterUpdateSchema))
+
+
+@bp.get("/counters/<code>/roster")
+@api_requires("counters.read")
+@doc("Who may serve at the counter: its unit's staff (any day) and staff seconded to it, with their days",
+     response=RosterSchema, tag="counters")
+def roster(code):
+    return dump(RosterSchema, rosters.roster(db(), current_actor(), code))
+
+
+@bp.post("/counters/<code>/assignments")
+@api_requires("counters.write")
+@doc("Second a staff member of another unit to the counter from valid_from to valid_to (none: until further "
+     "notice); needs write access to the counter's unit and the person's unit", body=AssignmentSchema,
+     response=AssignmentSchema, status=201, tag="counters")
+def assign(code):
+    return dump(AssignmentSchema, rosters.assign(db(), current_actor(), code, body(AssignmentSchema))), 201
+
+
+@bp.patch("/counters/<code>/assignments/<int:assignment_id>")
+@api_requires("counters.write")
+@doc("End (or extend) an assignment: its last day", body=AssignmentEndSchema, response=AssignmentSchema,
+     tag="counters")
+def end_assignment(code, assignment_id):
+    data = body(AssignmentEndSchema)
+    return dump(AssignmentSchema, rosters.end(db(), current_actor(), code, assignment_id, data["valid_to"]))
+
+
+@bp.delete("/counters/<code>/assignments/<int:assignment_id>")
+@api_requires("counters.write")
+@doc("Delete an assignment entered by mistake; 409 has_votes once votes were cast under it", status=204,
+     tag="counters")
+def delete_assignment(code, assignment_id):
+    rosters.delete(db(), current_actor(), code, assignment_id)
+    return "", 204

@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 
 from server.errors import N_
 from server.manage.users import USERNAME_PATTERN, USERNAME_RULE
-from server.schemas import CODE_RE, NO_CONTROL, BaseSchema
+from server.schemas import CODE_RE, NO_CONTROL, BaseSchema, Day
 
 ROLE_NAMES = ("admin", "manager", "hr", "auditor")
 # Validators with numbers in their default message get fixed texts, so the
@@ -51,6 +51,32 @@ class CounterUpdateSchema(BaseSchema):
     name = Text()
     unit = Code()
     active = fields.Boolean()
+
+
+class AssignmentSchema(BaseSchema):
+    """A staff member seconded to a counter for a span of local dates (``valid_to`` none: until further notice)."""
+
+    id = fields.Integer(dump_only=True)
+    counter = fields.String(dump_only=True)
+    staff = Code(required=True)
+    full_name = fields.String(dump_only=True)
+    unit = fields.String(dump_only=True, metadata={"description": "the person's own unit"})
+    valid_from = Day(required=True)
+    valid_to = Day(load_default=None, allow_none=True)
+    created_at = fields.String(dump_only=True)
+    updated_at = fields.String(dump_only=True)
+
+
+class AssignmentEndSchema(BaseSchema):
+    valid_to = Day(required=True, allow_none=True)
+
+
+class RosterSchema(BaseSchema):
+    counter = fields.String(dump_only=True)
+    unit = fields.String(dump_only=True)
+    unit_staff = fields.List(fields.Dict(), dump_only=True,
+                             metadata={"description": "the counter's unit's active staff: any day"})
+    assignments = fields.List(fields.Nested(AssignmentSchema), dump_only=True)
 
 
 class StaffSchema(BaseSchema):
@@ -207,7 +233,9 @@ class IncidentSchema(BaseSchema):
     stream = fields.String(dump_only=True, metadata={"description": "votes or sessions (staff sign-in events)"})
     device_id = fields.String(dump_only=True)
     counter = fields.String(dump_only=True)
-    kind = fields.String(dump_only=True, metadata={"description": "gap, conflict or rejected"})
+    staff = fields.String(dump_only=True, allow_none=True, metadata={"description": "whom the item was about"})
+    kind = fields.String(dump_only=True,
+                         metadata={"description": "gap, conflict, rejected, or suppressed (a day's count past the cap)"})
     seq = fields.Integer(dump_only=True, allow_none=True)
     item_uuid = fields.String(dump_only=True, allow_none=True)
     vote_uuid = fields.String(dump_only=True, allow_none=True,
