@@ -83,28 +83,21 @@ def reissue_unused_token(db, code_row, public_key, enrolled_since):
 
 
 def device_for_token(db, token):
-    """The device whose token this is (or None), noting the token's first use.
-
-    The first authenticated call of any kind ends the window in which a
-    replayed enrollment request could swap the token (``reissue_unused_token``).
-    It writes once per token; every later call only reads.
-    """
-    token_hash = hash_secret(token)
-    device = query_one(
+    """The device whose token this is, with its counter's code; None for an unknown token."""
+    return query_one(
         db,
         "SELECT d.*, c.code AS counter_code FROM devices d JOIN counters c ON c.id = d.counter_id"
         " WHERE d.token_hash = ?",
-        [token_hash],
+        [hash_secret(token)],
     )
-    if device is not None and device["token_used_at"] is None:
-        now = timestamp()
-        with write_transaction(db):
-            # Compare-and-set on the hash: if a retry swapped the token since the read, this one is dead.
-            if db.execute("UPDATE devices SET token_used_at = COALESCE(token_used_at, ?) WHERE id = ?"
-                          " AND token_hash = ?", [now, device["id"], token_hash]).rowcount != 1:
-                return None
-        device["token_used_at"] = now
-    return device
+
+
+def note_token_used(db, device_id, token, now):
+    """Record a token's first use; False when the token was swapped meanwhile (compare-and-set)."""
+    return db.execute(
+        "UPDATE devices SET token_used_at = COALESCE(token_used_at, ?) WHERE id = ? AND token_hash = ?",
+        [now, device_id, hash_secret(token)],
+    ).rowcount == 1
 
 
 def get_device(db, device_id):

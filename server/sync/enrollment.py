@@ -4,7 +4,7 @@ import datetime as dt
 
 from device_client.protocol import Verifier, enroll_proof_bytes, parse_time
 from server.errors import Conflict, Invalid
-from server.storage import devices, now_utc, org, timestamp
+from server.storage import devices, now_utc, org, timestamp, write_transaction
 
 # How long after the first answer a lost one may be asked for again: long
 # enough to notice a failed enroll and run it once more, short enough that a
@@ -45,3 +45,24 @@ def enroll(db, data):
     device_id, token = enrolled
     counter = org.counter_with_unit(db, row["counter_id"])
     return {"device_id": device_id, "token": token, "counter": counter["code"], "server_time": timestamp()}
+
+
+def authenticate(db, token):
+    """The active device whose token this is, noting the token's first use; None otherwise.
+
+    The first authenticated call of any kind ends the window in which a
+    replayed enrollment request could swap the token
+    (``storage.devices.reissue_unused_token``); it writes once per token,
+    every later call only reads. A token swapped by a retry between the read
+    and the write is dead.
+    """
+    device = devices.device_for_token(db, token)
+    if device is None or device["status"] != "active":
+        return None
+    if device["token_used_at"] is None:
+        now = timestamp()
+        with write_transaction(db):
+            if not devices.note_token_used(db, device["id"], token, now):
+                return None
+        device["token_used_at"] = now
+    return device
