@@ -96,22 +96,21 @@ def accounts_001_users_roles_tokens_audit(db):
 
 
 @migrations()
-def accounts_002_permission_denials(db):
-    # A refused request (403) is audited, but a scan must not flood the
-    # append-only log: the first denial of an actor and permission in a window
-    # is an audit_log entry, the ones after it only count here, on that entry.
+def accounts_002_counted_audit_entries(db):
+    # What can repeat without end – a refused request (403), a throttled
+    # sign-in – must not flood the append-only log: the first in a window is
+    # an audit_log entry, the ones after it only count here, on that entry
+    # (server/audit.py, record_repeated). ``key`` says what repeats.
     db.execute(
-        """CREATE TABLE audit_denials (
+        """CREATE TABLE audit_counts (
             audit_id INTEGER PRIMARY KEY REFERENCES audit_log(id),
-            actor_kind TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            permission TEXT NOT NULL,
+            key TEXT NOT NULL,
             first_at TEXT NOT NULL,
             last_at TEXT NOT NULL,
             count INTEGER NOT NULL
         )"""
     )
-    db.execute("CREATE INDEX audit_denials_key ON audit_denials(actor_kind, actor, permission, first_at)")
+    db.execute("CREATE INDEX audit_counts_key ON audit_counts(key, first_at)")
 
 
 @migrations()
@@ -125,23 +124,7 @@ def accounts_003_device_token_first_use(db):
 
 
 @migrations()
-def accounts_004_login_throttle_windows(db):
-    # Refused sign-ins are counted here, one row per throttled account or
-    # address and window, and written to the audit log as one entry with the
-    # count when the window closes (server/manage/account.py), so a flood of
-    # attempts cannot flood the append-only log. Old login_failures are
-    # deleted by the sign-in path, so they need an index by time alone.
-    db.execute(
-        """CREATE TABLE login_throttles (
-            id INTEGER PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('account', 'address')),
-            key TEXT NOT NULL,
-            first_at TEXT NOT NULL,
-            last_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL,
-            last_username TEXT NOT NULL,
-            last_address TEXT NOT NULL,
-            UNIQUE (kind, key)
-        )"""
-    )
+def accounts_004_login_failures_by_time(db):
+    # Old login_failures are deleted by the sign-in path (server/manage/account.py),
+    # so they need an index by time alone.
     db.execute("CREATE INDEX login_failures_time ON login_failures(created_at)")

@@ -57,7 +57,7 @@ def test_thirty_parallel_wrong_passwords_get_exactly_the_five_guesses_the_limit_
     assert statuses == [401] * 5 + [429] * 25
     path = server.database
     assert audit_actions(path).count("login_failed") == 5
-    assert rows(path, "SELECT kind, key, attempts FROM login_throttles") == [("account", "admin", 25)]
+    assert throttled(path) == [("user", "admin", 25)]
 
 
 def test_a_900_kb_username_is_refused_before_anything_is_counted_or_logged(people):
@@ -77,6 +77,12 @@ def test_a_name_in_capitals_with_spaces_around_is_the_same_account(people):
     assert sign_in(app_for(path).test_client(), "  Admin ").status_code == 302
 
 
+def throttled(path):
+    """``(object_type, object_id, times)`` of the login_throttled entries, oldest first."""
+    return rows(path, "SELECT a.object_type, a.object_id, n.count FROM audit_log a JOIN audit_counts n"
+                      " ON n.audit_id = a.id WHERE a.action = 'login_throttled' ORDER BY a.id")
+
+
 def test_refused_attempts_make_one_audit_entry_per_account_and_window_with_their_count(people):
     path, _ = people
     client = app_for(path, LOGIN_MAX_FAILURES=2, LOGIN_LOCK_MINUTES=15).test_client()
@@ -85,18 +91,28 @@ def test_refused_attempts_make_one_audit_entry_per_account_and_window_with_their
     for number in range(40):
         assert sign_in(client, "hr", PASSWORD, address=f"10.0.2.{number}").status_code == 429
     assert audit_actions(path).count("login_failed") == 2
-    assert "login_throttled" not in audit_actions(path)  # the window is still open
-    db = storage.connect(path)
-    db.execute("UPDATE login_throttles SET first_at = '2000-01-01T00:00:00.000Z'")  # the window is over
-    db.close()
-    assert sign_in(client, "manager", "another bad one", address="10.0.3.1").status_code == 401
     entries = rows(path, "SELECT actor_kind, actor, address, object_type, object_id, after FROM audit_log"
                          " WHERE action = 'login_throttled'")
-    assert len(entries) == 1
+    assert len(entries) == 1  # written at the first refusal, counted on since
     kind, actor, address, object_type, object_id, after = entries[0]
-    assert (kind, actor, address, object_type, object_id) == ("anonymous", "hr", "10.0.2.39", "user", "hr")
-    assert '"attempts": 40' in after and '"limit": "account"' in after
-    assert rows(path, "SELECT COUNT(*) FROM login_throttles") == [(0,)]
+    assert (kind, actor, address, object_type, object_id) == ("anonymous", "hr", "10.0.2.0", "user", "hr")
+    assert '"limit": "account"' in after
+    assert throttled(path) == [("user", "hr", 40)]
+    # The API shows the count with the entry.
+    from tests.people import token_for
+
+    db = storage.connect(path)
+    token = token_for(db, "admin")
+    db.close()
+    shown = app_for(path).test_client().get("/api/v1/audit?action=login_throttled",
+                                             headers={"Authorization": f"Bearer {token}"}).json["entries"]
+    assert shown[0]["after"]["times"] == 40 and shown[0]["after"]["limit"] == "account"
+    # Once the window is over, the next refusal opens another entry.
+    db = storage.connect(path)
+    db.execute("UPDATE audit_counts SET first_at = '2000-01-01T00:00:00.000Z'")
+    db.close()
+    assert sign_in(client, "hr", PASSWORD, address="10.0.3.1").status_code == 429
+    assert throttled(path) == [("user", "hr", 40), ("user", "hr", 1)]
 
 
 def test_an_address_trying_many_accounts_is_one_entry_for_the_address(people):
@@ -106,7 +122,7 @@ def test_an_address_trying_many_accounts_is_one_entry_for_the_address(people):
         assert sign_in(client, name, "bad password", address="10.9.9.9").status_code == 401
     for number in range(30):
         assert sign_in(client, f"user{number}", "bad password", address="10.9.9.9").status_code == 429
-    assert rows(path, "SELECT kind, key, attempts FROM login_throttles") == [("address", "10.9.9.9", 30)]
+    assert throttled(path) == [("address", "10.9.9.9", 30)]
 
 
 def test_failures_older_than_the_window_are_deleted_by_the_next_attempt(people):

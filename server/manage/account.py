@@ -46,50 +46,30 @@ def reserve_attempt(db, username, address, config):
     guesses queue on the write lock and each sees the others: 30 at once get
     exactly ``LOGIN_MAX_FAILURES``, where counting first and writing after the
     (slow) password check let every request in flight pass. Raises
-    ``Throttled``; refused attempts are counted, not logged one by one
-    (``_close_windows``).
+    ``Throttled``; refused attempts are counted on one audit entry per
+    account or address and window, not logged one by one.
     """
     now = now_utc()
     since = timestamp(now - dt.timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
+    window = dt.timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
     with write_transaction(db):
-        _housekeeping(db, since)
+        # Forgetting old failures here, in the transaction every attempt opens
+        # anyway, keeps the table one window long whether or not ``hailong
+        # jobs`` runs, for a range delete on an index per attempt.
+        accounts.prune_login_failures(db, since)
         by_user, by_address = accounts.login_failures_since(db, username, address, since)
-        if by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
-            accounts.count_throttled(db, "address", address, username, address, timestamp(now))
-        elif by_user >= config["LOGIN_MAX_FAILURES"]:
-            accounts.count_throttled(db, "account", username, username, address, timestamp(now))
-        else:
+        limit = ("address" if by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+                 else "account" if by_user >= config["LOGIN_MAX_FAILURES"] else None)
+        if limit is None:
             return accounts.record_login_failure(db, username, address, timestamp(now))
+        # One entry per throttled account or address and window, counting the refused attempts
+        # (the failures that led to the lock were each logged as login_failed).
+        key = address if limit == "address" else username
+        audit.record_repeated(db, Actor(kind="anonymous", name=username, address=address), "login_throttled",
+                              "user" if limit == "account" else "address", key, f"login_throttled|{limit}|{key}",
+                              window, after={"limit": limit}, now=now)
     raise Throttled(N_("Too many failed sign-ins. Try again in %(minutes)s minutes.",
                        minutes=config["LOGIN_LOCK_MINUTES"]))
-
-
-def _housekeeping(db, since):
-    """Forget failures older than the window and log the windows of refusals that are over.
-
-    Done here, in the transaction every attempt opens anyway, rather than by
-    ``hailong jobs``: the tables stay one window long on any instance,
-    whether or not a jobs process runs, at the cost of a range delete on an
-    index per attempt.
-    """
-    accounts.prune_login_failures(db, since)
-    _close_windows(db, since)
-
-
-def _close_windows(db, since):
-    """One audit entry per throttled account or address and window, with the count of refused attempts.
-
-    The log is append-only, so an entry cannot be counted up: it is written
-    once the window (``LOGIN_LOCK_MINUTES`` from the first refusal) is over,
-    at the first attempt after that. The failures that led to the lock were
-    each logged as ``login_failed`` when they happened.
-    """
-    for window in accounts.throttle_windows_opened_before(db, since):
-        actor = Actor(kind="anonymous", name=window["last_username"], address=window["last_address"])
-        audit.record(db, actor, "login_throttled", "user" if window["kind"] == "account" else "address",
-                     window["key"], after={"attempts": window["attempts"], "first_at": window["first_at"],
-                                           "last_at": window["last_at"], "limit": window["kind"]})
-        accounts.delete_throttle_window(db, window["id"])
 
 
 def confirm_password(db, actor, user, password, field, purpose, config):

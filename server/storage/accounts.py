@@ -199,23 +199,3 @@ def clear_login_failures(db, username):
 def prune_login_failures(db, before):
     """Delete failures older than ``before`` (they no longer count); returns how many."""
     return db.execute("DELETE FROM login_failures WHERE created_at < ?", [before]).rowcount
-
-
-def count_throttled(db, kind, key, username, address, now):
-    """Count one refused attempt in the open window of ``(kind, key)``, opening it if there is none."""
-    db.execute(
-        "INSERT INTO login_throttles (kind, key, first_at, last_at, attempts, last_username, last_address)"
-        " VALUES (?, ?, ?, ?, 1, ?, ?)"
-        " ON CONFLICT (kind, key) DO UPDATE SET attempts = attempts + 1, last_at = excluded.last_at,"
-        " last_username = excluded.last_username, last_address = excluded.last_address",
-        [kind, key, now, now, username, address],
-    )
-
-
-def throttle_windows_opened_before(db, before):
-    """Windows of refused attempts that opened before ``before`` (so they are over)."""
-    return query(db, "SELECT * FROM login_throttles WHERE first_at < ? ORDER BY id", [before])
-
-
-def delete_throttle_window(db, window_id):
-    db.execute("DELETE FROM login_throttles WHERE id = ?", [window_id])
