@@ -35,6 +35,7 @@ Example::
 
 import http.client
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -320,7 +321,13 @@ def _settings_env(settings, env):
 
 
 class Server(Process):
-    """``hailong serve`` over ``database`` on a free port (or ``port``); ready when /healthz answers."""
+    """``hailong serve`` over ``database`` on a free port (or ``port``); ready when /healthz answers.
+
+    ``hailong serve`` refuses the default SECRET_KEY, and the databases of
+    tests and benches are made without ``hailong migrate`` writing one, so
+    each Server gets a random key of its own (kept across restarts) unless
+    ``settings`` or ``env`` give one.
+    """
 
     def __init__(self, database, *, port=None, workers=2, threads=None, settings=None, env=None, log_path=None,
                  name="hailong serve", bin_dir=BIN):
@@ -328,8 +335,9 @@ class Server(Process):
         port = port or free_port()
         argv = [os.path.join(bin_dir, "hailong"), "--database", self.database, "serve", "--port", port,
                 "--workers", workers, *(("--threads", threads) if threads else ())]
-        super().__init__(name, argv, log_path=log_path, env=_settings_env(settings, env), port=port,
-                         ready=answers("/healthz"))
+        env = _settings_env(settings, env)
+        env.setdefault("HAILONG_SECRET_KEY", secrets.token_urlsafe(32))
+        super().__init__(name, argv, log_path=log_path, env=env, port=port, ready=answers("/healthz"))
 
 
 class Jobs(Process):

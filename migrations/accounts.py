@@ -1,4 +1,5 @@
-"""Migrations of people, roles, API tokens and the audit log.
+"""Migrations of people, roles, API tokens, sign-in throttling and the audit log
+(and of the device token's first use, which ends enrollment retries).
 
 Names start with ``accounts_`` and a number; never edit one that has shipped.
 """
@@ -95,19 +96,35 @@ def accounts_001_users_roles_tokens_audit(db):
 
 
 @migrations()
-def accounts_002_permission_denials(db):
-    # A refused request (403) is audited, but a scan must not flood the
-    # append-only log: the first denial of an actor and permission in a window
-    # is an audit_log entry, the ones after it only count here, on that entry.
+def accounts_002_counted_audit_entries(db):
+    # What can repeat without end – a refused request (403), a throttled
+    # sign-in – must not flood the append-only log: the first in a window is
+    # an audit_log entry, the ones after it only count here, on that entry
+    # (server/audit.py, record_repeated). ``key`` says what repeats.
     db.execute(
-        """CREATE TABLE audit_denials (
+        """CREATE TABLE audit_counts (
             audit_id INTEGER PRIMARY KEY REFERENCES audit_log(id),
-            actor_kind TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            permission TEXT NOT NULL,
+            key TEXT NOT NULL,
             first_at TEXT NOT NULL,
             last_at TEXT NOT NULL,
             count INTEGER NOT NULL
         )"""
     )
-    db.execute("CREATE INDEX audit_denials_key ON audit_denials(actor_kind, actor, permission, first_at)")
+    db.execute("CREATE INDEX audit_counts_key ON audit_counts(key, first_at)")
+
+
+@migrations()
+def accounts_003_device_token_first_use(db):
+    # A lost enrollment answer may be retried (a new token for the same
+    # device) only until the device first authenticates with its token: any
+    # call, a configuration fetch included (server/sync/enrollment.py).
+    # Devices already heard from count as having used theirs.
+    db.execute("ALTER TABLE devices ADD COLUMN token_used_at TEXT")
+    db.execute("UPDATE devices SET token_used_at = last_seen_at WHERE last_seen_at != enrolled_at")
+
+
+@migrations()
+def accounts_004_login_failures_by_time(db):
+    # Old login_failures are deleted by the sign-in path (server/manage/account.py),
+    # so they need an index by time alone.
+    db.execute("CREATE INDEX login_failures_time ON login_failures(created_at)")

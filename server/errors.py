@@ -67,6 +67,12 @@ class Invalid(ActionError):
     code = "validation_error"
 
 
+class Throttled(ActionError):
+    """Too many failed password attempts for this account or address; try again later."""
+
+    code = "too_many_attempts"
+
+
 def invalid(field, message, summary=None):
     """``Invalid`` for one field; the field's message is the summary unless one is given."""
     return Invalid(summary or message, {field: [message]})

@@ -83,7 +83,12 @@ SETTINGS = (
         " folder the command starts in.",
     ),
     Setting("DATABASE", "", "Path of the server's SQLite database file (default: hailong.db in INSTANCE)."),
-    Setting("SECRET_KEY", "dev", "Flask secret key; set a long random value in production."),
+    Setting(
+        "SECRET_KEY",
+        "dev",
+        "Flask secret key: signs the session cookies. `hailong migrate` writes a random one into"
+        " INSTANCE/config.py; `hailong serve` refuses this default unless DEVELOPMENT is on.",
+    ),
     Setting(
         "MAX_CONTENT_LENGTH",
         2 * 1024 * 1024,
@@ -182,26 +187,47 @@ SETTINGS = (
     Setting(
         "DEVELOPMENT",
         False,
-        "Development only: session cookies lose the Secure flag so sign-in works over plain HTTP.",
+        "Development only: session cookies lose the Secure flag so sign-in works over plain HTTP, and"
+        " `hailong serve` accepts the default SECRET_KEY.",
     ),
     Setting("SESSION_IDLE_MINUTES", 60, "A signed-in session ends after this long without a request.", not_negative),
     Setting("SESSION_MAX_HOURS", 12, "A signed-in session ends this long after sign-in, however active.", positive),
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
-        "Failed sign-ins to one account within LOGIN_LOCK_MINUTES before it is refused (429).",
+        "Wrong passwords for one account within LOGIN_LOCK_MINUTES (at sign-in, or entered again to change the"
+        " password or make a token) before it is refused (429).",
         positive,
     ),
     Setting(
         "LOGIN_MAX_FAILURES_PER_ADDRESS",
         20,
-        "Failed sign-ins from one IP address within LOGIN_LOCK_MINUTES before it is refused (429).",
+        "Wrong passwords from one IP address within LOGIN_LOCK_MINUTES before it is refused (429).",
         positive,
     ),
-    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which failed sign-ins are counted.", positive),
-    Setting("PASSWORD_MIN_LENGTH", 10, "Shortest password accepted for a user account.", positive),
+    Setting("LOGIN_LOCK_MINUTES", 15, "The window over which wrong passwords are counted.", positive),
+    Setting(
+        "PASSWORD_MIN_LENGTH",
+        10,
+        "Shortest password accepted for a user account (common ones and ones containing the username are refused).",
+        positive,
+    ),
     Setting("API_TOKEN_DEFAULT_DAYS", 90, "Lifetime of a personal API token when none is asked for.", positive),
     Setting("API_TOKEN_MAX_DAYS", 365, "Longest lifetime a personal API token may be given.", positive),
+    # Accounts, tokens and sign-in behind a proxy or on a trial LAN (issue 8).
+    Setting(
+        "TRUSTED_PROXIES",
+        0,
+        "How many reverse proxies in front of `hailong serve` to believe about the client's address, scheme"
+        " and host (X-Forwarded-For, -Proto, -Host); 0 when browsers connect directly.",
+        not_negative,
+    ),
+    Setting(
+        "INSECURE_HTTP_TRIAL",
+        False,
+        "Closed-LAN trial only: sign-in works over plain HTTP (session cookies without Secure), so passwords"
+        " and sessions cross the network readable by anyone on it; `hailong serve` warns at every start.",
+    ),
     Setting(
         "PHOTO_MAX_BYTES",
         512 * 1024,
@@ -221,6 +247,25 @@ OTHER_VARIABLES = {
 # Flask's and its extensions' own keys may also be set in config.py.
 FOREIGN_PREFIXES = ("WTF_", "BABEL_", "SESSION_COOKIE_")
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def config_file(instance):
+    """The instance's ``config.py``."""
+    return os.path.join(instance, "config.py")
+
+
+def names_in_config_file(instance):
+    """The settings ``<instance>/config.py`` assigns (none when there is no such file)."""
+    return set(_from_config_file(instance))
+
+
+def serving_problem(config):
+    """Why ``hailong serve`` must not start with these settings, in one line; None when it may."""
+    if config["SECRET_KEY"] in ("", DEFAULTS["SECRET_KEY"]) and not config["DEVELOPMENT"]:
+        return (f"SECRET_KEY is the built-in default, so anyone could forge a session cookie: run `hailong"
+                f" migrate` to write a random one into {config_file(config['INSTANCE'])}, or set"
+                " HAILONG_SECRET_KEY (see docs/settings.md).")
+    return None
 
 
 def load(overrides=None, environ=None):
@@ -301,7 +346,7 @@ def _parse(key, text, kind):
 
 def _from_config_file(instance):
     """The upper-case names ``<instance>/config.py`` assigns (Python, like Flask's from_pyfile)."""
-    path = os.path.join(instance, "config.py")
+    path = config_file(instance)
     if not os.path.exists(path):
         return {}
     scope = {"__file__": path}

@@ -12,7 +12,7 @@ import shutil
 from migrations import migrations
 from server import create_app, orgimport, storage
 from server.manage import account as service
-from server.manage.actor import Actor, cli_actor
+from server.manage.actor import cli_actor
 from server.manage import staff as staff_service
 from server.manage import users
 from server.storage import accounts
@@ -55,9 +55,8 @@ def create_user(db, username, role, unit, password=PASSWORD):
 
 
 def token_for(db, username, days=None):
-    user = accounts.user_by_username(db, username)
-    actor = Actor(kind="cli", name="cli", user_id=user["id"])
-    return service.create_token(db, actor, "tests", days, CONFIG)[0]
+    """A token made as ``hailong user token`` makes it (people make theirs with their password)."""
+    return service.create_token(db, cli_actor(), "tests", days, CONFIG, username=username)[0]
 
 
 def enroll_fake_device(db, counter_code, key="k"):
@@ -110,6 +109,8 @@ def build(path, tmp_path):
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
+    facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
+                          for username in PEOPLE}
     db.close()
     return facts
 
@@ -152,3 +153,10 @@ def sign_in(client, username, password=PASSWORD, address="127.0.0.1"):
     token = csrf_token(client)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
                        environ_base={"REMOTE_ADDR": address}, headers={"Accept-Language": "en"})
+
+
+def signed_in(path, username="admin", **settings):
+    """A test client signed in as ``username``, and the header its API writes need (the CSRF token)."""
+    client = app_for(path, **settings).test_client()
+    assert sign_in(client, username).status_code == 302, f"{username} could not sign in"
+    return client, {"X-CSRFToken": csrf_token(client, "/account")}

@@ -15,7 +15,7 @@ from tests.admin_live import submit
 from devtools.processes import Server
 from tests.live import hailong
 
-PASSWORD = "first admin password"
+PASSWORD = "first sign-in password"  # never holding the username (admin)
 
 
 @pytest.fixture

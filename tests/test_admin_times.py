@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 from tests.admin_live import people_server, signed_in  # noqa: F401
+from tests.people import PASSWORD
 
 UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|Z \(UTC\)|\(UTC\)")
 
@@ -17,6 +18,7 @@ def test_token_times_on_the_account_page_are_local_and_the_api_keeps_utc(people_
     with signed_in(browser, people_server, username="manager") as page:
         page.goto(people_server.url + "/account")
         page.fill("#create-token input[name=name]", "nightly report")
+        page.fill("#create-token input[name=password]", PASSWORD)
         page.click("#create-token button")
         token = page.request.get(people_server.url + "/api/v1/me/tokens").json()["tokens"][-1]
         assert token["created_at"].endswith("Z") and token["expires_at"].endswith("Z")

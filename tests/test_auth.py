@@ -1,7 +1,7 @@
 """Sign-in, cookies, CSRF, session expiry, throttling, password change, personal API tokens."""
 
 from server import storage
-from tests.people import PASSWORD, app_for, csrf_token, sign_in
+from tests.people import PASSWORD, app_for, csrf_token, sign_in, signed_in
 
 
 def test_signing_in_sets_a_secure_httponly_samesite_cookie_and_opens_the_pages(people):
@@ -158,21 +158,22 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(peo
 
 def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(people):
     path, facts = people
-    client = app_for(path).test_client()
-    admin = {"Authorization": f"Bearer {facts['tokens']['admin']}"}
-    created = client.post("/api/v1/me/tokens", json={"name": "export", "days": 5}, headers=admin)
+    client, csrf = signed_in(path, "admin")
+    created = client.post("/api/v1/me/tokens", json={"name": "export", "days": 5, "password": PASSWORD},
+                          headers=csrf)
     assert created.status_code == 201
     secret = created.json["token"]
     assert secret.startswith("hlu_") and created.json["prefix"] == secret[:10]
-    listed = client.get("/api/v1/me/tokens", headers=admin).get_data(as_text=True)
+    listed = client.get("/api/v1/me/tokens").get_data(as_text=True)
     assert secret not in listed and "export" in listed
     db = storage.connect(path)
     assert db.execute("SELECT COUNT(*) FROM api_tokens WHERE token_hash = ?", [secret]).fetchone()[0] == 0
     mine = {"Authorization": f"Bearer {secret}"}
-    assert client.get("/api/v1/units", headers=mine).status_code == 200
-    revoked = client.delete(f"/api/v1/me/tokens/{created.json['id']}", headers=admin)
+    other = app_for(path).test_client()
+    assert other.get("/api/v1/units", headers=mine).status_code == 200
+    revoked = client.delete(f"/api/v1/me/tokens/{created.json['id']}", headers=csrf)
     assert revoked.status_code == 200 and revoked.json["revoked_at"]
-    assert client.get("/api/v1/units", headers=mine).status_code == 401
+    assert other.get("/api/v1/units", headers=mine).status_code == 401
 
 
 def test_an_expired_token_is_refused(people):
@@ -186,13 +187,13 @@ def test_an_expired_token_is_refused(people):
 
 def test_a_token_cannot_outlive_the_maximum_and_cannot_revoke_someone_elses(people):
     path, facts = people
-    client = app_for(path, API_TOKEN_MAX_DAYS=30).test_client()
-    hr = {"Authorization": f"Bearer {facts['tokens']['hr']}"}
-    too_long = client.post("/api/v1/me/tokens", json={"name": "x", "days": 31}, headers=hr)
+    client, csrf = signed_in(path, "hr", API_TOKEN_MAX_DAYS=30)
+    too_long = client.post("/api/v1/me/tokens", json={"name": "x", "days": 31, "password": PASSWORD}, headers=csrf)
     assert too_long.status_code == 400 and too_long.json["error"]["fields"] == {"days": ["At most 30 days."]}
     admins = client.get("/api/v1/me/tokens", headers={"Authorization": f"Bearer {facts['tokens']['admin']}"})
     admin_token_id = admins.json["tokens"][0]["id"]
-    assert client.delete(f"/api/v1/me/tokens/{admin_token_id}", headers=hr).status_code == 404
+    hr = {"Authorization": f"Bearer {facts['tokens']['hr']}"}
+    assert app_for(path).test_client().delete(f"/api/v1/me/tokens/{admin_token_id}", headers=hr).status_code == 404
 
 
 def test_a_token_acts_with_its_owners_scope(people):

@@ -12,7 +12,7 @@ def denials(path):
     try:
         return db.execute(
             "SELECT a.actor_kind, a.actor, a.object_type, a.object_id, u.code, a.after, d.count FROM audit_log a"
-            " JOIN audit_denials d ON d.audit_id = a.id LEFT JOIN units u ON u.id = a.unit_id"
+            " JOIN audit_counts d ON d.audit_id = a.id LEFT JOIN units u ON u.id = a.unit_id"
             " WHERE a.action = 'denied' ORDER BY a.id").fetchall()
     finally:
         db.close()

@@ -95,6 +95,9 @@ def endpoints(facts):
         ("grant role", "users", "POST", "/api/v1/users/hr/roles", None, {"role": "auditor", "unit": "DN-BH"},
          None, 201, None),
         ("remove role", "users", "DELETE", f"/api/v1/users/hr/roles/{role}", None, None, None, 200, None),
+        ("user tokens", "users", "GET", "/api/v1/users/hr/tokens", None, None, None, 200, None),
+        ("revoke user token", "users", "DELETE", f"/api/v1/users/hr/tokens/{facts['token_ids']['hr']}", None, None,
+         None, 200, None),
         ("audit log", "audit.read", "GET", "/api/v1/audit", None, None, None, 200, None),
         ("votes", "audit.read", "GET", "/api/v1/votes", None, None, None, 200, None),
         ("incidents", "audit.read", "GET", "/api/v1/incidents", None, None, None, 200, None),
@@ -111,7 +114,8 @@ NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
     "create counter", "update counter", "list staff", "get staff", "get photo", "create staff", "update staff",
     "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
-    "list users", "get user", "create user", "update user", "grant role", "remove role", "audit log", "votes",
+    "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
+    "revoke user token", "audit log", "votes",
     "incidents",
 ]
 CASES = [

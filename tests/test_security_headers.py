@@ -55,7 +55,8 @@ def test_the_pages_carry_no_inline_script_or_style(admin, people):
 
 def test_a_new_api_token_in_the_answer_is_never_stored(admin):
     token = csrf_token(admin, "/account")
-    response = admin.post("/account", data={"action": "token", "name": "script", "csrf_token": token})
+    response = admin.post("/account", data={"action": "token", "name": "script", "password": PASSWORD,
+                                          "csrf_token": token})
     assert response.status_code == 200 and "hlu_" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     assert_secured(response)

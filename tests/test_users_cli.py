@@ -25,4 +25,4 @@ def test_user_create_explains_what_is_wrong_readably(db_path):
 
 def test_user_token_for_an_unknown_user_is_a_clear_error(db_path):
     result = hailong("--database", str(db_path), "user", "token", "--username", "ghost", "--name", "x", check=False)
-    assert result.returncode == 1 and result.stderr.strip() == "Error: No user has the username 'ghost'."
+    assert result.returncode == 1 and result.stderr.strip() == "Error: No user with this username."

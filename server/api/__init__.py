@@ -12,7 +12,7 @@ from device_client.protocol import SURROGATE
 
 from server.db import get_db
 from server.api.errors import ApiError
-from server.storage.devices import device_for_token
+from server.sync import enrollment
 
 
 def device_required(view):
@@ -28,8 +28,8 @@ def device_required(view):
         scheme, _, token = header.partition(" ")
         device = None
         if scheme.lower() == "bearer" and token.strip():
-            device = device_for_token(get_db(), token.strip())
-        if device is None or device["status"] != "active":
+            device = enrollment.authenticate(get_db(), token.strip())
+        if device is None:
             raise ApiError(
                 401,
                 "unauthorized",

@@ -15,11 +15,11 @@ from werkzeug.routing import IntegerConverter
 
 from device_client.protocol import INT64_MAX
 
-from server.errors import ActionError, Conflict, Forbidden, Invalid, NotFound
+from server.errors import ActionError, Conflict, Forbidden, Invalid, NotFound, Throttled
 from server.sync.rate import RateLimited
 
 # The HTTP status of each domain error; a few codes carry their own.
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400}
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400, Throttled: 429}
 STATUS_BY_CODE = {"photo_too_large": 413, "batch_too_large": 413, "unsupported_media_type": 415, "code_expired": 410}
 
 

@@ -13,6 +13,7 @@ import functools
 
 from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import audit
 from server.manage import account as service
@@ -25,8 +26,18 @@ from server.manage import forbid
 csrf = CSRFProtect()
 
 
+# An IPv6 address in text is at most 45 characters; anything longer is not an address.
+MAX_ADDRESS = 64
+
+
 def init_app(app):
-    app.config["SESSION_COOKIE_SECURE"] = not app.config["DEVELOPMENT"]
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # The client's address, scheme and host as the nearest ``proxies`` proxies
+        # saw them (X-Forwarded-For, -Proto, -Host): what the sign-in throttle and
+        # the audit log record, and what tells a page it was reached over HTTPS.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    app.config["SESSION_COOKIE_SECURE"] = not (app.config["DEVELOPMENT"] or app.config["INSECURE_HTTP_TRIAL"])
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_NAME"] = "hailong_session"
@@ -47,7 +58,8 @@ def init_app(app):
 
 
 def client_address():
-    return request.remote_addr or "-"
+    """The client's address (behind TRUSTED_PROXIES proxies, the one they forwarded)."""
+    return (request.remote_addr or "-")[:MAX_ADDRESS]
 
 
 def current_actor():

@@ -5,6 +5,10 @@ import os
 import click
 from gunicorn.app.base import BaseApplication
 
+from server import settings
+
+HTTPS_HOW = 'docs/admin.md, "HTTPS and the reverse proxy"'
+
 
 class _Gunicorn(BaseApplication):
     """Gunicorn serving the app built from the settings the command already read and checked."""
@@ -33,8 +37,13 @@ class _Gunicorn(BaseApplication):
 def serve(obj, host, port, workers, threads):
     """Serve the API and pages with gunicorn (migrate first).
 
+    Refuses the default SECRET_KEY unless DEVELOPMENT is on. Browsers on
+    other machines sign in only over HTTPS: a TLS reverse proxy goes in front.
     Example: hailong serve --host 0.0.0.0 --port 8000
     """
+    problem = settings.serving_problem(obj.config)
+    if problem:
+        raise settings.SettingsError(problem)
     obj.db().close()  # refuses, readably, to serve an unmigrated database
     options = {
         "bind": f"{host}:{port}",
@@ -48,4 +57,25 @@ def serve(obj, host, port, workers, threads):
         "loglevel": "warning",
     }
     click.echo(f"hailong serving on http://{host}:{port} ({options['workers']} workers)")
+    for line in sign_in_notice(obj.config):
+        click.echo(line)
     _Gunicorn(options, dict(obj.config)).run()
+
+
+def sign_in_notice(config):
+    """What the start-up lines say about signing in: HTTPS needed, or loudly, why it is not."""
+    if config["DEVELOPMENT"]:
+        return ["DEVELOPMENT is on: sign-in works over plain HTTP and the default SECRET_KEY is accepted."
+                " Never in production."]
+    if config["INSECURE_HTTP_TRIAL"]:
+        bar = "!" * 78
+        return [bar,
+                "WARNING: INSECURE_HTTP_TRIAL is on. Sign-in works over plain HTTP, so passwords and session"
+                " cookies cross the network unencrypted, readable by anyone on it.",
+                f"For a trial on a closed LAN only: turn it off and put HTTPS in front before real use ({HTTPS_HOW}).",
+                bar]
+    proxies = config["TRUSTED_PROXIES"]
+    behind = (f"TRUSTED_PROXIES={proxies}: the client's address is what the nearest proxy forwards" if proxies
+              else "TRUSTED_PROXIES=0: the client's address is the connection's")
+    return [f"Sign-in needs HTTPS: browsers keep the session cookie only over https:// (or from this machine),"
+            f" so put a TLS reverse proxy in front ({HTTPS_HOW}); {behind}."]

@@ -1,10 +1,18 @@
 """User accounts and their roles (admins only)."""
 
+import re
+
 from server import audit
 from server.manage.passwords import check_strength, hash_password
 from server.errors import N_, Invalid, NotFound
 from server.manage import conflict, require, unknown_field
 from server.storage import accounts, org, timestamp, write_transaction
+
+# What a username may be: the pages, the API (its schema) and the CLI accept
+# only this, and sign-in refuses anything else before counting or logging it.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}\Z"
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+USERNAME_RULE = N_("Lowercase letters, digits, . _ - (2 to 64).")
 
 
 def _public(db, user):
@@ -25,16 +33,22 @@ def list_users(db, actor):
     return [_public(db, u) for u in accounts.list_users(db)]
 
 
-def _user(db, username):
-    user = accounts.user_by_username(db, username)
+def user_named(db, username):
+    """The user row; ``NotFound`` when there is none."""
+    user = accounts.user_by_username(db, username or "")
     if user is None:
         raise NotFound(N_("No user with this username."))
     return user
 
 
+def get_own(db, actor):
+    """The actor's own account and roles (anyone signed in)."""
+    return _public(db, accounts.user_by_id(db, actor.user_id))
+
+
 def get_user(db, actor, username):
     require(actor, "users.read")
-    return _public(db, _user(db, username))
+    return _public(db, user_named(db, username))
 
 
 def _role_unit(db, role):
@@ -49,9 +63,11 @@ def _role_unit(db, role):
 
 
 def create_user(db, actor, data, config):
-    """Create an account with its roles; the password is checked for length."""
+    """Create an account with its roles; the username's shape and the password's strength are checked."""
     require(actor, "users.write")
-    problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"])
+    if not USERNAME_RE.fullmatch(data["username"]):
+        raise unknown_field("username", USERNAME_RULE)
+    problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"], data["username"])
     if problems:
         raise Invalid(N_("The password is too weak."), {"password": problems})
     if accounts.user_by_username(db, data["username"]):
@@ -79,34 +95,39 @@ def _admins_left(db, without_user=None, without_role=None):
 
 
 def update_user(db, actor, username, data, config):
-    """Rename, (de)activate, or set a new password (which ends their sessions)."""
+    """Rename, (de)activate, or set a new password.
+
+    A new password or a deactivation ends the user's sessions and revokes
+    every token of theirs; reactivating brings none back.
+    """
     require(actor, "users.write")
-    user = _user(db, username)
+    user = user_named(db, username)
     before = _public(db, user)
     if data.get("active") is False and _admins_left(db, without_user=user["id"]) == 0:
         raise conflict("active", N_("The last active admin cannot be deactivated."))
     if "password" in data:
-        problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"])
+        problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"], user["username"])
         if problems:
             raise Invalid(N_("The password is too weak."), {"password": problems})
     now = timestamp()
+    revoked = 0
     with write_transaction(db):
         accounts.update_user(db, user["id"], data.get("full_name", user["full_name"]),
                              int(data.get("active", bool(user["active"]))), now)
         if "password" in data:
             accounts.set_password(db, user["id"], hash_password(data["password"]), now)
+        if "password" in data or data.get("active") is False:
             accounts.end_sessions_of(db, user["id"], now)
-        if data.get("active") is False:
-            accounts.end_sessions_of(db, user["id"], now)
+            revoked = accounts.revoke_tokens_of(db, user["id"], now)
         after = _public(db, accounts.user_by_id(db, user["id"]))
-        changes = {**after, "password_changed": "password" in data}
+        changes = {**after, "password_changed": "password" in data, "tokens_revoked": revoked}
         audit.record(db, actor, "update", "user", username, before=before, after=changes)
     return after
 
 
 def add_role(db, actor, username, data):
     require(actor, "users.write")
-    user = _user(db, username)
+    user = user_named(db, username)
     unit_id = _role_unit(db, {"role": data["role"], "unit": data.get("unit")})
     with write_transaction(db):
         role_id = accounts.add_role(db, user["id"], data["role"], unit_id, timestamp())
@@ -119,7 +140,7 @@ def add_role(db, actor, username, data):
 
 def remove_role(db, actor, username, role_id):
     require(actor, "users.write")
-    user = _user(db, username)
+    user = user_named(db, username)
     role = accounts.role_by_id(db, role_id)
     if role is None or role["user_id"] != user["id"]:
         raise NotFound(N_("This user has no such role."))

@@ -155,6 +155,13 @@ def revoke_token(db, token_id, now):
     ).rowcount
 
 
+def revoke_tokens_of(db, user_id, now):
+    """Revoke every live token of a user; returns how many. Revoked tokens never come back."""
+    return db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [now, user_id]
+    ).rowcount
+
+
 def mark_token_used(db, token_id, now):
     db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
 
@@ -163,10 +170,11 @@ def mark_token_used(db, token_id, now):
 
 
 def record_login_failure(db, username, address, now):
-    db.execute(
+    """A failed (or, until its verdict, reserved) attempt; returns its id."""
+    return db.execute(
         "INSERT INTO login_failures (username, address, created_at) VALUES (?, ?, ?)",
         [username, address, now],
-    )
+    ).lastrowid
 
 
 def login_failures_since(db, username, address, since):
@@ -180,5 +188,14 @@ def login_failures_since(db, username, address, since):
     return by_user, by_address
 
 
+def delete_login_failure(db, failure_id):
+    db.execute("DELETE FROM login_failures WHERE id = ?", [failure_id])
+
+
 def clear_login_failures(db, username):
     db.execute("DELETE FROM login_failures WHERE username = ?", [username])
+
+
+def prune_login_failures(db, before):
+    """Delete failures older than ``before`` (they no longer count); returns how many."""
+    return db.execute("DELETE FROM login_failures WHERE created_at < ?", [before]).rowcount

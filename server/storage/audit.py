@@ -1,4 +1,4 @@
-"""The append-only audit log (triggers refuse UPDATE and DELETE on it), and the counts of denials."""
+"""The append-only audit log (triggers refuse UPDATE and DELETE on it), and the counts on its entries."""
 
 import json
 
@@ -25,26 +25,22 @@ def append(db, entry):
     ).lastrowid
 
 
-def open_denial(db, actor_kind, actor, permission, since):
-    """The audit id of the actor's denial entry for ``permission`` first made at ``since`` or later."""
+def open_count(db, key, since):
+    """The audit id of the counted entry for ``key`` first made at ``since`` or later, or None."""
     row = db.execute(
-        "SELECT audit_id FROM audit_denials WHERE actor_kind = ? AND actor = ? AND permission = ?"
-        " AND first_at >= ? ORDER BY first_at DESC LIMIT 1",
-        [actor_kind, actor, permission, since],
+        "SELECT audit_id FROM audit_counts WHERE key = ? AND first_at >= ? ORDER BY first_at DESC LIMIT 1",
+        [key, since],
     ).fetchone()
     return row and row[0]
 
 
-def start_denials(db, audit_id, actor_kind, actor, permission, at):
-    db.execute(
-        "INSERT INTO audit_denials (audit_id, actor_kind, actor, permission, first_at, last_at, count)"
-        " VALUES (?, ?, ?, ?, ?, ?, 1)",
-        [audit_id, actor_kind, actor, permission, at, at],
-    )
+def start_count(db, audit_id, key, at):
+    db.execute("INSERT INTO audit_counts (audit_id, key, first_at, last_at, count) VALUES (?, ?, ?, ?, 1)",
+               [audit_id, key, at, at])
 
 
-def count_denial(db, audit_id, at):
-    db.execute("UPDATE audit_denials SET count = count + 1, last_at = ? WHERE audit_id = ?", [at, audit_id])
+def add_count(db, audit_id, at):
+    db.execute("UPDATE audit_counts SET count = count + 1, last_at = ? WHERE audit_id = ?", [at, audit_id])
 
 
 def _json(value):
@@ -66,16 +62,16 @@ def entries(db, unit_ids=None, actor=None, action=None, object_type=None, before
     if before_id:
         where.append("audit_log.id < ?")
         params.append(before_id)
-    sql = ("SELECT audit_log.*, d.count AS denials, d.last_at AS last_denied_at FROM audit_log"
-           " LEFT JOIN audit_denials d ON d.audit_id = audit_log.id")
+    sql = ("SELECT audit_log.*, n.count AS times, n.last_at AS last_time FROM audit_log"
+           " LEFT JOIN audit_counts n ON n.audit_id = audit_log.id")
     if where:
         sql += " WHERE " + " AND ".join(where)
     rows = query(db, sql + " ORDER BY audit_log.id DESC LIMIT ?", [*params, limit])
     for row in rows:
         row["before"] = json.loads(row["before"]) if row["before"] else None
         row["after"] = json.loads(row["after"]) if row["after"] else None
-        denials, last = row.pop("denials"), row.pop("last_denied_at")
-        if denials is not None:
-            # A denial entry shows how often it happened in its window, counted after it was written.
-            row["after"] = {**(row["after"] or {}), "times": denials, "last_at": last}
+        times, last = row.pop("times"), row.pop("last_time")
+        if times is not None:
+            # A counted entry shows how often it happened in its window, counted after it was written.
+            row["after"] = {**(row["after"] or {}), "times": times, "last_at": last}
     return rows

@@ -54,7 +54,7 @@ def enroll_device(db, code_row, public_key, app_version):
 
 
 def insert_device(db, device_id, counter_id, public_key, token_hash, enrolled_at, app_version):
-    """A new active device, last seen when enrolled (``reissue_unused_token`` relies on that)."""
+    """A new active device, last seen when enrolled, its token not used yet."""
     db.execute(
         "INSERT INTO devices (id, counter_id, public_key, token_hash, status, enrolled_at, app_version,"
         " last_seen_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
@@ -62,19 +62,20 @@ def insert_device(db, device_id, counter_id, public_key, token_hash, enrolled_at
     )
 
 
-def reissue_unused_token(db, code_row, public_key):
+def reissue_unused_token(db, code_row, public_key, enrolled_since):
     """The retry of an enrollment whose answer was lost: same device, new token.
 
     Only for the device this code created, with the same public key, while
-    its first token has never been used (``last_seen_at`` still equals
-    ``enrolled_at``). Returns ``(device_id, token)`` or ``None``.
+    its token has never been used (``token_used_at``: any authenticated
+    call, a configuration fetch included) and it was enrolled at or after
+    ``enrolled_since``. Returns ``(device_id, token)`` or ``None``.
     """
     token = secrets.token_urlsafe(32)
     with write_transaction(db):
         changed = db.execute(
             "UPDATE devices SET token_hash = ? WHERE id = ? AND public_key = ? AND status = 'active'"
-            " AND last_seen_at = enrolled_at",
-            [hash_secret(token), code_row["device_id"], public_key],
+            " AND token_used_at IS NULL AND enrolled_at >= ?",
+            [hash_secret(token), code_row["device_id"], public_key, enrolled_since],
         ).rowcount
         if changed:
             _event(db, code_row["device_id"], "enrollment_retried", {})
@@ -82,12 +83,21 @@ def reissue_unused_token(db, code_row, public_key):
 
 
 def device_for_token(db, token):
+    """The device whose token this is, with its counter's code; None for an unknown token."""
     return query_one(
         db,
         "SELECT d.*, c.code AS counter_code FROM devices d JOIN counters c ON c.id = d.counter_id"
         " WHERE d.token_hash = ?",
         [hash_secret(token)],
     )
+
+
+def note_token_used(db, device_id, token, now):
+    """Record a token's first use; False when the token was swapped meanwhile (compare-and-set)."""
+    return db.execute(
+        "UPDATE devices SET token_used_at = COALESCE(token_used_at, ?) WHERE id = ? AND token_hash = ?",
+        [now, device_id, hash_secret(token)],
+    ).rowcount == 1
 
 
 def get_device(db, device_id):

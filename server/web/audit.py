@@ -29,11 +29,14 @@ ACTIONS = {
     "issue_code": N_("issued an enrollment code"), "revoke": N_("revoked"), "set_pin": N_("set the kiosk PIN"),
     "photo": N_("uploaded a photo"), "grant_role": N_("granted a role"), "revoke_role": N_("removed a role"),
     "import": N_("imported a file"),
+    "password_change_failed": N_("entered a wrong password to change it"),
+    "token_create_failed": N_("entered a wrong password to create an API token"),
     "denied": N_("was refused: no permission"),
 }
 OBJECTS = {
     "unit": N_("unit"), "counter": N_("counter"), "staff": N_("staff member"), "user": N_("user"),
     "device": N_("device"), "api_token": N_("API token"), "org": N_("organisation"), "permission": N_("permission"),
+    "address": N_("address"),
 }
 FIELDS = {
     "code": N_("Code"), "name": N_("Name"), "full_name": N_("Full name"), "title": N_("Title"), "unit": N_("Unit"),
@@ -42,6 +45,8 @@ FIELDS = {
     "created_at": N_("Created"), "updated_at": N_("Last changed"), "status": N_("State"),
     "password_changed": N_("Password changed"), "has_photo": N_("Photo"), "prefix": N_("Starts with"),
     "bytes": N_("Size (bytes)"), "content_type": N_("Type"),
+    "tokens_revoked": N_("API tokens revoked"), "attempts": N_("Attempts"), "first_at": N_("First"),
+    "limit": N_("Limit reached for"), "user": N_("User"),
     # A refused request: the first one's method and address, how often in its hour, the last time.
     "method": N_("Request"), "path": N_("Address"), "times": N_("Times"), "last_at": N_("Last time"),
 }

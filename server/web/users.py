@@ -1,11 +1,11 @@
-"""Users and their roles (admins only)."""
+"""Users, their roles and their API tokens (admins only)."""
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from server.api.admin.schemas import RoleSchema, UserSchema, UserUpdateSchema
 from server.auth import ROLES, current_actor, page_requires
 from server.db import get_db
-from server.manage import org, users
+from server.manage import account, org, users
 from server.web import attempt, form_data, page_errors
 
 bp = Blueprint("web_users", __name__, url_prefix="/admin")
@@ -51,10 +51,14 @@ def edit(username):
     elif action == "revoke":
         done, errors, message, status = attempt(
             lambda: users.remove_role(db, actor, username, request.form.get("role_id", 0, type=int)))
+    elif action == "revoke_token":
+        done, errors, message, status = attempt(
+            lambda: account.revoke_token(db, actor, request.form.get("token_id", 0, type=int), username))
     if done:
         return redirect(url_for("web_users.edit", username=username))
     return render_template("user_edit.html", user=users.get_user(db, actor, username), roles=ROLES,
-                           units=org.list_units(db, actor), errors=errors, message=message), status
+                           units=org.list_units(db, actor), tokens=account.list_tokens(db, actor, username),
+                           errors=errors, message=message), status
 
 
 page_errors(bp)

@@ -6,9 +6,7 @@ from server.api.admin import body, config, db, doc, dump
 from server.api.admin.schemas import PasswordChangeSchema, TokenSchema, UserSchema
 from server.auth import api_requires, current_actor
 from server.manage import account as service
-from server.errors import N_, NotFound
-from server.manage.users import _public
-from server.storage import accounts
+from server.manage.users import get_own
 
 bp = Blueprint("admin_account", __name__, url_prefix="/api/v1/me")
 
@@ -17,12 +15,13 @@ bp = Blueprint("admin_account", __name__, url_prefix="/api/v1/me")
 @api_requires(None)
 @doc("The signed-in user and their roles", response=UserSchema, tag="account")
 def me():
-    return _public(db(), accounts.user_by_id(db(), current_actor().user_id))
+    return get_own(db(), current_actor())
 
 
 @bp.post("/password")
 @api_requires(None)
-@doc("Change your own password (ends your other sessions)", body=PasswordChangeSchema, status=204, tag="account")
+@doc("Change your own password (signed-in session only, not a token): ends your other sessions and revokes "
+     "all your tokens", body=PasswordChangeSchema, status=204, tag="account")
 def change_password():
     data = body(PasswordChangeSchema)
     service.change_password(db(), current_actor(), data["current_password"], data["new_password"], config())
@@ -38,11 +37,12 @@ def tokens():
 
 @bp.post("/tokens")
 @api_requires(None)
-@doc("Create a personal API token; the secret is in the answer once", body=TokenSchema,
-     response=TokenSchema, status=201, tag="account")
+@doc("Create a personal API token with your password (signed-in session only, not a token); the secret is "
+     "in the answer once", body=TokenSchema, response=TokenSchema, status=201, tag="account")
 def create_token():
     data = body(TokenSchema)
-    secret, row = service.create_token(db(), current_actor(), data["name"], data.get("days"), config())
+    secret, row = service.create_token(db(), current_actor(), data["name"], data.get("days"), config(),
+                                       password=data["password"])
     return {**dump(TokenSchema, row), "token": secret}, 201
 
 
@@ -50,8 +50,4 @@ def create_token():
 @api_requires(None)
 @doc("Revoke one of your tokens", response=TokenSchema, tag="account")
 def revoke_token(token_id):
-    actor = current_actor()
-    row = accounts.token_by_id(db(), token_id)
-    if row is None or row["user_id"] != actor.user_id:
-        raise NotFound(N_("No such token."))
-    return dump(TokenSchema, service.revoke_token(db(), actor, token_id))
+    return dump(TokenSchema, service.revoke_token(db(), current_actor(), token_id))

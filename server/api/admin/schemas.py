@@ -7,6 +7,7 @@ status) are ``dump_only`` so a client can never set them.
 from marshmallow import fields, validate
 
 from server.errors import N_
+from server.manage.users import USERNAME_PATTERN, USERNAME_RULE
 from server.schemas import CODE_RE, BaseSchema, Day, Integer, Text
 
 ROLE_NAMES = ("admin", "manager", "hr", "auditor")
@@ -153,8 +154,7 @@ class RoleSchema(BaseSchema):
 
 class UserSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    username = Text(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}\Z",
-                             error=N_("Lowercase letters, digits, . _ - (2 to 64).")))
+    username = Text(required=True, validate=validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     full_name = Text(load_default="", validate=AT_MOST_200)
     password = Text(required=True, load_only=True, validate=AT_MOST_200)
     active = fields.Boolean(dump_only=True)
@@ -177,6 +177,9 @@ class TokenSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
     days = Integer(strict=True, load_only=True, validate=validate.Range(min=1, error=N_("At least 1 day.")))
+    password = Text(required=True, load_only=True,
+                    metadata={"description": "Your password, entered again: a token is made only from a "
+                                             "signed-in session, never with another token."})
     prefix = fields.String(dump_only=True)
     token = fields.String(dump_only=True, metadata={"description": "Shown once, at creation."})
     created_at = fields.String(dump_only=True)

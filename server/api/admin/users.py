@@ -1,11 +1,11 @@
-"""Users and their roles (admins only)."""
+"""Users, their roles and their API tokens (admins only)."""
 
 from flask import Blueprint
 
-from server.api.admin import body, config, db, doc
-from server.api.admin.schemas import RoleSchema, UserSchema, UserUpdateSchema
+from server.api.admin import body, config, db, doc, dump
+from server.api.admin.schemas import RoleSchema, TokenSchema, UserSchema, UserUpdateSchema
 from server.auth import api_requires, current_actor
-from server.manage import users
+from server.manage import account, users
 
 bp = Blueprint("admin_users", __name__, url_prefix="/api/v1")
 
@@ -51,3 +51,17 @@ def grant(username):
 @doc("Take a role away", response=UserSchema, tag="users")
 def revoke(username, role_id):
     return users.remove_role(db(), current_actor(), username, role_id)
+
+
+@bp.get("/users/<username>/tokens")
+@api_requires("users.read")
+@doc("A user's personal API tokens (never their secrets)", response=TokenSchema, many="tokens", tag="users")
+def tokens(username):
+    return {"tokens": dump(TokenSchema, account.list_tokens(db(), current_actor(), username), many=True)}
+
+
+@bp.delete("/users/<username>/tokens/<int:token_id>")
+@api_requires("users.write")
+@doc("Revoke one of a user's tokens", response=TokenSchema, tag="users")
+def revoke_token(username, token_id):
+    return dump(TokenSchema, account.revoke_token(db(), current_actor(), token_id, username))
