@@ -48,7 +48,7 @@ def test_a_query_integer_beyond_64_bits_is_a_field_error(world, path, field):
 
 
 def test_a_body_integer_beyond_64_bits_is_a_field_error(world):
-    error = refused(world, "POST", "/api/v1/me/tokens", json={"name": "script", "days": BIG})
+    error = refused(world, "POST", "/api/v1/me/tokens", json={"name": "script", "days": BIG, "password": "x"})
     assert error["fields"] == {"days": ["Must be less than or equal to 9223372036854775807."]}
     error = refused(world, "POST", "/api/v1/enrollment-codes", json={"counter": "DN-TT-Q1", "ttl_minutes": BIG})
     assert error["fields"] == {"ttl_minutes": ["From 1 minute to 7 days (10080 minutes)."]}
@@ -111,7 +111,7 @@ TEXT_FIELDS = [
     ("PATCH", "/api/v1/staff/NV002", {}, "title"),
     ("POST", "/api/v1/users", {"username": "new1", "password": "a long enough password"}, "full_name"),
     ("PATCH", "/api/v1/users/nobody", {}, "full_name"),
-    ("POST", "/api/v1/me/tokens", {"name": "script"}, "name"),
+    ("POST", "/api/v1/me/tokens", {"name": "script", "password": "x"}, "name"),
     ("POST", "/api/v1/enroll", {"code": "WJ6EP-ZYGHP", "public_key": "k" * 44, "proof": "p" * 88}, "app_version"),
     ("POST", "/api/v1/device/heartbeat", heartbeat(), "app_version"),
 ]
