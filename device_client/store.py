@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 
 from device_client import private
 from device_client.schema import MIGRATIONS
@@ -19,6 +20,20 @@ from device_client.schema import MIGRATIONS
 
 class NewerOutbox(Exception):
     """The outbox was written by a newer hailong-device than this one."""
+
+
+def _use_wal(conn, timeout):
+    """Switch to WAL, retrying: SQLite skips the busy timeout for this switch (to avoid a deadlock)
+    when another process is switching the same old outbox at the same moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def open_store(data_dir, timeout=30.0):
@@ -32,7 +47,7 @@ def open_store(data_dir, timeout=30.0):
     private.private_database(path)
     conn = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _use_wal(conn, timeout)
     conn.execute("PRAGMA synchronous = FULL")
     try:
         upgrade(conn)

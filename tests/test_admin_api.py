@@ -78,7 +78,10 @@ def test_an_import_is_previewed_and_applied_only_when_asked(people):
                            data={"file": (io.BytesIO(text.encode()), "org.csv")})
 
     bad = upload(ORG_BAD, "?apply=1")
-    assert bad.status_code == 200 and bad.json["applied"] is False and len(bad.json["problems"]) >= 2
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "import_rejected"
+    assert len(bad.json["error"]["fields"]["file"]) >= 2 and bad.json["error"]["fields"]["file"][0].startswith("line ")
+    hostile = upload("PK\x03\x04 not really a workbook")
+    assert hostile.status_code == 400
     preview = upload(ORG_GOOD)
     assert preview.json["applied"] is False and preview.json["summary"]["staff"]["created"] == 1
     assert client.get("/api/v1/staff/NV050", headers=headers).status_code == 404

@@ -93,3 +93,15 @@ def test_a_form_on_another_page_in_the_tablets_browser_cannot_sign_the_staff_mem
     finally:
         context.close()
         kiosk.stop()
+
+
+@pytest.mark.parametrize("body, status", [
+    ("[" * 5_000 + "]" * 5_000, 400),  # a RecursionError in the parser, once a 500
+    ('{"key": "\\ud800abcdefgh", "rating": 4}', 400),  # a lone surrogate is not text
+    ('{"rating": NaN}', 400),
+    ('{"key": "' + "x" * 20_000 + '"}', 413),  # the page never sends this much
+])
+def test_hostile_json_is_a_clear_refusal_not_a_crash(client, body, status):
+    answer = client.post("/api/vote", data=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == status
+    assert signed_in(client)

@@ -190,8 +190,8 @@ def test_a_hostile_workbook_through_the_api_is_a_list_of_problems_and_changes_no
     before = world.snapshot()
     answer = world.client.post("/api/v1/staff/import?apply=1", headers=world.admin(),
                                content_type="multipart/form-data", data={"file": (io.BytesIO(hostile), "org.xlsx")})
-    assert answer.status_code == 200
-    assert answer.json["applied"] is False and "declares XML entities" in answer.json["problems"][0]
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "import_rejected"
+    assert "declares XML entities" in answer.json["error"]["fields"]["file"][0]
     assert world.snapshot() == before
 
 

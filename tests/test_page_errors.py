@@ -31,3 +31,21 @@ def test_import_problems_are_listed_in_vietnamese(people):
                        content_type="multipart/form-data").get_data(as_text=True)
     assert "dòng 2, cột name: bắt buộc" in page
     assert "dòng 2, cột active: &#39;perhaps&#39; không phải yes/no" in page
+
+
+def test_an_id_too_large_for_the_database_is_refused_not_a_crash(people):
+    client = app_for(people[0], WTF_CSRF_ENABLED=False).test_client()
+    sign_in(client, "admin")
+    assert client.post("/admin/users/hr", data={"action": "revoke", "role_id": "9" * 25}).status_code == 404
+
+
+def test_device_list_writes_what_a_device_reported_as_escapes_not_terminal_codes(people):
+    from server import storage
+    from tests.live import hailong
+
+    path, facts = people
+    db = storage.connect(path)
+    db.execute("UPDATE devices SET app_version = ? WHERE id = ?", ["1.0\x1b[2J\u202e", facts["devices"]["in"]])
+    db.close()
+    out = hailong("--database", str(path), "device", "list").stdout
+    assert "\x1b" not in out and "\u202e" not in out and "1.0\\x1b[2J\\u202e" in out

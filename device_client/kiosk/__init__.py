@@ -48,7 +48,8 @@ def create_app(data_dir, test_config=None):
     from device_client.kiosk.service import Kiosk
 
     app = Flask(__name__)
-    app.config.from_mapping(BABEL_DEFAULT_LOCALE="vi", SEND_FILE_MAX_AGE_DEFAULT=3600)
+    # The page sends a few hundred bytes at most; a larger body is refused (413) unread.
+    app.config.from_mapping(BABEL_DEFAULT_LOCALE="vi", SEND_FILE_MAX_AGE_DEFAULT=3600, MAX_CONTENT_LENGTH=16 * 1024)
     app.config.from_mapping(test_config or {})
     app.json.ensure_ascii = False
     Babel(app, locale_selector=select_locale)

@@ -6,6 +6,7 @@ import time
 from flask import Blueprint, abort, current_app, render_template, request, send_file, send_from_directory
 from flask_babel import get_locale
 
+from device_client import jsontext
 from device_client.kiosk.service import KioskError
 
 bp = Blueprint("kiosk", __name__)
@@ -22,9 +23,10 @@ def kiosk_error(exc):
 
 
 def _body():
-    body = request.get_json(silent=True) if request.is_json else None
+    """The request's JSON object, read as the server reads its API's (``device_client.jsontext``)."""
+    body, problem = jsontext.parse(request.get_data()) if request.is_json else (None, None)
     if not isinstance(body, dict):
-        raise KioskError(400, "malformed_json", "Send a JSON object.")
+        raise KioskError(400, "malformed_json", "Send a JSON object." + (f" ({problem})" if problem else ""))
     return body
 
 

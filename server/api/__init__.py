@@ -1,15 +1,11 @@
 """JSON API blueprints, and the device-token authentication they share."""
 
 import functools
-import json
-import math
-import re
 
 from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from device_client.protocol import SURROGATE
-
+from device_client import jsontext
 from server.db import get_db
 from server.api.errors import ApiError
 from server.sync import enrollment
@@ -42,18 +38,6 @@ def device_required(view):
     return wrapped
 
 
-# The deepest body any endpoint takes has 4 levels (a batch: envelope, list,
-# vote, reasons); 32 leaves room for later versions and stays far below
-# Python's recursion limit (1000), which the JSON parser, marshmallow and the
-# encoder that keeps refused items would otherwise meet, as a 500.
-MAX_JSON_DEPTH = 32
-LONE_SURROGATE = "a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
-TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
-# Lone surrogates can only come from \uD800-\uDFFF escapes (raw UTF-8 cannot
-# encode them), so a body without one needs no search for them.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 def json_body():
     """The request's JSON object, or an error in the one shape.
 
@@ -62,20 +46,12 @@ def json_body():
     ``body_too_large`` past ``MAX_CONTENT_LENGTH``, with a Content-Length or
     chunked; 400 ``malformed_json`` for anything but UTF-8 JSON text of
     Unicode strings (no NaN or Infinity, no lone surrogate such as
-    ``"\\ud800"``) nested at most ``MAX_JSON_DEPTH`` deep; 400
+    ``"\\ud800"``) nested at most ``jsontext.MAX_DEPTH`` deep; 400
     ``validation_error`` when it is not an object.
     """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    data = _body_bytes()
-    try:
-        body = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
-        body, problem = None, TOO_DEEP
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-        body, problem = None, str(exc)
-    else:
-        problem = _problem(body, check_text=_SURROGATE_ESCAPE.search(data) is not None)
+    body, problem = jsontext.parse(_body_bytes())
     if problem:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {problem}.")
     if not isinstance(body, dict):
@@ -98,43 +74,3 @@ def _body_bytes():
     if len(data) >= limit and request.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
     return data
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 would be Infinity, which JSON cannot write back
-        raise ValueError(f"{text} is too large a number")
-    return value
-
-
-def _problem(body, check_text):
-    """What makes a parsed body unreadable for the API (too deep, lone surrogates), or None.
-
-    Iterative, so a deep body costs no recursion; about 0.3 ms for a batch of 500 votes.
-    """
-    level, depth = [body], 0
-    while level:
-        depth += 1
-        if depth > MAX_JSON_DEPTH:
-            return TOO_DEEP
-        inner = []
-        for node in level:
-            if type(node) is dict:
-                if check_text and any(SURROGATE.search(key) for key in node):
-                    return f"a name holds {LONE_SURROGATE}"
-                values = node.values()
-            elif type(node) is list:
-                values = node
-            else:
-                values = (node,)
-            for value in values:
-                if type(value) is dict or type(value) is list:
-                    inner.append(value)
-                elif check_text and type(value) is str and SURROGATE.search(value):
-                    return f"a string holds {LONE_SURROGATE}"
-        level = inner
-    return None

@@ -52,6 +52,14 @@ def _ago(seconds):
     return f"{seconds // 3600} h ago"
 
 
+def _printable(text):
+    """What a device reported, safe for a terminal: control and direction characters written as escapes.
+
+    Devices enrolled before such text was refused may have stored some.
+    """
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
 @device.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
@@ -77,6 +85,7 @@ def list_(obj, as_json):
             str(row["ack_seq"]), "-" if row["clock_offset_ms"] is None else str(row["clock_offset_ms"]),
             row["app_version"] or "-",
         ))
+    table = [tuple(map(_printable, line)) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())

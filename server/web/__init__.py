@@ -49,6 +49,12 @@ def local_path(target):
     return target
 
 
+def form_id(name):
+    """A record id from the posted form: a whole number SQLite can hold, or 0 (which names nothing)."""
+    text = request.form.get(name, "")
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 2**63 else 0
+
+
 def form_data(names, booleans=()):
     """The named fields of the posted form (only those sent), checkboxes as booleans."""
     data = {}

@@ -10,7 +10,7 @@ from server.api.admin.schemas import TokenSchema
 from server.auth import client_address, current_actor, page_requires, protect_csrf, service
 from server.db import get_db
 from server.errors import invalid
-from server.web import attempt, form_data, local_path, page_errors, translate
+from server.web import attempt, form_data, form_id, local_path, page_errors, translate
 
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/admin")
@@ -92,7 +92,7 @@ def account():
         new_token = done and done[0]
     elif action == "revoke":
         done, errors, message, status = attempt(
-            lambda: service.revoke_token(db, actor, request.form.get("token_id", 0, type=int)))
+            lambda: service.revoke_token(db, actor, form_id("token_id")))
         if done:
             message = _("The token has been revoked.")
     return render_template("account.html", tokens=service.list_tokens(db, actor), message=message,

@@ -13,7 +13,7 @@ from server.api.admin.schemas import (
 from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.manage import devices, org, rosters, staff
-from server.web import attempt, form_data, page_errors
+from server.web import attempt, form_data, form_id, page_errors
 
 bp = Blueprint("web_org", __name__, url_prefix="/admin")
 
@@ -124,9 +124,9 @@ def _counter_action(db, actor, code):
         return rosters.assign(db, actor, code, AssignmentSchema().load(data))
     if action == "end_assignment":
         data = AssignmentEndSchema().load({"valid_to": request.form.get("valid_to") or None})
-        return rosters.end(db, actor, code, request.form.get("assignment_id", 0, type=int), data["valid_to"])
+        return rosters.end(db, actor, code, form_id("assignment_id"), data["valid_to"])
     if action == "delete_assignment":
-        rosters.delete(db, actor, code, request.form.get("assignment_id", 0, type=int))
+        rosters.delete(db, actor, code, form_id("assignment_id"))
         return True
     data = form_data(["name", "unit"], booleans=["active"])
     return org.update_counter(db, actor, code, CounterUpdateSchema().load(data))

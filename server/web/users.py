@@ -6,7 +6,7 @@ from server.api.admin.schemas import RoleSchema, UserSchema, UserUpdateSchema
 from server.auth import ROLES, current_actor, page_requires
 from server.db import get_db
 from server.manage import account, org, users
-from server.web import attempt, form_data, page_errors
+from server.web import attempt, form_data, form_id, page_errors
 
 bp = Blueprint("web_users", __name__, url_prefix="/admin")
 
@@ -50,10 +50,10 @@ def edit(username):
             lambda: users.add_role(db, actor, username, RoleSchema().load(data)))
     elif action == "revoke":
         done, errors, message, status = attempt(
-            lambda: users.remove_role(db, actor, username, request.form.get("role_id", 0, type=int)))
+            lambda: users.remove_role(db, actor, username, form_id("role_id")))
     elif action == "revoke_token":
         done, errors, message, status = attempt(
-            lambda: account.revoke_token(db, actor, request.form.get("token_id", 0, type=int), username))
+            lambda: account.revoke_token(db, actor, form_id("token_id"), username))
     if done:
         return redirect(url_for("web_users.edit", username=username))
     return render_template("user_edit.html", user=users.get_user(db, actor, username), roles=ROLES,

@@ -6,6 +6,7 @@ from server.api.admin import body, config, db, doc, missing_body_file
 from server.api.admin.schemas import ImportResultSchema, PinSchema, StaffSchema, StaffUpdateSchema
 from server.db import data_folder
 from server.auth import api_requires, current_actor
+from server.errors import N_, Invalid
 from server.manage import imports, staff
 
 bp = Blueprint("admin_staff", __name__, url_prefix="/api/v1")
@@ -85,7 +86,11 @@ def import_():
         missing_body_file("file")
     actor = current_actor()
     preview = imports.stage_upload(db(), actor, upload.filename, upload.read(), data_folder())
-    if request.args.get("apply") in ("1", "true") and not preview["problems"]:
+    if preview["problems"]:
+        imports.discard_upload(preview["upload"], data_folder())
+        raise Invalid(N_("The file was not imported; nothing was changed."), {"file": preview["problems"]},
+                      code="import_rejected")
+    if request.args.get("apply") in ("1", "true"):
         return imports.apply_upload(db(), actor, preview["upload"], data_folder(), dry_run=False)
     imports.discard_upload(preview["upload"], data_folder())
     return {k: preview[k] for k in ("applied", "summary", "problems")}
