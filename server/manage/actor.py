@@ -6,7 +6,7 @@ import socket
 
 from server.storage import accounts
 
-ROLES = ("admin", "manager", "hr", "auditor")
+ROLES = ("admin", "manager", "hr", "auditor", "staff")
 
 # Which roles grant each permission. A permission reaches the subtrees of the
 # units where the user holds a granting role; admin reaches everything.
@@ -25,6 +25,23 @@ PERMISSIONS = {
     "votes.read": {"admin", "auditor"},
     "incidents.read": {"admin", "auditor"},
     "audit.read": {"admin", "auditor"},
+    # Evaluation (issue 9). HR and managers read scores of their subtree,
+    # auditors read only; HR reviews flags, closes periods, answers
+    # objections. The ``staff`` role is held without a unit and reaches only
+    # the staff member linked to the account (``Actor.staff_id``): their own
+    # scores, flags and objections.
+    "scores.read": {"admin", "manager", "hr", "auditor"},
+    "flags.read": {"admin", "manager", "hr", "auditor"},
+    "flags.review": {"admin", "hr"},
+    "periods.close": {"admin", "hr"},
+    "objections.read": {"admin", "manager", "hr", "auditor"},
+    "objections.answer": {"admin", "hr"},
+    "alerts.read": {"admin", "manager", "hr"},
+    "alerts.write": {"admin", "manager", "hr"},
+    "calendar.write": {"admin"},
+    "scales.write": {"admin"},
+    "self.read": {"staff"},
+    "objections.write": {"staff"},
 }
 
 
@@ -39,6 +56,7 @@ class Actor:
     roles: list = dataclasses.field(default_factory=list)
     session_id: int | None = None
     token_id: int | None = None
+    staff_id: int | None = None  # the staff record a ``staff``-role account is linked to
     _scopes: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
