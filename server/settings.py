@@ -163,6 +163,13 @@ SETTINGS = (
         not_negative,
     ),
     Setting(
+        "CLOCK_CORRECTION_SECONDS",
+        60,
+        "A vote whose tablet clock was off by more than this (measured at sync) counts at its time corrected by"
+        " the offset, and says so (time_corrected); within it, the tablet's own time is used.",
+        not_negative,
+    ),
+    Setting(
         "INCIDENTS_PER_DEVICE_PER_DAY",
         1000,
         "Refused items (rejections, conflicts) kept per device and day; past it they are answered and only"

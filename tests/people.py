@@ -83,7 +83,8 @@ def insert_vote(db, device_id, counter_code, staff_code, uuid, seq=1):
             "uuid": uuid, "device_id": device_id, "seq": seq, "counter_id": counter["id"], "staff_id": staff_id,
             "rating": 4, "reasons": [], "ticket": None, "local_time": now, "scale_version": 1,
             "signature": "sig", "digest": "digest", "received_at": now, "clock_offset_ms": 0,
-            "batch_id": batch, "flags": [],
+            "batch_id": batch, "flags": [], "unit_id": staff_storage.detail(db, staff_code)["unit_id"],
+            "counter_unit_id": counter["unit_id"], "counted_at": now, "time_corrected": 0,
         }])
         batches.set_ack(db, "votes", device_id, seq, batch)
 

@@ -227,6 +227,18 @@ class VoteRowSchema(BaseSchema):
     ticket = fields.String(dump_only=True, allow_none=True)
     local_time = fields.String(dump_only=True)
     received_at = fields.String(dump_only=True)
+    counted_at = fields.String(dump_only=True, metadata={
+        "description": "when the vote counts (UTC): local_time, or local_time corrected by the tablet's"
+                       " measured clock offset when time_corrected"})
+    time_corrected = fields.Boolean(dump_only=True, metadata={
+        "description": "true when the tablet's clock was off by more than CLOCK_CORRECTION_SECONDS and"
+                       " counted_at is the corrected time"})
+    clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
+    unit = fields.String(dump_only=True, allow_none=True,
+                         metadata={"description": "the staff member's unit when the vote was cast"})
+    counter_unit = fields.String(dump_only=True, allow_none=True,
+                                 metadata={"description": "the counter's unit when the vote was cast"})
+    scale_version = fields.Integer(dump_only=True)
 
 
 class IncidentSchema(BaseSchema):
