@@ -227,6 +227,9 @@ class VoteRowSchema(BaseSchema):
     ticket = fields.String(dump_only=True, allow_none=True)
     local_time = fields.String(dump_only=True)
     received_at = fields.String(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "ingest flags: staff_inactive, rapid_repeat (the tablet's signed mark: sooner than "
+                       "the kiosk's vote interval after the previous vote), ..."})
 
 
 class IncidentSchema(BaseSchema):
