@@ -63,6 +63,7 @@ def api_cases(facts):
         ("admin_users.grant", "POST", "/api/v1/users/hr/roles", {"role": "auditor", "unit": "DN-TT"}, "grant_role"),
         ("admin_users.revoke", "DELETE", f"/api/v1/users/hr/roles/{role}", None, "revoke_role"),
         ("admin_users.revoke_token", "DELETE", "/api/v1/users/hr/tokens/{hr_token}", None, "token_revoked"),
+        ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
     ]
 
 
@@ -70,7 +71,7 @@ def api_cases(facts):
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
 
 
-API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 def _api_request(client, method, path, payload, token):
@@ -170,10 +171,11 @@ def page_cases(facts):
         ("web_users.edit:revoke", "/admin/users/hr", {"action": "revoke", "role_id": str(role)}, "revoke_role"),
         ("web_users.edit:revoke_token", "/admin/users/hr", {"action": "revoke_token", "token_id": "{hr_token}"},
          "token_revoked"),
+        ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
@@ -228,9 +230,12 @@ CLI_WRITES = {
     "hailong user create": (["user", "create", "--username", "root", "--role", "admin", "--password-stdin"],
                             "a long enough password\n", "create"),
     "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
+    "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list"}
+# Sending a test mail changes nothing stored (it bypasses the outbox).
+CLI_READ_ONLY |= {"hailong email test"}
 
 
 def _command_paths(group, prefix="hailong"):
