@@ -249,6 +249,9 @@ class VoteRowSchema(BaseSchema):
     counter_unit = fields.String(dump_only=True, allow_none=True,
                                  metadata={"description": "the counter's unit when the vote was cast"})
     scale_version = fields.Integer(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "ingest flags: staff_inactive, rapid_repeat (the tablet's signed mark: sooner than "
+                       "the kiosk's vote interval after the previous vote), ..."})
 
 
 class IncidentSchema(BaseSchema):
