@@ -113,6 +113,11 @@ def build(path, tmp_path):
                                                  "title": "", "unit": "DN-BH"})
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
+    from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
+
+    db.close()
+    facts["flags"] = flag_both(path)
+    db = storage.connect(path)
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
@@ -137,6 +142,8 @@ def snapshot(db):
         "users": "SELECT username, full_name, active, password_hash, email, staff_id FROM users ORDER BY id",
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
+        "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
+        "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 
