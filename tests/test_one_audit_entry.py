@@ -239,8 +239,8 @@ CLI_WRITES = {
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
                  "hailong flags list", "hailong flags show"}
-# Sending a test mail changes nothing stored (it bypasses the outbox).
-CLI_READ_ONLY |= {"hailong email test"}
+# Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
+CLI_READ_ONLY |= {"hailong email test", "hailong report"}
 
 
 def _command_paths(group, prefix="hailong"):

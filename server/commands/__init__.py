@@ -28,6 +28,7 @@ def register(cli):
 
     cli.add_command(flags.flags)
     # Alerts, email, monthly reports (issue 9).
-    from server.commands import email
+    from server.commands import email, reports
 
     cli.add_command(email.email_group)
+    cli.add_command(reports.report)
