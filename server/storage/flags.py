@@ -167,8 +167,3 @@ def reviews_of_flag(db, flag_id):
                     "reason": after.get("reason")})
     return out
 
-
-def mark_dirty(db, pairs):
-    """Ask the rollup job to recount these ``(day, staff_id)`` pairs: their votes' standing changed."""
-    db.conn.executemany("INSERT INTO rollup_dirty (day, staff_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        sorted(set(pairs)))
