@@ -29,6 +29,7 @@ ALLOWED = {
     "devices.write": {"admin", "manager"},
     "users": {"admin"},
     "audit.read": {"admin", "auditor"},
+    "calendar.write": {"admin"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
 DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
@@ -36,7 +37,8 @@ OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận
 
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
-              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents"}
+              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
+              "default hours": "Mon-Fri 07:00-11:30,13:00-17:00", "list holidays": "2026-09-02"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -101,6 +103,19 @@ def endpoints(facts):
         ("audit log", "audit.read", "GET", "/api/v1/audit", None, None, None, 200, None),
         ("votes", "audit.read", "GET", "/api/v1/votes", None, None, None, 200, None),
         ("incidents", "audit.read", "GET", "/api/v1/incidents", None, None, None, 200, None),
+        ("default hours", "units.read", "GET", "/api/v1/opening-hours", None, None, None, 200, None),
+        ("set default hours", "calendar.write", "PUT", "/api/v1/opening-hours", None,
+         {"hours": "Mon-Sat 07:00-11:30"}, None, 200, None),
+        ("unit hours", "units.read", "GET", "/api/v1/units/DN-TT/opening-hours", "/api/v1/units/DN-BH/opening-hours",
+         None, None, 200, 404),
+        ("set unit hours", "calendar.write", "PUT", "/api/v1/units/DN-TT/opening-hours",
+         "/api/v1/units/DN-BH/opening-hours", {"hours": "Mon-Sat 07:00-11:30"}, {"hours": "Mon-Sat 07:00-11:30"},
+         200, 200),
+        ("list holidays", "units.read", "GET", "/api/v1/holidays", None, None, None, 200, None),
+        ("add holiday", "calendar.write", "POST", "/api/v1/holidays", None,
+         {"day": "2026-12-31", "name_vi": "Nghỉ"}, None, 201, None),
+        ("remove holiday", "calendar.write", "DELETE", "/api/v1/holidays/2026-09-02", None, None, None, 204, None),
+        ("import holidays", "calendar.write", "POST", "/api/v1/holidays/import", None, None, None, 200, None),
     ]
 
 
@@ -108,7 +123,7 @@ def endpoints(facts):
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
-    "revoke device", "issue code", "import",
+    "revoke device", "issue code", "import", "unit hours", "set unit hours",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -116,7 +131,8 @@ NAMES = [
     "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
     "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
     "revoke user token", "audit log", "votes",
-    "incidents",
+    "incidents", "default hours", "set default hours", "unit hours", "set unit hours", "list holidays",
+    "add holiday", "remove holiday", "import holidays",
 ]
 CASES = [
     (name, role, scope)

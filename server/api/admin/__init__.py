@@ -51,7 +51,7 @@ def missing_body_file(name):
 
 
 def register(app):
-    from server.api.admin import account, audit, devices, org, staff, users
+    from server.api.admin import account, audit, calendar, devices, org, staff, users
 
-    for module in (account, org, staff, devices, users, audit):
+    for module in (account, org, staff, devices, users, audit, calendar):
         app.register_blueprint(module.bp)
