@@ -71,6 +71,9 @@ def api_cases(facts):
          "add_holiday"),
         ("admin_calendar.remove_holiday", "DELETE", "/api/v1/holidays/2026-09-02", None, "remove_holiday"),
         ("admin_calendar.import_holidays", "POST", "/api/v1/holidays/import", None, "import_holidays"),
+        ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
+        ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
+         "review"),
     ]
 
 
@@ -78,7 +81,7 @@ def api_cases(facts):
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
 
 
-API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 def _api_request(client, method, path, payload, token):
@@ -99,6 +102,7 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     if "{assignment}" in url:
         url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
+    url = url.replace("{flag}", str(facts["flags"]["in"]))
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
         client, csrf = signed_in(path, "admin")
@@ -186,10 +190,11 @@ def page_cases(facts):
         ("web_calendar.holidays:remove", "/admin/holidays", {"action": "remove", "day": "2026-09-02"},
          "remove_holiday"),
         ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
+        ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
@@ -251,10 +256,15 @@ CLI_WRITES = {
     "hailong holidays add": (["holidays", "add", "2026-12-31", "Nghỉ"], None, "add_holiday"),
     "hailong holidays remove": (["holidays", "remove", "2026-09-02"], None, "remove_holiday"),
     "hailong holidays import": (["holidays", "import"], None, "import_holidays"),
+    "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
+    "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
-CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list", "hailong hours show",
-                 "hailong holidays list"}
+CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
+                 "hailong flags list", "hailong flags show",
+                 "hailong hours show", "hailong holidays list"}
+# Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
+CLI_READ_ONLY |= {"hailong email test", "hailong report"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -275,7 +285,8 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
-    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"]}
+    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
+              "{flag}": str(facts["flags"]["in"])}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

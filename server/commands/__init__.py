@@ -26,3 +26,11 @@ def register(cli):
     cli.add_command(users.user)
     cli.add_command(calendar.hours)
     cli.add_command(calendar.holidays)
+    from server.commands import flags  # issue 9: flags and their review, the anomaly scan
+
+    cli.add_command(flags.flags)
+    # Alerts, email, monthly reports (issue 9).
+    from server.commands import email, reports
+
+    cli.add_command(email.email_group)
+    cli.add_command(reports.report)
