@@ -414,27 +414,32 @@ def _share_test(kind, test, votes, by_staff, mask, floor, detail_name, staff_uni
 
 
 def _repeated_ticket(votes, params, by_staff, staff_units):
+    """The same ticket rated more than once by the same person. A dossier
+    may come back (submitted, then collected), so a repeat is tested like the
+    other count rules, against the unit's staff with an allowance
+    (``repeated_ticket_floor``); the count is the ratings beyond the first,
+    and every rating of a repeated ticket is listed."""
     ticket = votes["ticket"].astype(str)
-    repeat = np.zeros(ticket.size, dtype=bool)
     has = ticket != ""
+    repeat = np.zeros(ticket.size, dtype=bool)
+    extra = np.zeros(ticket.size, dtype=bool)
     if has.any():
-        key = np.char.add(np.char.add(votes["staff"].astype(str), "|"), ticket)
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
-        seen = np.zeros(ticket.size, dtype=bool)
-        seen[first] = True
-        # every vote of a ticket rated more than once by the same person is concerned;
-        # the count is the ratings beyond the first
-        many = np.isin(key, np.unique(key)[counts > 1]) & has
-        repeat = many
-        extra = many & ~seen
-    else:
-        extra = repeat
+        rows = np.flatnonzero(has)
+        _, ticket_code = np.unique(ticket[rows], return_inverse=True)
+        _, staff_code = np.unique(votes["staff"][rows], return_inverse=True)
+        key = staff_code.astype(np.int64) * (int(ticket_code.max()) + 1) + ticket_code
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        repeat[rows] = counts[inverse] > 1
+        first = np.zeros(rows.size, dtype=bool)
+        first[np.unique(inverse, return_index=True)[1]] = True
+        extra[rows] = repeat[rows] & ~first
+    per_staff = dict(by_staff_map(by_staff))
     out = []
     for f in _share_test("repeated_ticket", "beta-binomial: ratings of a ticket already rated by the same person, "
-                         "against the unit's staff and an allowance", votes, by_staff, extra, params.repeated_ticket_floor,
-                         "repeats", staff_units, params, eligible=has):
-        staff_idx = np.flatnonzero((votes["staff"] == f.staff) & repeat)
-        f.vote_ids = [int(i) for i in votes["id"][staff_idx]]
+                         "against the unit's staff and an allowance", votes, by_staff, extra,
+                         params.repeated_ticket_floor, "repeats", staff_units, params, eligible=has):
+        idx = per_staff[f.staff]
+        f.vote_ids = [int(i) for i in votes["id"][idx[repeat[idx]]]]
         out.append(f)
     return out
 
