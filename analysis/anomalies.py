@@ -37,7 +37,7 @@ class ScanParams:
     short_interval_s: float = 30.0
     interval_floor_per_hour: float = 6.0  # the honest rate behind the interval model is at least this
     # top_excess and level_mix: a person against the spread between the unit's staff
-    min_votes: int = 20  # fewer votes in the window: the distribution tests are not run
+    mix_min_votes: int = 20  # fewer votes in the window: top_excess and level_mix are not run
     spread_penalty: float = 3.0  # strength penalty of the colleague-spread fits (see _against_colleagues)
     # allowances for honest causes of the count rules (share of votes)
     off_hours_floor: float = 0.01  # the last citizen served after closing, a clock a minute off
@@ -274,10 +274,10 @@ def _top_excess(votes, params, by_staff, staff_units):
     for unit, members in unit_staff.items():
         k = np.array([stats_by_staff[s][0] for s in members])
         n = np.array([stats_by_staff[s][1] for s in members])
-        keep = n >= params.min_votes
+        keep = n >= params.mix_min_votes
         prior_all = _spread(k, n, keep, params.spread_penalty)
         for i, (s, ks, ns) in enumerate(zip(members, k.tolist(), n.tolist())):
-            if ns < params.min_votes:
+            if ns < params.mix_min_votes:
                 continue
             p, _, prior = _against_colleagues(k, n, i, keep, prior_all, params.spread_penalty)
             # The reference for the plain binomial: the others of the unit (the person's own
@@ -340,10 +340,10 @@ def _level_mix(votes, params, by_staff, staff_units):
         for s in members:
             counts, idx = per_staff[s]
             n = counts.sum()
-            if n < params.min_votes:
+            if n < params.mix_min_votes:
                 continue
             reference = total - counts  # the others of the unit
-            if reference.sum() < params.min_votes:
+            if reference.sum() < params.mix_min_votes:
                 continue
             share = (reference + 0.5) / (reference.sum() + 0.5 * reference.size)
             obs, exp = _merge_sparse(counts, n * share / share.sum())
