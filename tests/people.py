@@ -128,11 +128,33 @@ def build(path, tmp_path):
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
     facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
+    facts.update(score_periods(db))
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
     db.close()
     return facts
+
+
+def this_and_last_month(moment=None):
+    """The local month now (``2026-11``) and the one before, in the default TIMEZONE."""
+    from server.scoring.days import local_day
+
+    today = local_day(storage.timestamp(moment), "Asia/Ho_Chi_Minh")
+    year, month = int(today[:4]), int(today[5:7])
+    last = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    return today[:7], last
+
+
+def score_periods(db):
+    """Rollups of the votes above, and last month closed for the whole organisation (scores, periods)."""
+    from server.manage import periods
+    from server.scoring import rollups
+
+    rollups.roll_up(db, "Asia/Ho_Chi_Minh")
+    month, last_month = this_and_last_month()
+    periods.close_period(db, cli_actor(), last_month)
+    return {"month": month, "last_month": last_month}
 
 
 def copy_db(template, target):
@@ -153,6 +175,7 @@ def snapshot(db):
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
         "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
+        "periods": "SELECT kind, key, unit_id FROM periods ORDER BY id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

@@ -64,6 +64,8 @@ def api_cases(facts):
         ("admin_users.revoke", "DELETE", f"/api/v1/users/hr/roles/{role}", None, "revoke_role"),
         ("admin_users.revoke_token", "DELETE", "/api/v1/users/hr/tokens/{hr_token}", None, "token_revoked"),
         ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
+        ("admin_scores.close", "POST", "/api/v1/periods", {"period": facts.get("last_month"), "unit": "DN-TT"},
+         "close"),
     ]
 
 
@@ -231,11 +233,14 @@ CLI_WRITES = {
                             "a long enough password\n", "create"),
     "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
+    "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list"}
 # Sending a test mail changes nothing stored (it bypasses the outbox).
 CLI_READ_ONLY |= {"hailong email test"}
+# Scores and closed periods read (a closing is audited as `hailong period close`).
+CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -256,7 +261,8 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
-    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"]}
+    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
+              "{last_month}": facts["last_month"]}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

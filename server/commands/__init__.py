@@ -28,3 +28,8 @@ def register(cli):
     from server.commands import email
 
     cli.add_command(email.email_group)
+    # Scores and periods (issue 9).
+    from server.commands import scores
+
+    cli.add_command(scores.scores)
+    cli.add_command(scores.period)
