@@ -66,6 +66,8 @@ def api_cases(facts):
         ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
         ("admin_scores.close", "POST", "/api/v1/periods", {"period": facts.get("last_month"), "unit": "DN-TT"},
          "close"),
+        ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
+         "review"),
     ]
 
 
@@ -94,6 +96,7 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     if "{assignment}" in url:
         url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
+    url = url.replace("{flag}", str(facts["flags"]["in"]))
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
         client, csrf = signed_in(path, "admin")
@@ -234,11 +237,13 @@ CLI_WRITES = {
     "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
     "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
+    "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
-CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list"}
-# Sending a test mail changes nothing stored (it bypasses the outbox).
-CLI_READ_ONLY |= {"hailong email test"}
+CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
+                 "hailong flags list", "hailong flags show"}
+# Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
+CLI_READ_ONLY |= {"hailong email test", "hailong report"}
 # Scores and closed periods read (a closing is audited as `hailong period close`).
 CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
 
@@ -262,7 +267,7 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
-              "{last_month}": facts["last_month"]}
+              "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"])}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

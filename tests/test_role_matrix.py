@@ -34,6 +34,9 @@ ALLOWED = {
     # Scores: a staff-role account reads its own (its own record, its own unit); closing is HR's.
     "scores": {"admin", "manager", "hr", "auditor", "staff"},
     "periods.close": {"admin", "hr"},
+    # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
+    "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
+    "flags.review": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
 DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
@@ -42,7 +45,8 @@ OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
               "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
-              "list alerts": "DN-TT-Q1", "list scores": "DN-TT", "list periods": "last_vote_id"}
+              "list alerts": "DN-TT-Q1", "list flags": "NV001", "list scores": "DN-TT",
+              "list periods": "last_vote_id"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -52,7 +56,7 @@ def endpoints(facts):
     Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
     """
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
-    role = facts["hr_role_id"]
+    role, flags = facts["hr_role_id"], facts["flags"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
     month, last = facts["month"], facts["last_month"]
     return [
@@ -124,6 +128,12 @@ def endpoints(facts):
          None, None, 200, 404),
         ("ack alert", "alerts.write", "POST", f"/api/v1/alerts/{alert_in}/ack", f"/api/v1/alerts/{alert_out}/ack",
          None, None, 200, 404),
+        ("list flags", "flags.read", "GET", "/api/v1/flags", None, None, None, 200, None),
+        ("get flag", "flags.read", "GET", f"/api/v1/flags/{flags['in']}", f"/api/v1/flags/{flags['out']}",
+         None, None, 200, 404),
+        ("review flag", "flags.review", "POST", f"/api/v1/flags/{flags['in']}/review",
+         f"/api/v1/flags/{flags['out']}/review", {"decision": "confirm", "reason": "r"},
+         {"decision": "confirm", "reason": "r"}, 200, 404),
     ]
 
 
@@ -131,7 +141,7 @@ def endpoints(facts):
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
-    "revoke device", "issue code", "import", "get alert", "ack alert",
+    "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag",
     "unit scores", "staff scores", "get revision", "close period",
 }
 NAMES = [
@@ -140,7 +150,7 @@ NAMES = [
     "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
     "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
     "revoke user token", "audit log", "votes",
-    "incidents", "list alerts", "get alert", "ack alert",
+    "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
     "list scores", "unit scores", "staff scores", "list periods", "get revision", "close period",
 ]
 CASES = [

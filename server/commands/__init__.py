@@ -24,8 +24,11 @@ def register(cli):
     cli.add_command(devices.device)
     cli.add_command(staff.staff)
     cli.add_command(users.user)
+    from server.commands import flags  # issue 9: flags and their review, the anomaly scan
+
+    cli.add_command(flags.flags)
     # Alerts, email, monthly reports (issue 9).
-    from server.commands import email
+    from server.commands import email, reports
 
     cli.add_command(email.email_group)
     # Scores and periods (issue 9).
@@ -33,3 +36,4 @@ def register(cli):
 
     cli.add_command(scores.scores)
     cli.add_command(scores.period)
+    cli.add_command(reports.report)

@@ -146,9 +146,10 @@ def init_app(app):
     formats.init_app(app)
     for module in (auth, org, staff, devices, users, audit, public, me):
         app.register_blueprint(module.bp)
-    from server.web import alerts  # issue 9: alerts
+    from server.web import alerts, reports  # issue 9: alerts, the monthly unit report
 
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(reports.bp)
 
     @app.get("/")
     def home():
