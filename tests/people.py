@@ -16,6 +16,7 @@ from server.manage.actor import cli_actor
 from server.manage import staff as staff_service
 from server.manage import users
 from server.storage import accounts
+from server.storage import calendar as calendar_storage
 from server.storage import staff as staff_storage
 from server.storage import devices as device_storage
 from tests.images import image_bytes
@@ -127,6 +128,9 @@ def build(path, tmp_path):
                                                  "title": "", "unit": "DN-BH"})
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
+    calendar_storage.save_holiday(db, "2026-09-02", "Quốc khánh", "National Day", storage.timestamp())
+    with storage.write_transaction(db):  # DN-BH has opening hours of its own; DN-TT inherits the default
+        calendar_storage.set_hours(db, storage.org.unit_by_code(db, "DN-BH")["id"], {5: [("07:00", "11:30")]})
     facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
     from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
 
@@ -179,6 +183,9 @@ def snapshot(db):
         "users": "SELECT username, full_name, active, password_hash, email, staff_id FROM users ORDER BY id",
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
+        "hours": "SELECT unit_id, weekday, opens, closes FROM opening_hours ORDER BY id",
+        "holidays": "SELECT day, name_vi, name_en FROM holidays ORDER BY day",
+        "scales": "SELECT version, levels, reasons FROM rating_scales ORDER BY version",
         "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
         "periods": "SELECT kind, key, unit_id FROM periods ORDER BY id",
         "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
