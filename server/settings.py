@@ -71,6 +71,11 @@ def mail_address(value):
         raise ValueError("is not a mail address like 'Hài lòng <hailong@example.gov.vn>'")
 
 
+def port(value):
+    if not 1 <= value <= 65535:
+        raise ValueError("is not a port (1 to 65535)")
+
+
 def smtp_security(value):
     if value not in ("starttls", "ssl", "none"):
         raise ValueError("is not one of starttls, ssl, none")
@@ -296,7 +301,7 @@ SETTINGS = (
         "Mail server for alerts and monthly reports; empty: email is off (alerts still show on the pages, no"
         " mail is queued or sent, and `hailong jobs` says so when it starts).",
     ),
-    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", positive),
+    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", port),
     Setting("SMTP_USER", "", "User name to sign in to the mail server; empty: send without signing in."),
     Setting("SMTP_PASSWORD", "", "Password for SMTP_USER; never logged or shown."),
     Setting(
