@@ -33,4 +33,9 @@ def register(cli):
     from server.commands import email, reports
 
     cli.add_command(email.email_group)
+    # Scores and periods (issue 9).
+    from server.commands import scores
+
+    cli.add_command(scores.scores)
+    cli.add_command(scores.period)
     cli.add_command(reports.report)
