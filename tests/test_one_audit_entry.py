@@ -235,6 +235,7 @@ CLI_WRITES = {
     "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
+    "hailong scan": (["scan", "--day", "2026-10-20"], None, "scan"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
