@@ -10,7 +10,6 @@ from server.notify import mail
 from tests.live import hailong
 from tests.people import signed_in
 
-pytest.importorskip("server.manage.scores", reason="the scores action (period_scores) has not landed yet")
 
 # 1 November 2026, 07:30 in Hà Nội: REPORT_DAY 1 from REPORT_HOUR 7, October is due.
 DUE = dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.timezone.utc)
@@ -68,3 +67,32 @@ def test_hailong_report_writes_the_same_page_to_a_file(people, tmp_path):
     hailong("--database", str(path), "report", "--unit", "DN-TT", "--period", "2026-10", "-o", str(out))
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and "Báo cáo tháng 10/2026" in html and "@media print" in html
+
+
+def test_the_reports_figures_are_the_scores_of_its_unit_and_month_beside_the_month_before(db):
+    """Votes written as the ingest writes them, rolled up; the report adds nothing of its own to the scores."""
+    from server.manage import scores
+    from server.manage.actor import cli_actor
+    from server.manage.reports import unit_report
+    from server.scoring import rollups
+    from server.settings import DEFAULTS
+    from tests import scoring_data
+
+    ids = scoring_data.make_org(db)
+    scoring_data.random_votes(db, ids, scoring_data.seeded(9), 400)
+    open_flag = scoring_data.flag(db, [scoring_data.add_vote(db, ids, "SA1", "A-Q1", "2026-10-10T03:00:00.000Z")],
+                                  staff_id=ids["staff"]["SA1"])
+    rollups.roll_up(db, DEFAULTS["TIMEZONE"])
+    report = unit_report(db, cli_actor(), "A", "2026-10", DEFAULTS)
+    october = scores.period_scores(db, cli_actor(), "2026-10", "A", settings=DEFAULTS)
+    september = scores.period_scores(db, cli_actor(), "2026-09", "A", settings=DEFAULTS)
+    counted = db.execute(
+        "SELECT COUNT(*) FROM votes WHERE unit_id IN (?, ?) AND counted_at >= '2026-09-30T17:00:00.000Z'"
+        " AND counted_at < '2026-10-31T17:00:00.000Z' AND flags IS NULL AND id != (SELECT vote_id FROM flag_votes"
+        " WHERE flag_id = ?)", [ids["units"]["A"], ids["units"]["A1"], open_flag]).fetchone()[0]
+    assert report["total"] == october["total"] and report["total"]["n"] == counted
+    assert report["previous_total"] == september["total"]
+    assert report["change"]["n"] == october["total"]["n"] - september["total"]["n"]
+    assert [row["code"] for row in report["staff"]] == sorted(s for s in scoring_data.STAFF["A"] + scoring_data.STAFF["A1"])
+    assert report["flags"] == {"open": 1} and report["votes"]["flagged"] > 0
+    assert sum(report["grades"].values()) == len(report["staff"])

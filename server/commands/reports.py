@@ -34,7 +34,7 @@ def report(obj, unit_code, period, output, lang):
     """
     from server.web.reports import render_html
 
-    data = reports.unit_report(obj.db(), cli_actor(), unit_code, period, obj.config["TIMEZONE"])
+    data = reports.unit_report(obj.db(), cli_actor(), unit_code, period, obj.config)
     html = render_html(_app(obj.config), data, lang)
     if output:
         with open(output, "w", encoding="utf-8") as handle:

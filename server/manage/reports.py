@@ -43,8 +43,11 @@ def _change(now, before, key):
     return now[key] - before[key]
 
 
-def unit_report(db, actor, unit_code, period, timezone):
-    """The report of ``unit_code`` (and the units below it) for the month ``period`` (``2026-10``)."""
+def unit_report(db, actor, unit_code, period, settings):
+    """The report of ``unit_code`` (and the units below it) for the month ``period`` (``2026-10``).
+
+    ``settings``: the server's (``TIMEZONE`` and the scores' own settings).
+    """
     from server.manage import scores  # H4's action; imported here so this module loads without it
 
     require(actor, "scores.read")
@@ -53,10 +56,10 @@ def unit_report(db, actor, unit_code, period, timezone):
     unit = org.unit_by_code(db, unit_code)
     if unit is None or not actor.reaches(db, "scores.read", unit["id"]):
         raise not_found(N_("No unit with this code."))
-    current = scores.period_scores(db, actor, period, unit_code)
-    before = scores.period_scores(db, actor, previous_month(period), unit_code)
+    current = scores.period_scores(db, actor, period, unit_code, settings=settings)
+    before = scores.period_scores(db, actor, previous_month(period), unit_code, settings=settings)
     subtree = accounts.subtree_ids(db, [unit["id"]])
-    start, end = _month_span(period, timezone)
+    start, end = _month_span(period, settings["TIMEZONE"])
     staff = current.get("staff") or []
     grades = {}
     for row in staff:
@@ -75,6 +78,7 @@ def unit_report(db, actor, unit_code, period, timezone):
         "grades": grades,
         "flags": reports.flag_counts(db, subtree, start, end),
         "alerts": reports.alert_counts(db, subtree, start, end),
+        "votes": current.get("votes") or {},
         "parameters": current.get("parameters") or {},
     }
 
@@ -103,7 +107,7 @@ def queue_monthly_reports(db, settings, now, render):
         recipients = outbox.managers_emails(db, unit["id"])
         if not recipients or outbox.by_key(db, key):
             continue
-        report = unit_report(db, JOBS_ACTOR, unit["code"], period, settings["TIMEZONE"])
+        report = unit_report(db, JOBS_ACTOR, unit["code"], period, settings)
         subject, text, html = render(report)
         if mail.queue(db, settings, key, "report", recipients, subject, text, html, now):
             queued.append(unit["code"])

@@ -4,14 +4,20 @@ from server.storage import in_units
 
 
 def flag_counts(db, unit_ids, start, end):
-    """``{status: n}`` of flags about ``unit_ids`` whose first vote lies in ``[start, end)`` (UTC text)."""
-    where, params = ["f.first_at >= ?", "f.first_at < ?"], [start, end]
-    if not in_units("COALESCE(f.unit_id, s.unit_id)", unit_ids, where, params):
+    """``{status: n}`` of flags with a vote in ``[start, end)`` (UTC text) about ``unit_ids`` (the vote's
+    unit), or, for a flag without votes, whose first moment lies then and whose unit is among them."""
+    votes_where, votes_params = ["v.counted_at >= ?", "v.counted_at < ?"], [start, end]
+    own_where, own_params = ["f.first_at >= ?", "f.first_at < ?"], [start, end]
+    if not in_units("v.unit_id", unit_ids, votes_where, votes_params):
         return {}
+    in_units("COALESCE(f.unit_id, s.unit_id)", unit_ids, own_where, own_params)
     rows = db.execute(
         "SELECT f.status, COUNT(*) FROM flags f LEFT JOIN staff s ON s.id = f.staff_id"
-        f" WHERE {' AND '.join(where)} GROUP BY f.status",
-        params,
+        " WHERE EXISTS (SELECT 1 FROM flag_votes fv JOIN votes v ON v.id = fv.vote_id"
+        f" WHERE fv.flag_id = f.id AND {' AND '.join(votes_where)})"
+        f" OR (NOT EXISTS (SELECT 1 FROM flag_votes fv WHERE fv.flag_id = f.id) AND {' AND '.join(own_where)})"
+        " GROUP BY f.status",
+        [*votes_params, *own_params],
     ).fetchall()
     return dict(rows)
 

@@ -18,21 +18,28 @@ from server.web import page_errors
 
 bp = Blueprint("web_reports", __name__)
 
-GRADE_NAMES = {g.code: (g.name_vi, g.name_en) for g in DEFAULT_GRADES}
-GRADE_NAMES["insufficient"] = ("Chưa đủ dữ liệu", "Insufficient data")
+INSUFFICIENT = ("Chưa đủ dữ liệu", "Insufficient data")
+
+
+def grade_names(report):
+    """``{code: (name_vi, name_en)}`` of the grades the scores used (configurable), else the defaults."""
+    grades = report["parameters"].get("grades") or [vars(g) for g in DEFAULT_GRADES]
+    names = {g["code"]: (g["name_vi"], g["name_en"]) for g in grades}
+    names.setdefault("insufficient", INSUFFICIENT)
+    return names
 
 
 @bp.get("/reports/<unit>/<period>")
 @page_requires("scores.read")
 def unit_month(unit, period):
-    report = reports.unit_report(get_db(), current_actor(), unit, period, current_app.config["TIMEZONE"])
-    return render_template("report.html", report=report, grade_names=GRADE_NAMES, standalone=False)
+    report = reports.unit_report(get_db(), current_actor(), unit, period, current_app.config)
+    return render_template("report.html", report=report, grade_names=grade_names(report), standalone=False)
 
 
 def render_html(app, report, lang="vi"):
     """The report as a whole HTML document (its print CSS inline), in ``lang``; outside any request."""
     with app.test_request_context("/"), force_locale(lang):
-        return render_template("report.html", report=report, grade_names=GRADE_NAMES, standalone=True,
+        return render_template("report.html", report=report, grade_names=grade_names(report), standalone=True,
                                lang=lang, report_css=_css())
 
 
