@@ -56,6 +56,15 @@ def test_a_self_voter_is_flagged_and_honest_staff_mostly_are_not(sim):
     db.close()
 
 
+def test_votes_in_the_lunch_break_are_outside_the_units_opening_hours(sim):
+    path, facts = sim
+    db = storage.connect(path)
+    scan.scan_days(db, config(path), *WINDOW)
+    off = db.execute("SELECT staff_id FROM flags WHERE kind = 'off_hours'").fetchall()
+    assert (facts["staff"]["SIM-CHEAT"],) in off
+    db.close()
+
+
 def test_each_flag_keeps_its_votes_and_numbers_and_marks_their_days_for_recount(sim):
     path, facts = sim
     db = storage.connect(path)

@@ -33,7 +33,7 @@ def jobs(obj):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     obj.db().close()  # refuses an unmigrated database
-    settings = dict(obj.config)  # read and checked (OPENING_HOURS, TIMEZONE, ...) by the CLI
+    settings = dict(obj.config)  # read and checked (TIMEZONE, SILENT_AFTER_MINUTES, ...) by the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(

@@ -21,7 +21,6 @@ was reviewed.
 import bisect
 import collections
 import datetime as dt
-import importlib
 import math
 import types
 import zoneinfo
@@ -29,7 +28,7 @@ import zoneinfo
 import numpy as np
 
 from analysis import anomalies
-from server import audit
+from server import audit, calendar
 from server.scoring.days import day_bounds_utc, fixed_offset_minutes, local_day
 from server.storage import flags as flag_storage
 from server.storage import rollups as rollup_storage
@@ -87,17 +86,8 @@ def _ingest_flags(text):
 
 
 def _open_mask(db, units, t, timezone):
-    """Whether each vote's unit was open at its moment: H2's calendar (opening hours, holidays).
-
-    Looked up by name so the scan runs before the calendar module exists;
-    without it every vote counts as cast in opening hours (the ``off_hours``
-    test then finds nothing) and the scan's parameters say so.
-    """
-    try:
-        calendar = importlib.import_module("server.calendar")
-    except ImportError:
-        return np.ones(len(units), dtype=bool), False
-    return np.asarray(calendar.open_mask(db, units, t, timezone), dtype=bool), True
+    """Whether each vote's unit was open at its moment: its opening hours, and not a public holiday."""
+    return np.asarray(calendar.open_mask(db, units, t, timezone), dtype=bool)
 
 
 def _presence(db, rows, start, end, timezone):
@@ -159,7 +149,7 @@ def _baseline(db, start, weeks, timezone):
 
 
 def build_input(db, settings, day_from, day_to):
-    """``(votes arrays, baseline, rows, calendar_used)`` of the local days ``day_from..day_to``."""
+    """``(votes arrays, baseline, rows)`` of the local days ``day_from..day_to``."""
     from server.scoring.scores import scales as stored_scales
 
     timezone = settings["TIMEZONE"]
@@ -170,7 +160,7 @@ def build_input(db, settings, day_from, day_to):
     hour, weekday = _local_parts(t, timezone)
     graded = [levels.get((row[8], row[7]), (0, False, False, 1)) for row in rows]
     units = np.array([row[5] for row in rows], dtype=np.int64)
-    open_mask, calendar_used = _open_mask(db, units, t, timezone)
+    open_mask = _open_mask(db, units, t, timezone)
     votes = {
         "id": np.array([row[0] for row in rows], dtype=np.int64),
         "t": t,
@@ -191,7 +181,7 @@ def build_input(db, settings, day_from, day_to):
         "time_corrected": np.array([bool(row[11]) for row in rows], dtype=bool),
         "rapid_repeat": np.array([RAPID_REPEAT in _ingest_flags(row[12]) for row in rows], dtype=bool),
     }
-    return votes, _baseline(db, start, settings["SCAN_BASELINE_WEEKS"], timezone), rows, calendar_used
+    return votes, _baseline(db, start, settings["SCAN_BASELINE_WEEKS"], timezone), rows
 
 
 # --- From findings to flags ---------------------------------------------------
@@ -272,11 +262,11 @@ def scan_days(db, settings, day_from, day_to, now=None, actor=None):
     timezone = settings["TIMEZONE"]
     started = timestamp(now)
     params = params_from_settings(settings)
-    votes, baseline, rows, calendar_used = build_input(db, settings, day_from, day_to)
+    votes, baseline, rows = build_input(db, settings, day_from, day_to)
     report = anomalies.run(votes, baseline, params)
     by_id = {row[0]: (row[1], row[3]) for row in rows}
     parameters = {**_plain(params.as_dict()), "baseline_weeks": settings["SCAN_BASELINE_WEEKS"],
-                  "timezone": timezone, "opening_hours": "calendar" if calendar_used else "not yet: all open"}
+                  "timezone": timezone}
     with write_transaction(db):
         scan_id = flag_storage.start_scan(db, started, day_from, day_to, __version__, parameters)
         found = _finding_flags(report.flagged, by_id, day_from, day_to, scan_id, started)
