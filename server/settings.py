@@ -346,6 +346,13 @@ SETTINGS = (
         day_of_month,
     ),
     Setting("REPORT_HOUR", 7, "Local hour (0-23, TIMEZONE) on REPORT_DAY at which the reports are sent.", hour),
+    # The nightly anomaly scan (issue 9; server/scoring/scan.py, docs/hr.md, docs/scoring.md).
+    Setting("SCAN_HOUR", 2, "Local hour (0-23, TIMEZONE) at which `hailong jobs` scans the day before for"
+            " anomalies (and any day missed since the last scan, up to a week).", hour),
+    Setting("SCAN_FDR_PERCENT", 5, "The scan flags a finding when its Benjamini-Hochberg q-value is at most this"
+            " percentage: the share of a night's flags expected to be false alarms on honest staff.", percent),
+    Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
+            " votes per hour of the week are normal for them.", positive),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -261,6 +261,7 @@ CLI_WRITES = {
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
     "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
+    "hailong scan": (["scan", "--day", "2026-10-20"], None, "scan"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",

@@ -29,6 +29,7 @@ def register(cli):
     from server.commands import flags  # issue 9: flags and their review, the anomaly scan
 
     cli.add_command(flags.flags)
+    cli.add_command(flags.scan)
     # Alerts, email, monthly reports (issue 9).
     from server.commands import email, reports
 
