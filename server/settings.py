@@ -71,6 +71,11 @@ def mail_address(value):
         raise ValueError("is not a mail address like 'Hài lòng <hailong@example.gov.vn>'")
 
 
+def port(value):
+    if not 1 <= value <= 65535:
+        raise ValueError("is not a port (1 to 65535)")
+
+
 def smtp_security(value):
     if value not in ("starttls", "ssl", "none"):
         raise ValueError("is not one of starttls, ssl, none")
@@ -296,7 +301,7 @@ SETTINGS = (
         "Mail server for alerts and monthly reports; empty: email is off (alerts still show on the pages, no"
         " mail is queued or sent, and `hailong jobs` says so when it starts).",
     ),
-    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", positive),
+    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", port),
     Setting("SMTP_USER", "", "User name to sign in to the mail server; empty: send without signing in."),
     Setting("SMTP_PASSWORD", "", "Password for SMTP_USER; never logged or shown."),
     Setting(
@@ -341,6 +346,13 @@ SETTINGS = (
         day_of_month,
     ),
     Setting("REPORT_HOUR", 7, "Local hour (0-23, TIMEZONE) on REPORT_DAY at which the reports are sent.", hour),
+    # The nightly anomaly scan (issue 9; server/scoring/scan.py, docs/hr.md, docs/scoring.md).
+    Setting("SCAN_HOUR", 2, "Local hour (0-23, TIMEZONE) at which `hailong jobs` scans the day before for"
+            " anomalies (and any day missed since the last scan, up to a week).", hour),
+    Setting("SCAN_FDR_PERCENT", 5, "The scan flags a finding when its Benjamini-Hochberg q-value is at most this"
+            " percentage: the share of a night's flags expected to be false alarms on honest staff.", percent),
+    Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
+            " votes per hour of the week are normal for them.", positive),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

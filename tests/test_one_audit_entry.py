@@ -77,6 +77,8 @@ def api_cases(facts):
         ("admin_calendar.import_holidays", "POST", "/api/v1/holidays/import", None, "import_holidays"),
         ("admin_scales.publish", "POST", "/api/v1/scales", SCALE, "publish_scale"),
         ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
+        ("admin_scores.close", "POST", "/api/v1/periods", {"period": facts.get("last_month"), "unit": "DN-TT"},
+         "close"),
         ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
          "review"),
     ]
@@ -264,7 +266,9 @@ CLI_WRITES = {
     "hailong holidays import": (["holidays", "import"], None, "import_holidays"),
     "hailong scale publish": (["scale", "publish", "{scale}"], None, "publish_scale"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
+    "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
+    "hailong scan": (["scan", "--day", "2026-10-20"], None, "scan"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
@@ -272,6 +276,8 @@ CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong de
                  "hailong hours show", "hailong holidays list", "hailong scale list"}
 # Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
 CLI_READ_ONLY |= {"hailong email test", "hailong report"}
+# Scores and closed periods read (a closing is audited as `hailong period close`).
+CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -294,7 +300,8 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     (tmp_path / "p.png").write_bytes(NEW_PNG)
     (tmp_path / "scale.json").write_text(json.dumps(SCALE), encoding="utf-8")
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
-              "{flag}": str(facts["flags"]["in"]), "{scale}": str(tmp_path / "scale.json")}
+              "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"]),
+              "{scale}": str(tmp_path / "scale.json")}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

@@ -10,7 +10,6 @@ from server.notify import mail
 from tests.live import hailong
 from tests.people import signed_in
 
-pytest.importorskip("server.manage.scores", reason="the scores action (period_scores) has not landed yet")
 
 # 1 November 2026, 07:30 in Hà Nội: REPORT_DAY 1 from REPORT_HOUR 7, October is due.
 DUE = dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.timezone.utc)

@@ -33,12 +33,15 @@ ALLOWED = {
     "scales.write": {"admin"},
     "alerts.read": {"admin", "manager", "hr"},
     "alerts.write": {"admin", "manager", "hr"},
+    # Scores: a staff-role account reads its own (its own record, its own unit); closing is HR's.
+    "scores": {"admin", "manager", "hr", "auditor", "staff"},
+    "periods.close": {"admin", "hr"},
     # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
     "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
     "flags.review": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
-DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
+DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
 OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận Một cửa")
 
 # What a list must show to a caller whose roles are on DN-TT.
@@ -46,7 +49,8 @@ IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": 
               "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
               "default hours": "Mon-Fri 07:00-11:30,13:00-17:00", "list holidays": "2026-09-02",
               "list scales": "long_wait", "get scale": "long_wait",
-              "list alerts": "DN-TT-Q1", "list flags": "NV001"}
+              "list alerts": "DN-TT-Q1", "list flags": "NV001", "list scores": "DN-TT",
+              "list periods": "last_vote_id"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -58,7 +62,18 @@ def endpoints(facts):
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
     role, flags = facts["hr_role_id"], facts["flags"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
+    month, last = facts["month"], facts["last_month"]
     return [
+        ("list scores", "scores", "GET", f"/api/v1/scores?period={month}", None, None, None, 200, None),
+        ("unit scores", "scores", "GET", f"/api/v1/scores?period={month}&unit=DN-TT",
+         f"/api/v1/scores?period={month}&unit=DN-BH", None, None, 200, 404),
+        ("staff scores", "scores", "GET", f"/api/v1/staff/NV001/scores?period={month}",
+         f"/api/v1/staff/NV004/scores?period={month}", None, None, 200, 404),
+        ("list periods", "scores", "GET", "/api/v1/periods", None, None, None, 200, None),
+        ("get revision", "scores", "GET", f"/api/v1/periods/{last}/revisions/1",
+         f"/api/v1/periods/{last}/revisions/1?unit=DN-BH", None, None, 200, 404),
+        ("close period", "periods.close", "POST", "/api/v1/periods", "/api/v1/periods",
+         {"period": last, "unit": "DN-TT"}, {"period": last, "unit": "DN-BH"}, 201, 404),
         ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
         ("my tokens", "me", "GET", "/api/v1/me/tokens", None, None, None, 200, None),
         ("list units", "units.read", "GET", "/api/v1/units", None, None, None, 200, None),
@@ -149,7 +164,7 @@ SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
     "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag", "unit hours",
-    "set unit hours",
+    "set unit hours", "unit scores", "staff scores", "get revision", "close period",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -160,6 +175,7 @@ NAMES = [
     "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
     "default hours", "set default hours", "unit hours", "set unit hours", "list holidays",
     "add holiday", "remove holiday", "import holidays", "list scales", "get scale", "publish scale",
+    "list scores", "unit scores", "staff scores", "list periods", "get revision", "close period",
 ]
 CASES = [
     (name, role, scope)

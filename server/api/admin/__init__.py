@@ -59,3 +59,6 @@ def register(app):
     from server.api.admin import alerts  # issue 9: alerts
 
     app.register_blueprint(alerts.bp)
+    from server.api.admin import scores  # issue 9: scores and periods
+
+    app.register_blueprint(scores.bp)
