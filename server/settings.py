@@ -35,17 +35,22 @@ def not_negative(value):
         raise ValueError("must be 0 or more")
 
 
+def probability_percent(value):
+    if not 50 <= value <= 99:
+        raise ValueError("must be a percentage from 50 to 99")
+
+
+def grades_spec(value):
+    from server.scoring.parameters import parse_grades
+
+    parse_grades(value)  # its ValueError says what is wrong
+
+
 def time_zone(value):
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError("is not a time zone name like Asia/Ho_Chi_Minh") from None
-
-
-def opening_hours(value):
-    from server.jobs import parse_opening_hours
-
-    parse_opening_hours(value)  # its ValueError says what is wrong
 
 
 def clock_time(value):
@@ -56,6 +61,39 @@ def clock_time(value):
 def url_or_empty(value):
     if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise ValueError("is not an http:// or https:// address")
+
+
+def mail_address(value):
+    import email.utils
+
+    name, address = email.utils.parseaddr(value)
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise ValueError("is not a mail address like 'Hài lòng <hailong@example.gov.vn>'")
+
+
+def port(value):
+    if not 1 <= value <= 65535:
+        raise ValueError("is not a port (1 to 65535)")
+
+
+def smtp_security(value):
+    if value not in ("starttls", "ssl", "none"):
+        raise ValueError("is not one of starttls, ssl, none")
+
+
+def percent(value):
+    if not 1 <= value <= 100:
+        raise ValueError("must be between 1 and 100")
+
+
+def day_of_month(value):
+    if not 1 <= value <= 28:
+        raise ValueError("must be between 1 and 28 (every month has it)")
+
+
+def hour(value):
+    if not 0 <= value <= 23:
+        raise ValueError("must be between 0 and 23")
 
 
 # The server's range checks of the kiosk settings (all others must be 1 or more).
@@ -135,6 +173,13 @@ SETTINGS = (
         not_negative,
     ),
     Setting(
+        "CLOCK_CORRECTION_SECONDS",
+        60,
+        "A vote whose tablet clock was off by more than this (measured at sync) counts at its time corrected by"
+        " the offset, and says so (time_corrected); within it, the tablet's own time is used.",
+        not_negative,
+    ),
+    Setting(
         "INCIDENTS_PER_DEVICE_PER_DAY",
         1000,
         "Refused items (rejections, conflicts) kept per device and day; past it they are answered and only"
@@ -157,19 +202,14 @@ SETTINGS = (
     Setting(
         "TIMEZONE",
         "Asia/Ho_Chi_Minh",
-        "The province's time zone: opening hours, and every time shown on the pages and by the CLI.",
+        "The province's time zone: opening hours, periods, and every time shown on the pages and by the CLI.",
         time_zone,
-    ),
-    Setting(
-        "OPENING_HOURS",
-        "Mon-Fri 07:30-17:00",
-        "When counters are open: days and a time range; devices are expected to be heard then.",
-        opening_hours,
     ),
     Setting(
         "SILENT_AFTER_MINUTES",
         15,
-        "A device not heard from for this long during opening hours is marked silent.",
+        "A device not heard from for this long while its unit is open (its opening hours, not a holiday) is"
+        " marked silent.",
         positive,
     ),
     Setting("JOBS_SILENT_CHECK_SECONDS", 60, "How often `hailong jobs` looks for silent devices.", positive),
@@ -234,9 +274,95 @@ SETTINGS = (
         "Largest staff photo accepted (pages, API and `hailong staff photo`), in bytes (JPEG, PNG or WebP).",
         positive,
     ),
+    # Evaluation: rollups, scores and periods (issue 9; server/scoring/, docs/scoring.md, docs/hr.md).
+    Setting("JOBS_ROLLUP_SECONDS", 60, "How often `hailong jobs` adds new votes to the daily rollups (and makes"
+            " revisions of closed periods that got late votes).", positive),
+    Setting("ROLLUP_CHUNK_VOTES", 20_000, "Votes added to the rollups per write transaction: the ingest waits at"
+            " most one chunk for the write lock.", positive),
+    Setting("SCORE_MIN_VOTES", 30, "Fewest votes (counted) in a period for a grade; below it the grade is"
+            " \"insufficient data\".", not_negative),
+    Setting("SCORE_PRIOR_MAX_STRENGTH", 200, "Cap on the strength (alpha + beta) of a unit's prior, so a large unit"
+            " cannot swamp a busy person's own votes.", positive),
+    Setting("SCORE_CREDIBLE_PERCENT", 95, "Width of the credible interval around each score, in percent.",
+            probability_percent),
+    Setting("SCORE_GRADE_PROBABILITY_PERCENT", 50, "A grade is awarded when the probability that the true rate"
+            " clears its threshold reaches this percentage.", probability_percent),
+    Setting("SCORE_FLOOR_PROBABILITY_PERCENT", 90, "The lowest grade is given only when the probability that the"
+            " true rate is below the next threshold reaches this percentage.", probability_percent),
+    Setting("SCORE_GRADES",
+            "excellent 95 Hoàn thành xuất sắc / Excellent; good 85 Hoàn thành tốt / Good;"
+            " completed 70 Hoàn thành / Completed; not_completed 0 Không hoàn thành / Not completed",
+            "Grades best first, separated by `;`: a code, the lowest true satisfaction rate in percent, the"
+            " Vietnamese name, `/`, the English name. The last threshold is 0.", grades_spec),
+    # Alerts, email and the monthly unit report (issue 9, server/notify/).
+    Setting(
+        "SMTP_HOST",
+        "",
+        "Mail server for alerts and monthly reports; empty: email is off (alerts still show on the pages, no"
+        " mail is queued or sent, and `hailong jobs` says so when it starts).",
+    ),
+    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", port),
+    Setting("SMTP_USER", "", "User name to sign in to the mail server; empty: send without signing in."),
+    Setting("SMTP_PASSWORD", "", "Password for SMTP_USER; never logged or shown."),
+    Setting(
+        "SMTP_FROM",
+        "hailong@localhost",
+        "The sender of every mail, e.g. 'Hài lòng <hailong@dongnai.gov.vn>'.",
+        mail_address,
+    ),
+    Setting(
+        "SMTP_SECURITY",
+        "starttls",
+        "How the connection to the mail server is protected: starttls, ssl, or none (a relay on this machine).",
+        smtp_security,
+    ),
+    Setting("SMTP_TIMEOUT_SECONDS", 30, "How long to wait for the mail server before a try counts as failed.",
+            positive),
+    Setting(
+        "EMAIL_RETRY_SECONDS",
+        60,
+        "Wait before trying a failed mail again; doubled after each failed try up to EMAIL_RETRY_MAX_SECONDS."
+        " Mail is never dropped: a mail server that is down delays it.",
+        positive,
+    ),
+    Setting("EMAIL_RETRY_MAX_SECONDS", 3600, "Longest wait between two tries of one mail.", positive),
+    Setting("JOBS_EMAIL_SECONDS", 60, "How often `hailong jobs` sends the mail waiting in the outbox.", positive),
+    Setting("JOBS_ALERTS_SECONDS", 300, "How often `hailong jobs` checks the alert thresholds.", positive),
+    Setting(
+        "ALERT_NEGATIVE_PERCENT",
+        40,
+        "Alert when at least this share (percent) of a counter's votes in ALERT_NEGATIVE_WINDOW_MINUTES are"
+        " not satisfied (under each vote's own scale version).",
+        percent,
+    ),
+    Setting("ALERT_NEGATIVE_MIN_VOTES", 10, "Votes a counter needs in the window before its negative share can"
+            " raise an alert.", positive),
+    Setting("ALERT_NEGATIVE_WINDOW_MINUTES", 120, "The window of the negative-share alert; one alert per counter"
+            " and window.", positive),
+    Setting(
+        "REPORT_DAY",
+        1,
+        "Day of the month (1-28) on which each unit's managers get last month's report by email.",
+        day_of_month,
+    ),
+    Setting("REPORT_HOUR", 7, "Local hour (0-23, TIMEZONE) on REPORT_DAY at which the reports are sent.", hour),
+    # The nightly anomaly scan (issue 9; server/scoring/scan.py, docs/hr.md, docs/scoring.md).
+    Setting("SCAN_HOUR", 2, "Local hour (0-23, TIMEZONE) at which `hailong jobs` scans the day before for"
+            " anomalies (and any day missed since the last scan, up to a week).", hour),
+    Setting("SCAN_FDR_PERCENT", 5, "The scan flags a finding when its Benjamini-Hochberg q-value is at most this"
+            " percentage: the share of a night's flags expected to be false alarms on honest staff.", percent),
+    Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
+            " votes per hour of the week are normal for them.", positive),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
+# Settings that were removed, and where what they did lives now: an old config naming one gets this.
+REMOVED = {
+    "OPENING_HOURS": "opening hours are now kept per unit in the database, with public holidays: set them"
+                     " with `hailong hours set UNIT \"Mon-Fri 07:00-11:30,13:00-17:00\"` (or `hailong hours"
+                     " set-default ...`) or on the unit's admin page, and remove OPENING_HOURS (see docs/admin.md,"
+                     " \"Opening hours and holidays\")",
+}
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 PREFIX = "HAILONG_"
 # Environment variables with our prefix that are not server settings.
@@ -290,6 +416,8 @@ def check(values):
     Makes INSTANCE absolute and fills in DATABASE when it is left empty.
     """
     for name, value in values.items():
+        if name in REMOVED:
+            raise SettingsError(f"{name} is no longer a setting: {REMOVED[name]}.")
         setting = BY_NAME.get(name)
         if setting is None:
             continue
@@ -324,6 +452,8 @@ def _from_environment(environ):
             continue
         name = key[len(PREFIX):]
         setting = BY_NAME.get(name)
+        if name in REMOVED:
+            raise SettingsError(f"{key} is no longer a setting: {REMOVED[name]}.")
         if setting is None:
             raise SettingsError(f"{key} is not a setting{_suggestion(name, PREFIX)} (see docs/settings.md).")
         values[name] = _parse(key, text, setting.type)
@@ -354,6 +484,8 @@ def _from_config_file(instance):
         exec(compile(handle.read(), path, "exec"), scope)  # the operator's own file, as Flask reads it
     values = {name: value for name, value in scope.items() if name.isupper()}
     for name in values:
+        if name in REMOVED:
+            raise SettingsError(f"{path} sets {name}, which is no longer a setting: {REMOVED[name]}.")
         if name not in BY_NAME and name not in Flask.default_config and not name.startswith(FOREIGN_PREFIXES):
             raise SettingsError(f"{path} sets {name}, which is not a setting{_suggestion(name)} (see docs/settings.md).")
     return values

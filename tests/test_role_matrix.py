@@ -14,10 +14,10 @@ import pytest
 from server import storage
 from tests.people import NEW_PNG, app_for, snapshot
 
-ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor")
+ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor", "staff")
 # Which roles may use each kind of endpoint (admin: everywhere; others: in their subtree).
 ALLOWED = {
-    "me": {"nobody", "admin", "manager", "hr", "auditor"},
+    "me": {"nobody", "admin", "manager", "hr", "auditor", "staff"},
     "units.read": {"admin", "manager", "hr", "auditor"},
     "units.write": {"admin"},
     "counters.read": {"admin", "manager", "auditor"},
@@ -29,14 +29,28 @@ ALLOWED = {
     "devices.write": {"admin", "manager"},
     "users": {"admin"},
     "audit.read": {"admin", "auditor"},
+    "calendar.write": {"admin"},
+    "scales.write": {"admin"},
+    "alerts.read": {"admin", "manager", "hr"},
+    "alerts.write": {"admin", "manager", "hr"},
+    # Scores: a staff-role account reads its own (its own record, its own unit); closing is HR's.
+    "scores": {"admin", "manager", "hr", "auditor", "staff"},
+    "periods.close": {"admin", "hr"},
+    # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
+    "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
+    "flags.review": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
-DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
+DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
 OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận Một cửa")
 
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
-              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents"}
+              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
+              "default hours": "Mon-Fri 07:00-11:30,13:00-17:00", "list holidays": "2026-09-02",
+              "list scales": "long_wait", "get scale": "long_wait",
+              "list alerts": "DN-TT-Q1", "list flags": "NV001", "list scores": "DN-TT",
+              "list periods": "last_vote_id"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -46,8 +60,20 @@ def endpoints(facts):
     Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
     """
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
-    role = facts["hr_role_id"]
+    role, flags = facts["hr_role_id"], facts["flags"]
+    alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
+    month, last = facts["month"], facts["last_month"]
     return [
+        ("list scores", "scores", "GET", f"/api/v1/scores?period={month}", None, None, None, 200, None),
+        ("unit scores", "scores", "GET", f"/api/v1/scores?period={month}&unit=DN-TT",
+         f"/api/v1/scores?period={month}&unit=DN-BH", None, None, 200, 404),
+        ("staff scores", "scores", "GET", f"/api/v1/staff/NV001/scores?period={month}",
+         f"/api/v1/staff/NV004/scores?period={month}", None, None, 200, 404),
+        ("list periods", "scores", "GET", "/api/v1/periods", None, None, None, 200, None),
+        ("get revision", "scores", "GET", f"/api/v1/periods/{last}/revisions/1",
+         f"/api/v1/periods/{last}/revisions/1?unit=DN-BH", None, None, 200, 404),
+        ("close period", "periods.close", "POST", "/api/v1/periods", "/api/v1/periods",
+         {"period": last, "unit": "DN-TT"}, {"period": last, "unit": "DN-BH"}, 201, 404),
         ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
         ("my tokens", "me", "GET", "/api/v1/me/tokens", None, None, None, 200, None),
         ("list units", "units.read", "GET", "/api/v1/units", None, None, None, 200, None),
@@ -101,6 +127,35 @@ def endpoints(facts):
         ("audit log", "audit.read", "GET", "/api/v1/audit", None, None, None, 200, None),
         ("votes", "audit.read", "GET", "/api/v1/votes", None, None, None, 200, None),
         ("incidents", "audit.read", "GET", "/api/v1/incidents", None, None, None, 200, None),
+        ("default hours", "units.read", "GET", "/api/v1/opening-hours", None, None, None, 200, None),
+        ("set default hours", "calendar.write", "PUT", "/api/v1/opening-hours", None,
+         {"hours": "Mon-Sat 07:00-11:30"}, None, 200, None),
+        ("unit hours", "units.read", "GET", "/api/v1/units/DN-TT/opening-hours", "/api/v1/units/DN-BH/opening-hours",
+         None, None, 200, 404),
+        ("set unit hours", "calendar.write", "PUT", "/api/v1/units/DN-TT/opening-hours",
+         "/api/v1/units/DN-BH/opening-hours", {"hours": "Mon-Sat 07:00-11:30"}, {"hours": "Mon-Sat 07:00-11:30"},
+         200, 200),
+        ("list holidays", "units.read", "GET", "/api/v1/holidays", None, None, None, 200, None),
+        ("add holiday", "calendar.write", "POST", "/api/v1/holidays", None,
+         {"day": "2026-12-31", "name_vi": "Nghỉ"}, None, 201, None),
+        ("remove holiday", "calendar.write", "DELETE", "/api/v1/holidays/2026-09-02", None, None, None, 204, None),
+        ("import holidays", "calendar.write", "POST", "/api/v1/holidays/import", None, None, None, 200, None),
+        ("list scales", "units.read", "GET", "/api/v1/scales", None, None, None, 200, None),
+        ("get scale", "units.read", "GET", "/api/v1/scales/1", None, None, None, 200, None),
+        ("publish scale", "scales.write", "POST", "/api/v1/scales", None,
+         {"levels": [{"value": 2, "label_vi": "Có", "label_en": "Yes", "satisfied": True},
+                     {"value": 1, "label_vi": "Không", "label_en": "No", "satisfied": False}]}, None, 201, None),
+        ("list alerts", "alerts.read", "GET", "/api/v1/alerts", None, None, None, 200, None),
+        ("get alert", "alerts.read", "GET", f"/api/v1/alerts/{alert_in}", f"/api/v1/alerts/{alert_out}",
+         None, None, 200, 404),
+        ("ack alert", "alerts.write", "POST", f"/api/v1/alerts/{alert_in}/ack", f"/api/v1/alerts/{alert_out}/ack",
+         None, None, 200, 404),
+        ("list flags", "flags.read", "GET", "/api/v1/flags", None, None, None, 200, None),
+        ("get flag", "flags.read", "GET", f"/api/v1/flags/{flags['in']}", f"/api/v1/flags/{flags['out']}",
+         None, None, 200, 404),
+        ("review flag", "flags.review", "POST", f"/api/v1/flags/{flags['in']}/review",
+         f"/api/v1/flags/{flags['out']}/review", {"decision": "confirm", "reason": "r"},
+         {"decision": "confirm", "reason": "r"}, 200, 404),
     ]
 
 
@@ -108,7 +163,8 @@ def endpoints(facts):
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
-    "revoke device", "issue code", "import",
+    "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag", "unit hours",
+    "set unit hours", "unit scores", "staff scores", "get revision", "close period",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -116,7 +172,10 @@ NAMES = [
     "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
     "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
     "revoke user token", "audit log", "votes",
-    "incidents",
+    "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
+    "default hours", "set default hours", "unit hours", "set unit hours", "list holidays",
+    "add holiday", "remove holiday", "import holidays", "list scales", "get scale", "publish scale",
+    "list scores", "unit scores", "staff scores", "list periods", "get revision", "close period",
 ]
 CASES = [
     (name, role, scope)

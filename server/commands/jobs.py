@@ -33,7 +33,7 @@ def jobs(obj):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     obj.db().close()  # refuses an unmigrated database
-    settings = dict(obj.config)  # read and checked (OPENING_HOURS, TIMEZONE, ...) by the CLI
+    settings = dict(obj.config)  # read and checked (TIMEZONE, SILENT_AFTER_MINUTES, ...) by the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(
@@ -47,6 +47,24 @@ def jobs(obj):
         max_instances=1,
         next_run_time=dt.datetime.now(dt.timezone.utc),
     )
+    # Alerts, email and monthly unit reports (issue 9): their own block, server/commands/notify_jobs.py.
+    from server.commands import notify_jobs
+
+    for line in notify_jobs.schedule(scheduler, settings,
+                                     {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
+    # Daily rollups and revisions of closed periods (issue 9): server/commands/scoring_jobs.py.
+    from server.commands import scoring_jobs
+
+    for line in scoring_jobs.schedule(scheduler, settings,
+                                      {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
+    # The nightly anomaly scan (issue 9): server/commands/scan_jobs.py.
+    from server.commands import scan_jobs
+
+    for line in scan_jobs.schedule(scheduler, settings,
+                                   {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("hailong jobs running: silent_devices every "
                f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")
