@@ -35,9 +35,9 @@ class ScanParams:
     burst_cell_p: float = 0.001  # hours whose votes a burst finding lists
     # short_interval: consecutive votes of one person at one counter closer than this
     short_interval_s: float = 30.0
-    interval_floor_per_hour: float = 6.0  # the honest rate behind the interval model is at least this
+    interval_floor_per_hour: float = 3.0  # the honest rate behind the interval model is at least this
     # top_excess and level_mix: a person against the spread between the unit's staff
-    min_votes: int = 20  # fewer votes in the window: the distribution tests are not run
+    mix_min_votes: int = 20  # fewer votes in the window: top_excess and level_mix are not run
     spread_penalty: float = 3.0  # strength penalty of the colleague-spread fits (see _against_colleagues)
     # allowances for honest causes of the count rules (share of votes)
     off_hours_floor: float = 0.01  # the last citizen served after closing, a clock a minute off
@@ -274,10 +274,10 @@ def _top_excess(votes, params, by_staff, staff_units):
     for unit, members in unit_staff.items():
         k = np.array([stats_by_staff[s][0] for s in members])
         n = np.array([stats_by_staff[s][1] for s in members])
-        keep = n >= params.min_votes
+        keep = n >= params.mix_min_votes
         prior_all = _spread(k, n, keep, params.spread_penalty)
         for i, (s, ks, ns) in enumerate(zip(members, k.tolist(), n.tolist())):
-            if ns < params.min_votes:
+            if ns < params.mix_min_votes:
                 continue
             p, _, prior = _against_colleagues(k, n, i, keep, prior_all, params.spread_penalty)
             # The reference for the plain binomial: the others of the unit (the person's own
@@ -340,10 +340,10 @@ def _level_mix(votes, params, by_staff, staff_units):
         for s in members:
             counts, idx = per_staff[s]
             n = counts.sum()
-            if n < params.min_votes:
+            if n < params.mix_min_votes:
                 continue
             reference = total - counts  # the others of the unit
-            if reference.sum() < params.min_votes:
+            if reference.sum() < params.mix_min_votes:
                 continue
             share = (reference + 0.5) / (reference.sum() + 0.5 * reference.size)
             obs, exp = _merge_sparse(counts, n * share / share.sum())
@@ -414,27 +414,32 @@ def _share_test(kind, test, votes, by_staff, mask, floor, detail_name, staff_uni
 
 
 def _repeated_ticket(votes, params, by_staff, staff_units):
+    """The same ticket rated more than once by the same person. A dossier
+    may come back (submitted, then collected), so a repeat is tested like the
+    other count rules, against the unit's staff with an allowance
+    (``repeated_ticket_floor``); the count is the ratings beyond the first,
+    and every rating of a repeated ticket is listed."""
     ticket = votes["ticket"].astype(str)
-    repeat = np.zeros(ticket.size, dtype=bool)
     has = ticket != ""
+    repeat = np.zeros(ticket.size, dtype=bool)
+    extra = np.zeros(ticket.size, dtype=bool)
     if has.any():
-        key = np.char.add(np.char.add(votes["staff"].astype(str), "|"), ticket)
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
-        seen = np.zeros(ticket.size, dtype=bool)
-        seen[first] = True
-        # every vote of a ticket rated more than once by the same person is concerned;
-        # the count is the ratings beyond the first
-        many = np.isin(key, np.unique(key)[counts > 1]) & has
-        repeat = many
-        extra = many & ~seen
-    else:
-        extra = repeat
+        rows = np.flatnonzero(has)
+        _, ticket_code = np.unique(ticket[rows], return_inverse=True)
+        _, staff_code = np.unique(votes["staff"][rows], return_inverse=True)
+        key = staff_code.astype(np.int64) * (int(ticket_code.max()) + 1) + ticket_code
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        repeat[rows] = counts[inverse] > 1
+        first = np.zeros(rows.size, dtype=bool)
+        first[np.unique(inverse, return_index=True)[1]] = True
+        extra[rows] = repeat[rows] & ~first
+    per_staff = dict(by_staff_map(by_staff))
     out = []
     for f in _share_test("repeated_ticket", "beta-binomial: ratings of a ticket already rated by the same person, "
-                         "against the unit's staff and an allowance", votes, by_staff, extra, params.repeated_ticket_floor,
-                         "repeats", staff_units, params, eligible=has):
-        staff_idx = np.flatnonzero((votes["staff"] == f.staff) & repeat)
-        f.vote_ids = [int(i) for i in votes["id"][staff_idx]]
+                         "against the unit's staff and an allowance", votes, by_staff, extra,
+                         params.repeated_ticket_floor, "repeats", staff_units, params, eligible=has):
+        idx = per_staff[f.staff]
+        f.vote_ids = [int(i) for i in votes["id"][idx[repeat[idx]]]]
         out.append(f)
     return out
 
