@@ -93,3 +93,25 @@ def test_nobody_answers_their_own_objection(people):
     response = client.post(f"/api/v1/objections/{facts['objections']['in']}/answer", headers=headers,
                            json={"decision": "upheld", "answer": "x"})
     assert response.status_code == 403
+
+
+def test_over_http_a_civil_servant_objects_and_hr_answers(people_template, tmp_path):
+    import requests
+
+    from devtools.processes import Server
+    from tests.people import copy_db
+
+    template, facts = people_template
+    path = copy_db(template, tmp_path / "people.db")
+    with Server(path, log_path=tmp_path / "serve.log") as server:
+        def call(method, url, role, **kw):
+            return requests.request(method, server.url + url, timeout=10,
+                                    headers={"Authorization": f"Bearer {facts['tokens'][role]}"}, **kw)
+
+        made = call("POST", "/api/v1/objections", "staff", json={"flag": facts["flags"]["in2"], "text": "Không phải tôi."})
+        assert made.status_code == 201, made.text
+        answered = call("POST", f"/api/v1/objections/{made.json()['id']}/answer", "hr",
+                        json={"decision": "rejected", "answer": "Nhật ký đăng nhập cho thấy quầy không có người."})
+        assert answered.status_code == 200 and answered.json()["status"] == "rejected"
+        mine = call("GET", "/api/v1/objections?status=rejected", "staff").json()["objections"]
+        assert [o["id"] for o in mine] == [made.json()["id"]]
