@@ -189,6 +189,23 @@ def day_rows(db, first_day, last_day, staff_id=None, unit_ids=None):
     )
 
 
+def day_totals(db, first_day, last_day, unit_ids=None):
+    """Votes per day, scale version, rating and standing over staff of ``unit_ids`` (None: all): the
+    dashboard's counts and monthly rates."""
+    where, params = ["day >= ? AND day <= ?"], [first_day, last_day]
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        where.append(f"unit_id IN ({','.join('?' * len(unit_ids))})")
+        params += sorted(unit_ids)
+    return query(
+        db,
+        "SELECT day, scale_version, rating, standing, SUM(n) AS n FROM vote_rollups"
+        f" WHERE {' AND '.join(where)} GROUP BY day, scale_version, rating, standing",
+        params,
+    )
+
+
 def scales(db):
     """``{version: levels JSON text}`` of every rating-scale version."""
     return dict(db.execute("SELECT version, levels FROM rating_scales").fetchall())
