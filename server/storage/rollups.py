@@ -50,6 +50,15 @@ def set_watermark(db, vote_id):
         "INSERT INTO rollup_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         [WATERMARK, vote_id],
     )
+    bump_generation(db)
+
+
+def bump_generation(db):
+    """Count a change of the rollups (readers that remember computed scores compare it)."""
+    db.execute(
+        "INSERT INTO rollup_state (name, value) VALUES ('generation', 1)"
+        " ON CONFLICT (name) DO UPDATE SET value = rollup_state.value + 1"
+    )
 
 
 def chunk_end(db, after_id, size):
@@ -121,6 +130,7 @@ def pair_rows(db, day, staff_id):
 
 
 def clear_pair(db, day, staff_id):
+    bump_generation(db)
     db.execute("DELETE FROM vote_rollups WHERE day = ? AND staff_id = ?", [day, staff_id])
     db.execute("DELETE FROM rollup_dirty WHERE day = ? AND staff_id = ?", [day, staff_id])
 
