@@ -136,6 +136,7 @@ def page_errors(bp):
 
 def init_app(app):
     from server.web import audit, auth, devices, formats, org, public, staff, users
+    from server.web import flags, me, periods, scores
 
     from server.auth import current_actor
 
@@ -144,16 +145,20 @@ def init_app(app):
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["translate"] = translate
     formats.init_app(app)
-    for module in (auth, org, staff, devices, users, audit, public):
+    for module in (auth, org, staff, devices, users, audit, public, scores, flags, periods, me):
         app.register_blueprint(module.bp)
 
     @app.get("/")
     def home():
-        """The first page the visitor's roles open (units for everyone with a role)."""
+        """The first page the visitor's roles open: the dashboard of their subtree, a staff member's own page."""
         actor = current_actor()
-        if actor is not None and not actor.can("units.read"):
-            return redirect(url_for("web_auth.account"))
-        return redirect(url_for("web_org.units"))
+        if actor is None or actor.can("scores.read"):
+            return redirect(url_for("web_scores.dashboard"))
+        if actor.can("self.read"):
+            return redirect(url_for("web_me.me"))
+        if actor.can("units.read"):
+            return redirect(url_for("web_org.units"))
+        return redirect(url_for("web_auth.account"))
 
     @app.get("/lang/<code>")
     def set_language(code):
