@@ -14,10 +14,10 @@ import pytest
 from server import storage
 from tests.people import NEW_PNG, app_for, snapshot
 
-ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor")
+ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor", "staff")
 # Which roles may use each kind of endpoint (admin: everywhere; others: in their subtree).
 ALLOWED = {
-    "me": {"nobody", "admin", "manager", "hr", "auditor"},
+    "me": {"nobody", "admin", "manager", "hr", "auditor", "staff"},
     "units.read": {"admin", "manager", "hr", "auditor"},
     "units.write": {"admin"},
     "counters.read": {"admin", "manager", "auditor"},

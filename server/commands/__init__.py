@@ -24,3 +24,7 @@ def register(cli):
     cli.add_command(devices.device)
     cli.add_command(staff.staff)
     cli.add_command(users.user)
+    # Alerts, email, monthly reports (issue 9).
+    from server.commands import email
+
+    cli.add_command(email.email_group)

@@ -11,7 +11,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.manage import objections as objection_service
-from server.manage import scores as score_service
+from server.manage import users
 from server.web import attempt, form_data, page_errors
 from server.web.scores import period_arg, render_staff
 
@@ -33,7 +33,7 @@ def me():
         done, errors, message, status = attempt(lambda: objection_service.file_objection(db, actor, data))
         if done:
             return redirect(url_for("web_me.me", period=request.args.get("period") or None))
-    code = score_service.own_staff_code(db, actor)
+    code = users.own_staff(db, actor)["code"]
     return render_staff(db, actor, code, period_arg(), own=True, errors=errors, message=message,
                         objections=objection_service.list_objections(db, actor)), status
 

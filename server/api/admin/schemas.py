@@ -7,10 +7,10 @@ status) are ``dump_only`` so a client can never set them.
 from marshmallow import fields, validate
 
 from server.errors import N_
-from server.manage.users import USERNAME_PATTERN, USERNAME_RULE
+from server.manage.users import EMAIL_PATTERN, EMAIL_RULE, USERNAME_PATTERN, USERNAME_RULE
 from server.schemas import CODE_RE, BaseSchema, Day, Integer, Text
 
-ROLE_NAMES = ("admin", "manager", "hr", "auditor")
+ROLE_NAMES = ("admin", "manager", "hr", "auditor", "staff")
 # Every string a request sets is a Text (no control or direction-override
 # characters) and every integer an Integer (64-bit): server/schemas.py.
 # Validators with numbers in their default message get fixed texts, so the
@@ -148,8 +148,14 @@ class EnrollmentCodeSchema(BaseSchema):
 class RoleSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     role = Text(required=True, validate=validate.OneOf(
-        ROLE_NAMES, error=N_("One of admin, manager, hr, auditor.")))
+        ROLE_NAMES, error=N_("One of admin, manager, hr, auditor, staff.")))
     unit = Code(load_default=None, allow_none=True)
+
+
+Email = lambda **kw: Text(validate=[AT_MOST_200, validate.Regexp(EMAIL_PATTERN, error=EMAIL_RULE)], **kw)  # noqa: E731
+StaffLink = lambda **kw: Code(allow_none=True, metadata={  # noqa: E731
+    "description": "code of the staff record this account belongs to (the staff role sees only them); null: none"},
+    **kw)
 
 
 class UserSchema(BaseSchema):
@@ -157,6 +163,8 @@ class UserSchema(BaseSchema):
     username = Text(required=True, validate=validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     full_name = Text(load_default="", validate=AT_MOST_200)
     password = Text(required=True, load_only=True, validate=AT_MOST_200)
+    email = Email(load_default="")
+    staff = StaffLink(load_default=None)
     active = fields.Boolean(dump_only=True)
     roles = fields.List(fields.Nested(RoleSchema), load_default=list)
     created_at = fields.String(dump_only=True)
@@ -164,6 +172,8 @@ class UserSchema(BaseSchema):
 
 class UserUpdateSchema(BaseSchema):
     full_name = Text(validate=AT_MOST_200)
+    email = Email()
+    staff = StaffLink()
     active = fields.Boolean()
     password = Text(load_only=True, validate=AT_MOST_200)
 
@@ -227,6 +237,18 @@ class VoteRowSchema(BaseSchema):
     ticket = fields.String(dump_only=True, allow_none=True)
     local_time = fields.String(dump_only=True)
     received_at = fields.String(dump_only=True)
+    counted_at = fields.String(dump_only=True, metadata={
+        "description": "when the vote counts (UTC): local_time, or local_time corrected by the tablet's"
+                       " measured clock offset when time_corrected"})
+    time_corrected = fields.Boolean(dump_only=True, metadata={
+        "description": "true when the tablet's clock was off by more than CLOCK_CORRECTION_SECONDS and"
+                       " counted_at is the corrected time"})
+    clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
+    unit = fields.String(dump_only=True, allow_none=True,
+                         metadata={"description": "the staff member's unit when the vote was cast"})
+    counter_unit = fields.String(dump_only=True, allow_none=True,
+                                 metadata={"description": "the counter's unit when the vote was cast"})
+    scale_version = fields.Integer(dump_only=True)
 
 
 class IncidentSchema(BaseSchema):
