@@ -134,8 +134,20 @@ def funnel_data(rows, total, labels):
             "outside": not (lower998 <= r["rate"] <= upper998),
             "warning": not (lower95 <= r["rate"] <= upper95),
         })
-    y_min = max(0.0, min([p["y"] for p in out] + limits["lower998"][1:]) - 0.05)
-    return {"points": out, "limits": limits, "center": center, "y_min": round(y_min, 2), "text": labels}
+    n_min = min(p["x"] for p in out)
+    lowest = [p["y"] for p in out] + [_at(limits, "lower998", n_min)]
+    # A log scale once the sizes span two orders of magnitude (5 votes beside 5,000 stay readable).
+    log = n_max >= 100 * n_min
+    return {"points": out, "limits": limits, "center": center, "y_min": axis_floor(lowest), "log": log,
+            "text": labels}
+
+
+def axis_floor(values):
+    """Where a rate axis starts: a tenth below the lowest value shown (0 at the least), so differences show."""
+    import math
+
+    values = [v for v in values if v is not None]
+    return max(0.0, math.floor((min(values) - 0.02) * 10) / 10) if values else 0.0
 
 
 def _at(limits, name, n):
@@ -163,9 +175,10 @@ def dashboard():
             "labels": [p.get("label") or p.get("period") or p.get("day") for p in trend],
             "value": [p.get("rate") for p in trend], "low": [p.get("rate_low") for p in trend],
             "high": [p.get("rate_high") for p in trend], "n": [p.get("n") or 0 for p in trend],
+            "y_min": axis_floor([p.get("rate_low") for p in trend]),
             "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("95% interval")},
         }
-    return render_template("score_dashboard.html", data=data, chart=chart,
+    return render_template("score_dashboard.html", data=data, trend_chart=chart,
                            can_admin=actor.can("users.read") or actor.is_admin)
 
 
@@ -177,7 +190,7 @@ def ranking():
     result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg())
     rows, sort, descending, grades = ranked_rows(result, request.args)
     return render_template(
-        "score_ranking.html", result=result, rows=rows, sort=sort, descending=descending, grades=grades,
+        "score_ranking.html", wide=True, result=result, rows=rows, sort=sort, descending=descending, grades=grades,
         period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
         funnel=funnel_data(rows, result.get("total"), funnel_labels()), report_url=_report_url(unit, period))
 
@@ -275,6 +288,7 @@ def staff_charts(detail):
             "labels": [m.get("period") or m.get("month") for m in monthly],
             "value": [m.get("score") for m in monthly], "low": [m.get("score_low") for m in monthly],
             "high": [m.get("score_high") for m in monthly], "n": [m.get("n") or 0 for m in monthly],
+            "y_min": axis_floor([m.get("score_low") for m in monthly]),
             "text": {"y": _("Score"), "value": _("Score"), "interval": _("95% credible interval")},
         }
     reasons = detail.get("reasons") or []
@@ -299,11 +313,11 @@ def units():
         chart = {
             "labels": [u.get("code") for u in rows], "value": [u.get("rate") for u in rows],
             "low": [u.get("rate_low") for u in rows], "high": [u.get("rate_high") for u in rows],
-            "n": [u.get("n") or 0 for u in rows],
+            "n": [u.get("n") or 0 for u in rows], "y_min": axis_floor([u.get("rate_low") for u in rows]),
             "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("95% interval")},
         }
     return render_template("score_units.html", result=result, rows=rows, period=period, unit=unit,
-                           flagged=flagged_arg(), units=_units(db, actor), chart=chart,
+                           flagged=flagged_arg(), units=_units(db, actor), units_chart=chart,
                            report_url=lambda code: _report_url(code, period))
 
 

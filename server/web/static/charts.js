@@ -54,7 +54,13 @@
     ];
     var options = common(data);
     options.scales = {
-      x: {type: "linear", min: 0, title: {display: true, text: t.x}},
+      x: data.log ? {type: "logarithmic", title: {display: true, text: t.x},
+                     ticks: {callback: function (v) {
+                       var e = Math.log10(v);
+                       return Math.abs(e - Math.round(e)) < 1e-9 || [2, 5].indexOf(v / Math.pow(10, Math.floor(e))) >= 0
+                         ? v.toLocaleString(lang) : null;
+                     }}}
+                  : {type: "linear", min: 0, title: {display: true, text: t.x}},
       y: rateAxis(t.y, data.y_min),
     };
     // The upper limit lines share their legend entry with the lower ones.
@@ -109,7 +115,7 @@
     options.scales = {x: {beginAtZero: true, title: {display: true, text: data.text.x}, ticks: {precision: 0}}};
     return {
       data: {labels: data.labels, datasets: [{type: "bar", label: data.text.x, data: data.values,
-        backgroundColor: data.colors || BLUE}]},
+        backgroundColor: data.colors || BLUE, maxBarThickness: 28}]},
       options: options,
     };
   }
