@@ -93,6 +93,20 @@ def insert_vote(db, device_id, counter_code, staff_code, uuid, seq=1):
         batches.set_ack(db, "votes", device_id, seq, batch)
 
 
+def add_alert(db, counter_code):
+    """A negative-share alert at ``counter_code``, as ``hailong jobs`` raises it (server/notify/alerts.py)."""
+    from server.storage import alerts
+
+    counter = storage.org.counter_detail(db, counter_code)
+    return alerts.insert(db, {
+        "key": f"negative_share:{counter['id']}:test", "kind": "negative_share", "severity": "medium",
+        "unit_id": counter["unit_id"], "counter_id": counter["id"], "created_at": storage.timestamp(),
+        "detail": {"votes": 10, "negative": 5, "percent": 50, "threshold_percent": 40, "window_minutes": 120,
+                   "from": storage.timestamp(), "to": storage.timestamp(), "counter": counter_code,
+                   "counter_name": counter["name"], "unit": counter["unit"]},
+    })
+
+
 def build(path, tmp_path):
     """Migrate, import the org, make the people and their objects; returns the facts."""
     db = storage.connect(path)
@@ -113,6 +127,7 @@ def build(path, tmp_path):
                                                  "title": "", "unit": "DN-BH"})
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
+    facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
@@ -137,6 +152,7 @@ def snapshot(db):
         "users": "SELECT username, full_name, active, password_hash, email, staff_id FROM users ORDER BY id",
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
+        "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

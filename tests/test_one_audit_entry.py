@@ -63,6 +63,7 @@ def api_cases(facts):
         ("admin_users.grant", "POST", "/api/v1/users/hr/roles", {"role": "auditor", "unit": "DN-TT"}, "grant_role"),
         ("admin_users.revoke", "DELETE", f"/api/v1/users/hr/roles/{role}", None, "revoke_role"),
         ("admin_users.revoke_token", "DELETE", "/api/v1/users/hr/tokens/{hr_token}", None, "token_revoked"),
+        ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
     ]
 
 
@@ -70,7 +71,7 @@ def api_cases(facts):
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
 
 
-API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 def _api_request(client, method, path, payload, token):
@@ -170,10 +171,11 @@ def page_cases(facts):
         ("web_users.edit:revoke", "/admin/users/hr", {"action": "revoke", "role_id": str(role)}, "revoke_role"),
         ("web_users.edit:revoke_token", "/admin/users/hr", {"action": "revoke_token", "token_id": "{hr_token}"},
          "token_revoked"),
+        ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)

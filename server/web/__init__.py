@@ -147,6 +147,9 @@ def init_app(app):
     formats.init_app(app)
     for module in (auth, org, staff, devices, users, audit, public, scores, flags, periods, me):
         app.register_blueprint(module.bp)
+    from server.web import alerts  # issue 9: alerts
+
+    app.register_blueprint(alerts.bp)
 
     @app.get("/")
     def home():

@@ -55,3 +55,6 @@ def register(app):
 
     for module in (account, org, staff, devices, users, audit):
         app.register_blueprint(module.bp)
+    from server.api.admin import alerts  # issue 9: alerts
+
+    app.register_blueprint(alerts.bp)
