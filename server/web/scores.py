@@ -21,6 +21,7 @@ from server.errors import N_, NotFound, invalid
 from server.manage import org
 from server.manage import scores as score_service
 from server.web import exports, page_errors
+from server.web.formats import percent
 
 bp = Blueprint("web_scores", __name__)
 
@@ -159,8 +160,8 @@ def _at(limits, name, n):
 
 def funnel_labels():
     return {"x": _("Number of votes (n)"), "y": _("Satisfaction rate"), "inside": _("Staff member"),
-            "outside": _("Outside the 99.8% limits"), "center": _("Rate of the whole selection"),
-            "l95": _("95% limits"), "l998": _("99.8% limits")}
+            "outside": _("Outside the %(level)s limits", level=percent(0.998)), "center": _("Rate of the whole selection"),
+            "l95": _("%(level)s limits", level=percent(0.95, 0)), "l998": _("%(level)s limits", level=percent(0.998))}
 
 
 @bp.get("/dashboard")
@@ -176,7 +177,7 @@ def dashboard():
             "value": [p.get("rate") for p in trend], "low": [p.get("rate_low") for p in trend],
             "high": [p.get("rate_high") for p in trend], "n": [p.get("n") or 0 for p in trend],
             "y_min": axis_floor([p.get("rate_low") for p in trend]),
-            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("95% interval")},
+            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("%(level)s interval", level=percent(0.95, 0))},
         }
     return render_template("score_dashboard.html", data=data, trend_chart=chart,
                            can_admin=actor.can("users.read") or actor.is_admin)
@@ -195,12 +196,15 @@ def ranking():
         funnel=funnel_data(rows, result.get("total"), funnel_labels()), report_url=_report_url(unit, period))
 
 
+# Interval bounds are 95% ones; the column names say so through "%(level)s" (a literal "95% l"
+# reads as a printf placeholder to the catalog tools).
 EXPORT_COLUMNS = [
     ("code", N_("Code")), ("name", N_("Full name")), ("unit", N_("Unit")), ("n", N_("Votes (n)")),
-    ("satisfied", N_("Satisfied")), ("rate", N_("Satisfaction rate")), ("rate_low", N_("Rate, 95% low")),
-    ("rate_high", N_("Rate, 95% high")), ("index", N_("Index (0-100)")), ("score", N_("Score")),
-    ("score_low", N_("Score, 95% low")), ("score_high", N_("Score, 95% high")), ("grade_name", N_("Grade")),
-    ("flagged", N_("Flagged votes")), ("excluded", N_("Excluded votes")), ("open_flags", N_("Open flags")),
+    ("satisfied", N_("Satisfied")), ("rate", N_("Satisfaction rate")), ("rate_low", N_("Rate, %(level)s low")),
+    ("rate_high", N_("Rate, %(level)s high")), ("index", N_("Index (0-100)")), ("score", N_("Score")),
+    ("score_low", N_("Score, %(level)s low")), ("score_high", N_("Score, %(level)s high")),
+    ("grade_name", N_("Grade")), ("flagged", N_("Flagged votes")), ("excluded", N_("Excluded votes")),
+    ("open_flags", N_("Open flags")),
 ]
 
 
@@ -214,7 +218,7 @@ def export(fmt):
     period, unit = period_arg(), unit_arg()
     result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg())
     rows, _sort, _descending, _grades_ = ranked_rows(result, request.args)
-    header = [_(label) for _key, label in EXPORT_COLUMNS]
+    header = [_(label, level=percent(0.95, 0)) if "%(level)s" in label else _(label) for _key, label in EXPORT_COLUMNS]
     cells = [[_cell(row.get(key)) for key, _label in EXPORT_COLUMNS] for row in rows]
     name = f"scores-{period}" + (f"-{unit}" if unit else "")
     if fmt == "csv":
@@ -289,7 +293,7 @@ def staff_charts(detail):
             "value": [m.get("score") for m in monthly], "low": [m.get("score_low") for m in monthly],
             "high": [m.get("score_high") for m in monthly], "n": [m.get("n") or 0 for m in monthly],
             "y_min": axis_floor([m.get("score_low") for m in monthly]),
-            "text": {"y": _("Score"), "value": _("Score"), "interval": _("95% credible interval")},
+            "text": {"y": _("Score"), "value": _("Score"), "interval": _("%(level)s credible interval", level=percent(0.95, 0))},
         }
     reasons = detail.get("reasons") or []
     if reasons:
@@ -314,7 +318,7 @@ def units():
             "labels": [u.get("code") for u in rows], "value": [u.get("rate") for u in rows],
             "low": [u.get("rate_low") for u in rows], "high": [u.get("rate_high") for u in rows],
             "n": [u.get("n") or 0 for u in rows], "y_min": axis_floor([u.get("rate_low") for u in rows]),
-            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("95% interval")},
+            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("%(level)s interval", level=percent(0.95, 0))},
         }
     return render_template("score_units.html", result=result, rows=rows, period=period, unit=unit,
                            flagged=flagged_arg(), units=_units(db, actor), units_chart=chart,
