@@ -35,6 +35,17 @@ def not_negative(value):
         raise ValueError("must be 0 or more")
 
 
+def probability_percent(value):
+    if not 50 <= value <= 99:
+        raise ValueError("must be a percentage from 50 to 99")
+
+
+def grades_spec(value):
+    from server.scoring.parameters import parse_grades
+
+    parse_grades(value)  # its ValueError says what is wrong
+
+
 def time_zone(value):
     try:
         zoneinfo.ZoneInfo(value)
@@ -269,6 +280,26 @@ SETTINGS = (
         "Largest staff photo accepted (pages, API and `hailong staff photo`), in bytes (JPEG, PNG or WebP).",
         positive,
     ),
+    # Evaluation: rollups, scores and periods (issue 9; server/scoring/, docs/scoring.md, docs/hr.md).
+    Setting("JOBS_ROLLUP_SECONDS", 60, "How often `hailong jobs` adds new votes to the daily rollups (and makes"
+            " revisions of closed periods that got late votes).", positive),
+    Setting("ROLLUP_CHUNK_VOTES", 20_000, "Votes added to the rollups per write transaction: the ingest waits at"
+            " most one chunk for the write lock.", positive),
+    Setting("SCORE_MIN_VOTES", 30, "Fewest votes (counted) in a period for a grade; below it the grade is"
+            " \"insufficient data\".", not_negative),
+    Setting("SCORE_PRIOR_MAX_STRENGTH", 200, "Cap on the strength (alpha + beta) of a unit's prior, so a large unit"
+            " cannot swamp a busy person's own votes.", positive),
+    Setting("SCORE_CREDIBLE_PERCENT", 95, "Width of the credible interval around each score, in percent.",
+            probability_percent),
+    Setting("SCORE_GRADE_PROBABILITY_PERCENT", 50, "A grade is awarded when the probability that the true rate"
+            " clears its threshold reaches this percentage.", probability_percent),
+    Setting("SCORE_FLOOR_PROBABILITY_PERCENT", 90, "The lowest grade is given only when the probability that the"
+            " true rate is below the next threshold reaches this percentage.", probability_percent),
+    Setting("SCORE_GRADES",
+            "excellent 95 Hoàn thành xuất sắc / Excellent; good 85 Hoàn thành tốt / Good;"
+            " completed 70 Hoàn thành / Completed; not_completed 0 Không hoàn thành / Not completed",
+            "Grades best first, separated by `;`: a code, the lowest true satisfaction rate in percent, the"
+            " Vietnamese name, `/`, the English name. The last threshold is 0.", grades_spec),
     # Alerts, email and the monthly unit report (issue 9, server/notify/).
     Setting(
         "SMTP_HOST",
