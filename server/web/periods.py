@@ -5,7 +5,7 @@ as revision 1 with the software version and parameters; a vote that arrives
 later makes a new revision, and every revision stays readable here.
 """
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from server.auth import current_actor, page_requires
 from server.db import get_db
@@ -24,7 +24,8 @@ def list_():
     if request.method == "POST":
         data = form_data(["period", "unit"])
         done, errors, message, status = attempt(
-            lambda: period_service.close_period(db, actor, data.get("period", ""), data.get("unit") or None))
+            lambda: period_service.close_period(db, actor, data.get("period", ""), data.get("unit") or None,
+                                                settings=current_app.config))
         if done:
             return redirect(url_for("web_periods.list_"))
     can_close = actor.can("periods.close")
@@ -38,7 +39,8 @@ def list_():
 def revision(key, revision):
     db, actor = get_db(), current_actor()
     unit = request.args.get("unit") or None
-    result = period_service.period_revision(db, actor, key, revision)
+    result = period_service.period_revision(db, actor, key, revision, unit_code=unit,
+                                            settings=current_app.config)
     grades = _grades(result.get("parameters"))
     return render_template("period_revision.html", result=result, key=key, revision=revision, unit=unit,
                            grade_name=lambda code: grade_name(code, grades))

@@ -18,6 +18,8 @@ from flask_babel import gettext as _
 from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.errors import N_, NotFound, invalid
+from analysis.scores import wilson
+from server.manage import alerts as alert_service
 from server.manage import org
 from server.manage import scores as score_service
 from server.web import exports, page_errors
@@ -27,7 +29,7 @@ bp = Blueprint("web_scores", __name__)
 
 PERIOD = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 # The ranking's sortable columns: query value → the row's key; the first is the default.
-SORTS = {"score": "score", "rate": "rate", "n": "n", "code": "code", "name": "name", "unit": "unit",
+SORTS = {"score": "score", "rate": "rate", "n": "n", "code": "code", "name": "name", "unit": "unit_code",
          "grade": "grade_rank", "flags": "open_flags", "flagged": "flagged"}
 
 
@@ -86,7 +88,8 @@ def ranked_rows(result, args):
         rows.append(row)
     text = args.get("q", "").strip().casefold()
     if text:
-        rows = [r for r in rows if text in f"{r.get('code', '')} {r.get('name', '')} {r.get('unit', '')}".casefold()]
+        rows = [r for r in rows
+                if text in f"{r.get('code', '')} {r.get('name', '')} {r.get('unit_code', '')}".casefold()]
     grade = args.get("grade", "")
     if grade:
         rows = [r for r in rows if (r.get("grade") or "insufficient") == grade]
@@ -115,16 +118,33 @@ def _negate(value):
     return -value
 
 
+def _funnel(p0, n_max):
+    """``analysis.trends.funnel`` (H1); until it is there, the usual normal-approximation limits
+    p0 ± z·sqrt(p0(1-p0)/n) at 95% and 99.8%, clipped to [0, 1], on a grid of sizes."""
+    try:
+        from analysis.trends import funnel
+    except ImportError:
+        import numpy
+
+        n = numpy.unique(numpy.round(numpy.geomspace(1, n_max, 80)))
+        spread = numpy.sqrt(p0 * (1 - p0) / n)
+        out = {"n": n.tolist()}
+        for name, z in (("95", 1.959964), ("998", 3.090232)):
+            out["lower" + name] = numpy.clip(p0 - z * spread, 0, 1).tolist()
+            out["upper" + name] = numpy.clip(p0 + z * spread, 0, 1).tolist()
+        return out
+    return funnel(p0, n_max)
+
+
 def funnel_data(rows, total, labels):
     """The funnel plot's points and limits: raw rate against votes, around the subtree's counted rate."""
-    from analysis.trends import funnel
-
-    points = [r for r in rows if r.get("n")]
+    points = [r for r in rows if r.get("n") and r.get("rate") is not None]
     center = (total or {}).get("rate")
     if not points or center is None:
         return None
     n_max = max(r["n"] for r in points)
-    limits = {k: [float(x) for x in v] for k, v in funnel(center, max(n_max, 10)).items()}
+    limits = {k: [float(x) for x in v] for k, v in _funnel(center, max(n_max, 10)).items()
+              if k in ("n", "lower95", "upper95", "lower998", "upper998")}
     out = []
     for r in points:
         lower95, upper95 = _at(limits, "lower95", r["n"]), _at(limits, "upper95", r["n"])
@@ -168,19 +188,22 @@ def funnel_labels():
 @page_requires("scores.read")
 def dashboard():
     db, actor = get_db(), current_actor()
-    data = score_service.dashboard(db, actor)
-    trend = data.get("trend") or []
+    data = score_service.dashboard(db, actor, settings=current_app.config)
+    months = [dict(m) for m in data.get("months") or []]
+    for m in months:
+        m["rate_low"], m["rate_high"] = wilson(m["satisfied"], m["n"]) if m["n"] else (None, None)
     chart = None
-    if trend:
+    if any(m["n"] for m in months):
         chart = {
-            "labels": [p.get("label") or p.get("period") or p.get("day") for p in trend],
-            "value": [p.get("rate") for p in trend], "low": [p.get("rate_low") for p in trend],
-            "high": [p.get("rate_high") for p in trend], "n": [p.get("n") or 0 for p in trend],
-            "y_min": axis_floor([p.get("rate_low") for p in trend]),
-            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("%(level)s interval", level=percent(0.95, 0))},
+            "labels": [m["month"] for m in months], "value": [m["rate"] for m in months],
+            "low": [m["rate_low"] for m in months], "high": [m["rate_high"] for m in months],
+            "n": [m["n"] for m in months], "y_min": axis_floor([m["rate_low"] for m in months]),
+            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"),
+                     "interval": _("%(level)s interval", level=percent(0.95, 0))},
         }
-    return render_template("score_dashboard.html", data=data, trend_chart=chart,
-                           can_admin=actor.can("users.read") or actor.is_admin)
+    alerts = alert_service.list_alerts(db, actor, open_only=True, limit=5) if actor.can("alerts.read") else []
+    return render_template("score_dashboard.html", data=data, months=months, trend_chart=chart, alerts=alerts,
+                           can_admin=actor.is_admin)
 
 
 @bp.get("/scores")
@@ -188,7 +211,8 @@ def dashboard():
 def ranking():
     db, actor = get_db(), current_actor()
     period, unit = period_arg(), unit_arg()
-    result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg())
+    result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
+                                         settings=current_app.config)
     rows, sort, descending, grades = ranked_rows(result, request.args)
     return render_template(
         "score_ranking.html", wide=True, result=result, rows=rows, sort=sort, descending=descending, grades=grades,
@@ -199,7 +223,7 @@ def ranking():
 # Interval bounds are 95% ones; the column names say so through "%(level)s" (a literal "95% l"
 # reads as a printf placeholder to the catalog tools).
 EXPORT_COLUMNS = [
-    ("code", N_("Code")), ("name", N_("Full name")), ("unit", N_("Unit")), ("n", N_("Votes (n)")),
+    ("code", N_("Code")), ("name", N_("Full name")), ("unit_code", N_("Unit")), ("n", N_("Votes (n)")),
     ("satisfied", N_("Satisfied")), ("rate", N_("Satisfaction rate")), ("rate_low", N_("Rate, %(level)s low")),
     ("rate_high", N_("Rate, %(level)s high")), ("index", N_("Index (0-100)")), ("score", N_("Score")),
     ("score_low", N_("Score, %(level)s low")), ("score_high", N_("Score, %(level)s high")),
@@ -216,7 +240,8 @@ def export(fmt):
         raise NotFound(N_("Unknown file format."))
     db, actor = get_db(), current_actor()
     period, unit = period_arg(), unit_arg()
-    result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg())
+    result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
+                                         settings=current_app.config)
     rows, _sort, _descending, _grades_ = ranked_rows(result, request.args)
     header = [_(label, level=percent(0.95, 0)) if "%(level)s" in label else _(label) for _key, label in EXPORT_COLUMNS]
     cells = [[_cell(row.get(key)) for key, _label in EXPORT_COLUMNS] for row in rows]
@@ -245,7 +270,9 @@ def staff_page(code):
 
 def render_staff(db, actor, code, period, own, **extra):
     """A person's page: for HR (``own`` False) or for the person themselves (``/me``)."""
-    detail = score_service.staff_detail(db, actor, code, period)
+    detail = score_service.staff_detail(db, actor, code, period, settings=current_app.config)
+    # The best level first, newest scale first, as the tablets show them.
+    detail["levels"] = sorted(detail.get("levels") or [], key=lambda lv: (-lv["scale_version"], -lv["rating"]))
     grades = _grades(detail.get("parameters"))
     return render_template("me.html" if own else "score_staff.html", d=detail, period=period, own=own, grades=grades,
                            grade_name=lambda c: grade_name(c, grades), charts=staff_charts(detail),
@@ -282,14 +309,14 @@ def staff_charts(detail):
     if levels:
         charts["levels"] = {
             "labels": [lv.get(f"label_{lang}") or lv.get("label_vi") or str(lv.get("rating")) for lv in levels],
-            "values": [lv.get("n", 0) for lv in levels],
+            "values": [lv["counted"] + lv["flagged"] + lv["excluded"] for lv in levels],
             "colors": ["#05603a" if lv.get("satisfied") else "#b42318" for lv in levels],
             "text": {"x": _("Votes")},
         }
-    monthly = detail.get("monthly") or []
-    if monthly:
+    monthly = detail.get("series") or []
+    if any(m.get("n") for m in monthly):
         charts["trend"] = {
-            "labels": [m.get("period") or m.get("month") for m in monthly],
+            "labels": [m["month"] for m in monthly],
             "value": [m.get("score") for m in monthly], "low": [m.get("score_low") for m in monthly],
             "high": [m.get("score_high") for m in monthly], "n": [m.get("n") or 0 for m in monthly],
             "y_min": axis_floor([m.get("score_low") for m in monthly]),
@@ -310,7 +337,8 @@ def units():
     """Units side by side for a period: each unit's rollup (not an average of its people)."""
     db, actor = get_db(), current_actor()
     period, unit = period_arg(), unit_arg()
-    result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg())
+    result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
+                                         settings=current_app.config)
     rows = sorted(result.get("units") or [], key=lambda u: (u.get("rate") is None, -(u.get("rate") or 0)))
     chart = None
     if rows:
