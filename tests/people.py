@@ -128,6 +128,11 @@ def build(path, tmp_path):
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
     facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
+    from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
+
+    db.close()
+    facts["flags"] = flag_both(path)
+    db = storage.connect(path)
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
@@ -153,6 +158,8 @@ def snapshot(db):
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
         "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
+        "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
+        "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

@@ -31,6 +31,9 @@ ALLOWED = {
     "audit.read": {"admin", "auditor"},
     "alerts.read": {"admin", "manager", "hr"},
     "alerts.write": {"admin", "manager", "hr"},
+    # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
+    "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
+    "flags.review": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
 DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
@@ -39,7 +42,7 @@ OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
               "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
-              "list alerts": "DN-TT-Q1"}
+              "list alerts": "DN-TT-Q1", "list flags": "NV001"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -49,7 +52,7 @@ def endpoints(facts):
     Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
     """
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
-    role = facts["hr_role_id"]
+    role, flags = facts["hr_role_id"], facts["flags"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
     return [
         ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
@@ -110,6 +113,12 @@ def endpoints(facts):
          None, None, 200, 404),
         ("ack alert", "alerts.write", "POST", f"/api/v1/alerts/{alert_in}/ack", f"/api/v1/alerts/{alert_out}/ack",
          None, None, 200, 404),
+        ("list flags", "flags.read", "GET", "/api/v1/flags", None, None, None, 200, None),
+        ("get flag", "flags.read", "GET", f"/api/v1/flags/{flags['in']}", f"/api/v1/flags/{flags['out']}",
+         None, None, 200, 404),
+        ("review flag", "flags.review", "POST", f"/api/v1/flags/{flags['in']}/review",
+         f"/api/v1/flags/{flags['out']}/review", {"decision": "confirm", "reason": "r"},
+         {"decision": "confirm", "reason": "r"}, 200, 404),
     ]
 
 
@@ -117,7 +126,7 @@ def endpoints(facts):
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
-    "revoke device", "issue code", "import", "get alert", "ack alert",
+    "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -125,7 +134,7 @@ NAMES = [
     "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
     "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
     "revoke user token", "audit log", "votes",
-    "incidents", "list alerts", "get alert", "ack alert",
+    "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
 ]
 CASES = [
     (name, role, scope)

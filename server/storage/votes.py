@@ -86,7 +86,15 @@ def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
     for row in rows:
         row["reasons"] = json.loads(row["reasons"])
         row["time_corrected"] = bool(row["time_corrected"])
+        row["flags"] = stored_flags(row["flags"])
     return rows
+
+
+def stored_flags(text):
+    """A vote's ingest flags as a list: stored comma-separated (NULL for none), or as a JSON list."""
+    if not text:
+        return []
+    return json.loads(text) if text.startswith("[") else text.split(",")
 
 
 def list_incidents_in(db, unit_ids=None, after_id=0, limit=100):

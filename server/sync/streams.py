@@ -54,6 +54,10 @@ def _vote_check(db, context, vote, person):
             errors["reasons"] = [f"Unknown reason codes: {', '.join(sorted(unknown))}."]
     # Deactivated after the tablet cached its roster: the service happened, the vote counts.
     flags = ["staff_inactive"] if person is not None and not person["active"] else []
+    # Signed marks the tablet put on the tap become the vote's ingest flags (the
+    # protocol's rules admit only known marks): kept and counted as flagged until reviewed.
+    if "marks" in vote:
+        flags.extend(vote["marks"])
     return errors, flags
 
 

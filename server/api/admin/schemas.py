@@ -249,6 +249,9 @@ class VoteRowSchema(BaseSchema):
     counter_unit = fields.String(dump_only=True, allow_none=True,
                                  metadata={"description": "the counter's unit when the vote was cast"})
     scale_version = fields.Integer(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "ingest flags: staff_inactive, rapid_repeat (the tablet's signed mark: sooner than "
+                       "the kiosk's vote interval after the previous vote), ..."})
 
 
 class IncidentSchema(BaseSchema):
@@ -266,3 +269,83 @@ class IncidentSchema(BaseSchema):
     detail = fields.String(dump_only=True)
     created_at = fields.String(dump_only=True)
     resolved_at = fields.String(dump_only=True, allow_none=True)
+
+
+# --- Flags and their review, objections (issue 9) -----------------------------
+
+class FlagSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    key = fields.String(dump_only=True, metadata={"description": "what was found; a re-run of the scan finds it again"})
+    kind = fields.String(dump_only=True, metadata={
+        "description": "burst, off_hours, short_interval, top_excess, level_mix, repeated_ticket, clock, absent,"
+                       " rapid_repeat (docs/scoring.md says what each means and does not mean)"})
+    severity = fields.String(dump_only=True, metadata={"description": "low, medium or high"})
+    staff = fields.String(dump_only=True, allow_none=True)
+    staff_name = fields.String(dump_only=True, allow_none=True)
+    unit = fields.String(dump_only=True, allow_none=True)
+    unit_name = fields.String(dump_only=True, allow_none=True)
+    counter = fields.String(dump_only=True, allow_none=True)
+    device = fields.String(dump_only=True, allow_none=True)
+    first_at = fields.String(dump_only=True, allow_none=True, metadata={"description": "first vote's counted_at"})
+    last_at = fields.String(dump_only=True, allow_none=True, metadata={"description": "last vote's counted_at"})
+    test = fields.String(dump_only=True, metadata={"description": "the statistical test that found it"})
+    statistic = fields.Float(dump_only=True, allow_none=True)
+    p_value = fields.Float(dump_only=True, allow_none=True)
+    q_value = fields.Float(dump_only=True, allow_none=True,
+                           metadata={"description": "Benjamini–Hochberg adjusted across the scan's tests"})
+    n_votes = fields.Integer(dump_only=True)
+    detail = fields.Dict(dump_only=True, metadata={"description": "the numbers behind the explanation"})
+    scan_id = fields.Integer(dump_only=True, allow_none=True)
+    status = fields.String(dump_only=True, metadata={"description": "open, confirmed (misuse: votes excluded) or"
+                                                                    " dismissed (votes count)"})
+    reviewed_by = fields.String(dump_only=True, allow_none=True)
+    reviewed_at = fields.String(dump_only=True, allow_none=True)
+    review_reason = fields.String(dump_only=True, allow_none=True)
+    created_at = fields.String(dump_only=True)
+
+
+class FlagVoteSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    uuid = fields.String(dump_only=True)
+    device = fields.String(dump_only=True)
+    counter = fields.String(dump_only=True)
+    staff = fields.String(dump_only=True)
+    rating = fields.Integer(dump_only=True)
+    scale_version = fields.Integer(dump_only=True)
+    ticket = fields.String(dump_only=True, allow_none=True)
+    local_time = fields.String(dump_only=True)
+    counted_at = fields.String(dump_only=True)
+    time_corrected = fields.Boolean(dump_only=True)
+    clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
+    received_at = fields.String(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True, metadata={"description": "ingest flags (rapid_repeat, …)"})
+
+
+class FlagReviewEntrySchema(BaseSchema):
+    at = fields.String(dump_only=True)
+    by = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    reason = fields.String(dump_only=True)
+
+
+class FlagDetailSchema(FlagSchema):
+    votes = fields.List(fields.Nested(FlagVoteSchema), dump_only=True)
+    reviews = fields.List(fields.Nested(FlagReviewEntrySchema), dump_only=True,
+                          metadata={"description": "every review, oldest first (from the audit log)"})
+
+
+class FlagQuerySchema(BaseSchema):
+    status = Text(validate=validate.OneOf(("open", "confirmed", "dismissed"),
+                                          error=N_("One of open, confirmed, dismissed.")))
+    unit = Code(metadata={"description": "a unit code: flags of its subtree"})
+    staff = Code()
+    period = Text(metadata={"description": "2026-10, 2026-Q4 or 2026: flags whose votes fall in it"})
+    before_id = Integer()
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
+
+
+class FlagReviewSchema(BaseSchema):
+    decision = Text(required=True, validate=validate.OneOf(("confirm", "dismiss"),
+                                                           error=N_("Either confirm or dismiss.")))
+    reason = Text(required=True, validate=validate.Length(min=1, max=2000, error=N_("From 1 to 2000 characters.")),
+                  metadata={"description": "why: kept in the audit log"})
