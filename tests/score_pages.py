@@ -106,13 +106,16 @@ def _flag_a_burst(db, staff_code, month):
     votes = [row[0] for row in db.execute(
         "SELECT id FROM votes WHERE staff_id = ? AND counted_at >= ? ORDER BY counted_at LIMIT 4",
         [staff_id, f"{month}-01"])]
-    now = timestamp()
+    first, last = db.execute(
+        f"SELECT MIN(counted_at), MAX(counted_at) FROM votes WHERE id IN ({','.join('?' * len(votes))})", votes
+    ).fetchone()
     with write_transaction(db):
-        flag_id = db.execute(
-            "INSERT INTO flags (key, kind, severity, staff_id, unit_id, test, statistic, p_value, q_value, n_votes,"
-            " detail, status, created_at, first_at, last_at) VALUES (?, 'burst', 'high', ?, ?, 'poisson', 9.5, 1e-5,"
-            " 3e-4, ?, '{\"expected\": 0.4, \"observed\": 4}', 'open', ?, ?, ?)",
-            [f"pages-{staff_code}-{month}", staff_id, unit_id, len(votes), now, now, now]).lastrowid
-        db.conn.executemany("INSERT INTO flag_votes (flag_id, vote_id) VALUES (?, ?)", [(flag_id, v) for v in votes])
+        flag_id, _ = flag_storage.insert_flag(db, {
+            "key": f"pages|burst|{staff_code}|{month}", "kind": "burst", "severity": "high", "staff_id": staff_id,
+            "unit_id": unit_id, "counter_id": None, "device_id": None, "first_at": first, "last_at": last,
+            "test": "poisson", "statistic": 9.5, "p_value": 1e-5, "q_value": 3e-4, "n_votes": len(votes),
+            "detail": {"expected": 0.4, "observed": 4}, "created_at": timestamp(),
+        })
+        flag_storage.add_flag_votes(db, flag_id, votes)
         flag_storage.mark_dirty(db, dirty_pairs(db, flag_id, DEFAULTS["TIMEZONE"]))
     return flag_id

@@ -175,10 +175,14 @@ def page_cases(facts):
         ("web_users.edit:revoke_token", "/admin/users/hr", {"action": "revoke_token", "token_id": "{hr_token}"},
          "token_revoked"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
+        # The evaluation pages (issue 9): a flag's review, closing a period.
+        ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
+        ("web_periods.list_", "/periods", {"period": "2026-10", "unit": ""}, "close"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1},
+                                              "flags": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)

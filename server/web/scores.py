@@ -180,8 +180,9 @@ def _at(limits, name, n):
 
 def funnel_labels():
     return {"x": _("Number of votes (n)"), "y": _("Satisfaction rate"), "inside": _("Staff member"),
-            "outside": _("Outside the %(level)s limits", level=percent(0.998)), "center": _("Rate of the whole selection"),
-            "l95": _("%(level)s limits", level=percent(0.95, 0)), "l998": _("%(level)s limits", level=percent(0.998))}
+            "outside": _("Outside the %(level)s limits", level=percent(0.998)),
+            "center": _("Rate of the whole selection"), "l95": _("%(level)s limits", level=percent(0.95, 0)),
+            "l998": _("%(level)s limits", level=percent(0.998))}
 
 
 @bp.get("/dashboard")
@@ -251,7 +252,7 @@ def export(fmt):
     else:
         body, mimetype = exports.xlsx_bytes(f"{period} {unit or ''}".strip(), header, cells), exports.XLSX_TYPE
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    return Response(body, mimetype=mimetype,
+    return Response(body, content_type=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{safe}.{fmt}"'})
 
 
@@ -313,14 +314,17 @@ def staff_charts(detail):
             "colors": ["#05603a" if lv.get("satisfied") else "#b42318" for lv in levels],
             "text": {"x": _("Votes")},
         }
-    monthly = detail.get("series") or []
-    if any(m.get("n") for m in monthly):
+    monthly = list(detail.get("series") or [])
+    while monthly and not monthly[0].get("n"):
+        monthly.pop(0)  # the months before the person's first vote
+    if monthly:
         charts["trend"] = {
             "labels": [m["month"] for m in monthly],
             "value": [m.get("score") for m in monthly], "low": [m.get("score_low") for m in monthly],
             "high": [m.get("score_high") for m in monthly], "n": [m.get("n") or 0 for m in monthly],
             "y_min": axis_floor([m.get("score_low") for m in monthly]),
-            "text": {"y": _("Score"), "value": _("Score"), "interval": _("%(level)s credible interval", level=percent(0.95, 0))},
+            "text": {"y": _("Score"), "value": _("Score"),
+                     "interval": _("%(level)s credible interval", level=percent(0.95, 0))},
         }
     reasons = detail.get("reasons") or []
     if reasons:
@@ -346,7 +350,8 @@ def units():
             "labels": [u.get("code") for u in rows], "value": [u.get("rate") for u in rows],
             "low": [u.get("rate_low") for u in rows], "high": [u.get("rate_high") for u in rows],
             "n": [u.get("n") or 0 for u in rows], "y_min": axis_floor([u.get("rate_low") for u in rows]),
-            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"), "interval": _("%(level)s interval", level=percent(0.95, 0))},
+            "text": {"y": _("Satisfaction rate"), "value": _("Satisfaction rate"),
+                     "interval": _("%(level)s interval", level=percent(0.95, 0))},
         }
     return render_template("score_units.html", result=result, rows=rows, period=period, unit=unit,
                            flagged=flagged_arg(), units=_units(db, actor), units_chart=chart,
