@@ -54,9 +54,9 @@ def test_the_folded_menu_opens_to_44_px_items(phone, people_server):
     assert phone.text_content("header summary").strip() == "Trình đơn"
     phone.click("header summary")
     items = phone.locator("header nav a, header nav button")
-    # Ranking, flags, periods (the dashboard is the brand's link); six admin areas and alerts; the account,
-    # sign out.
-    assert items.count() == 12
+    # Ranking, flags, periods (the dashboard is the brand's link); six admin areas, holidays and alerts;
+    # the account, sign out.
+    assert items.count() == 13
     assert all(box["height"] >= 44 for box in (item.bounding_box() for item in items.all()))
     phone.click("header nav a:has-text('Thiết bị')")
     phone.wait_for_url(people_server.url + "/admin/devices")

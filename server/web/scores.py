@@ -364,9 +364,9 @@ def _units(db, actor):
 
 def _report_url(unit, period):
     """The printable monthly unit report (server/web/reports.py) when it exists, for a month."""
-    if "web_reports.unit_report" not in current_app.view_functions or not unit or len(period) != 7:
+    if "web_reports.unit_month" not in current_app.view_functions or not unit or len(period) != 7:
         return None
-    return url_for("web_reports.unit_report", code=unit, month=period)
+    return url_for("web_reports.unit_month", unit=unit, period=period)
 
 
 page_errors(bp)
