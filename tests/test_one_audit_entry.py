@@ -195,7 +195,7 @@ def page_cases(facts):
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
         # The evaluation pages (issue 9): a flag's review, closing a period.
         ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
-        ("web_periods.list_", "/periods", {"period": "2026-10", "unit": ""}, "close"),
+        ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
     ]
 
 

@@ -227,19 +227,19 @@ def test_closing_a_period_from_the_page_lists_it_with_its_revision(rolled_up):
     path, _facts = rolled_up
     client = client_as(path, "hr")
     token = _csrf(client.get("/periods").get_data(as_text=True))
-    answer = client.post("/periods", data={"period": "2026-10", "unit": "DN-TT", "csrf_token": token})
+    answer = client.post("/periods", data={"period": "2025-06", "unit": "DN-TT", "csrf_token": token})
     assert answer.status_code == 302
     page = client.get("/periods", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert 'data-period="2026-10"' in page and "Revision 1" in page
-    revision = client.get("/periods/2026-10/1?unit=DN-TT")
+    assert 'data-period="2025-06"' in page and "Revision 1" in page
+    revision = client.get("/periods/2025-06/1?unit=DN-TT")
     assert revision.status_code == 200
-    again = client.post("/periods", data={"period": "2026-10", "unit": "DN-TT", "csrf_token": token},
+    again = client.post("/periods", data={"period": "2025-06", "unit": "DN-TT", "csrf_token": token},
                         headers={"Accept-Language": "en"})
     assert again.status_code == 409
     assert "This period is already closed" in again.get_data(as_text=True)
     auditor = client_as(path, "auditor")
     assert 'id="close-period"' not in auditor.get("/periods").get_data(as_text=True)
-    assert auditor.post("/periods", data={"period": "2026-09", "unit": "DN-TT",
+    assert auditor.post("/periods", data={"period": "2025-05", "unit": "DN-TT",
                                           "csrf_token": token}).status_code in (400, 403)
 
 
