@@ -100,6 +100,7 @@ def _flag_a_burst(db, staff_code, month):
     stores one (its votes in ``flag_votes``, their (day, staff) pairs marked for the rollup to recount)."""
     from server.manage.flags import dirty_pairs
     from server.storage import flags as flag_storage
+    from server.storage import rollups as rollup_storage
     from server.storage import timestamp, write_transaction
 
     staff_id, unit_id = db.execute("SELECT id, unit_id FROM staff WHERE code = ?", [staff_code]).fetchone()
@@ -117,5 +118,5 @@ def _flag_a_burst(db, staff_code, month):
             "detail": {"expected": 0.4, "observed": 4}, "created_at": timestamp(),
         })
         flag_storage.add_flag_votes(db, flag_id, votes)
-        flag_storage.mark_dirty(db, dirty_pairs(db, flag_id, DEFAULTS["TIMEZONE"]))
+        rollup_storage.mark_dirty(db, dirty_pairs(db, flag_id, DEFAULTS["TIMEZONE"]))
     return flag_id
