@@ -6,6 +6,7 @@ so a new writing endpoint, form or command without a case here fails.
 """
 
 import io
+import json
 
 import click
 import pytest
@@ -17,6 +18,9 @@ from tests.people import NEW_PNG, app_for, sign_in, signed_in
 
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 PASSWORD = "correct horse battery staple"
+SCALE = {"levels": [{"value": 2, "label_vi": "Hài lòng", "label_en": "Satisfied", "satisfied": True},
+                    {"value": 1, "label_vi": "Không hài lòng", "label_en": "Dissatisfied", "satisfied": False}],
+         "reasons": []}
 
 
 def audit_rows(path):
@@ -71,6 +75,7 @@ def api_cases(facts):
          "add_holiday"),
         ("admin_calendar.remove_holiday", "DELETE", "/api/v1/holidays/2026-09-02", None, "remove_holiday"),
         ("admin_calendar.import_holidays", "POST", "/api/v1/holidays/import", None, "import_holidays"),
+        ("admin_scales.publish", "POST", "/api/v1/scales", SCALE, "publish_scale"),
         ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
         ("admin_scores.close", "POST", "/api/v1/periods", {"period": facts.get("last_month"), "unit": "DN-TT"},
          "close"),
@@ -192,6 +197,7 @@ def page_cases(facts):
         ("web_calendar.holidays:remove", "/admin/holidays", {"action": "remove", "day": "2026-09-02"},
          "remove_holiday"),
         ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
+        ("web_scales.list_", "/admin/scales", {"scale": json.dumps(SCALE), "note": "two levels"}, "publish_scale"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
         # The evaluation pages (issue 9): a flag's review, closing a period.
         ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
@@ -262,6 +268,7 @@ CLI_WRITES = {
     "hailong holidays add": (["holidays", "add", "2026-12-31", "Nghỉ"], None, "add_holiday"),
     "hailong holidays remove": (["holidays", "remove", "2026-09-02"], None, "remove_holiday"),
     "hailong holidays import": (["holidays", "import"], None, "import_holidays"),
+    "hailong scale publish": (["scale", "publish", "{scale}"], None, "publish_scale"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
     "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
@@ -270,7 +277,7 @@ CLI_WRITES = {
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
                  "hailong flags list", "hailong flags show",
-                 "hailong hours show", "hailong holidays list"}
+                 "hailong hours show", "hailong holidays list", "hailong scale list"}
 # Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
 CLI_READ_ONLY |= {"hailong email test", "hailong report"}
 # Scores and closed periods read (a closing is audited as `hailong period close`).
@@ -295,8 +302,10 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
+    (tmp_path / "scale.json").write_text(json.dumps(SCALE), encoding="utf-8")
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
-              "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"])}
+              "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"]),
+              "{scale}": str(tmp_path / "scale.json")}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

@@ -175,3 +175,22 @@ def test_recomputing_a_month_for_everyone_reads_only_the_rollups(db):
     db.execute("PRAGMA foreign_keys = OFF")
     db.execute("DELETE FROM votes")
     assert scores.recompute_month(db, "2026-10") == before
+
+
+def test_the_many_subject_tally_agrees_with_analysis_tally(db):
+    from analysis.levels import tally as analysis_tally
+
+    make_org(db)
+    five = [{"value": v, "label_vi": "x", "label_en": "x", "satisfied": v >= 4, "weight": 25.0 * (v - 1)}
+            for v in range(1, 6)]
+    db.execute("INSERT INTO rating_scales (version, levels, reasons, created_at) VALUES (2, ?, '[]', 'x')",
+               [json.dumps(five)])
+    levels = scores.scales(db)
+    many = scores._Levels(levels)
+    rng = seeded(4)
+    for _ in range(50):
+        counts = {(1, r): rng.randrange(0, 9) for r in range(1, 5)} | {(2, r): rng.randrange(0, 9) for r in range(1, 6)}
+        counts = {k: v for k, v in counts.items() if v}
+        assert many.tally(counts) == analysis_tally(counts, levels)
+    with pytest.raises(ValueError):
+        many.tally({(1, 7): 1})

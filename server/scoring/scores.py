@@ -22,7 +22,7 @@ excluded, whichever is scored.
 import collections
 import json
 
-from analysis.levels import tally as make_tally
+from analysis.levels import Tally, describe_scale
 from analysis.scores import Params, evaluate, rollup, summarize
 from server.storage import periods as period_storage
 from server.storage import rollups as rollup_storage
@@ -63,7 +63,7 @@ def recompute_month(db, key, params=None):
 def score_rows(db, rows, unit_ids, params, include_flagged, open_flags):
     """The score tables from rollup rows ``(staff, unit, counter, counter unit, version, rating, standing, n)``."""
     used = {"counted", "flagged"} if include_flagged else {"counted"}
-    all_scales = scales(db)
+    all_scales = _Levels(scales(db))
     in_view = (lambda unit: True) if unit_ids is None else (lambda unit: unit in unit_ids)
 
     staff_counts = collections.defaultdict(collections.Counter)  # staff -> {(version, rating): n}
@@ -118,6 +118,31 @@ def score_rows(db, rows, unit_ids, params, include_flagged, open_flags):
             "votes": {standing: votes.get(standing, 0) for standing in STANDINGS}}
 
 
+class _Levels:
+    """``analysis.levels.tally`` for many subjects: each scale version described once
+    (``describe_scale``, its own definitions), then every subject's counts read through it."""
+
+    def __init__(self, scale_levels):
+        self.scales = scale_levels
+        self.described = {}
+
+    def tally(self, counts):
+        n = satisfied = 0
+        weight_sum = 0.0
+        for (version, rating), count in counts.items():
+            if version not in self.described:
+                if version not in self.scales:
+                    raise ValueError(f"unknown scale version {version}")
+                self.described[version] = describe_scale(self.scales[version])
+            info = self.described[version].get(rating)
+            if info is None:
+                raise ValueError(f"rating {rating} is not a level of scale version {version}")
+            n += count
+            satisfied += count if info.satisfied else 0
+            weight_sum += count * info.weight
+        return Tally(n, satisfied, weight_sum, dict(counts))
+
+
 def _standing_counts(counter):
     return {"flagged": counter.get("flagged", 0), "excluded": counter.get("excluded", 0),
             "counted": counter.get("counted", 0)}
@@ -128,7 +153,7 @@ def _subjects(counts, units_of, standing_of, all_scales, params):
     subjects = []
     for subject_id, by_unit in units_of.items():
         group = max(by_unit.items(), key=lambda item: (item[1], -item[0]))[0]
-        subjects.append({"id": subject_id, "group": group, "tally": make_tally(counts.get(subject_id, {}), all_scales)})
+        subjects.append({"id": subject_id, "group": group, "tally": all_scales.tally(counts.get(subject_id, {}))})
     rows = evaluate(subjects, params)
     for row in rows:
         row.update(_standing_counts(standing_of[row["id"]]))
@@ -138,7 +163,7 @@ def _subjects(counts, units_of, standing_of, all_scales, params):
 def _units(units, unit_ids, unit_counts, unit_standing, unit_staff, all_scales, params):
     """Each unit of the view pooled over its subtree, and the view's total."""
     view = set(units) if unit_ids is None else set(unit_ids) & set(units)
-    own = {unit: make_tally(counts, all_scales) for unit, counts in unit_counts.items()}
+    own = {unit: all_scales.tally(counts) for unit, counts in unit_counts.items()}
     pooled = collections.defaultdict(list)
     standing = collections.defaultdict(collections.Counter)
     staff = collections.defaultdict(set)
