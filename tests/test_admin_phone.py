@@ -54,7 +54,7 @@ def test_the_folded_menu_opens_to_44_px_items(phone, people_server):
     assert phone.text_content("header summary").strip() == "Trình đơn"
     phone.click("header summary")
     items = phone.locator("header nav a, header nav button")
-    # Ranking, flags, periods (the dashboard is the brand's link); six admin areas, holidays and alerts;
+    # Ranking and flags (the dashboard is the brand's link); six admin areas, holidays, scales, alerts;
     # the account, sign out.
     assert items.count() == 13
     assert all(box["height"] >= 44 for box in (item.bounding_box() for item in items.all()))
