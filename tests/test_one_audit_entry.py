@@ -214,10 +214,14 @@ def page_cases(facts):
         ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
         ("web_scales.list_", "/admin/scales", {"scale": json.dumps(SCALE), "note": "two levels"}, "publish_scale"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
+        # The evaluation pages (issue 9): a flag's review, closing a period.
+        ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
+        ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1},
+                                              "flags": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
