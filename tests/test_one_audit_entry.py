@@ -81,11 +81,17 @@ def api_cases(facts):
          "close"),
         ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
          "review"),
+        ("admin_objections.answer", "POST", "/api/v1/objections/{objection}/answer",
+         {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        ("admin_objections.create", "POST", "/api/v1/objections", {"flag": "{flag2}", "text": "I served them"},
+         "create"),
     ]
 
 
 # Only a signed-in session may do these (never a token): they run as the signed-in admin.
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
+# Only a civil servant's own account does these: they run as the staff user's token.
+STAFF_ONLY = {"admin_objections.create"}
 
 
 API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
@@ -110,6 +116,15 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
         url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
     url = url.replace("{flag}", str(facts["flags"]["in"]))
+    url = url.replace("{objection}", str(facts["objections"]["in"]))
+    if endpoint in STAFF_ONLY:  # only a civil servant's own account objects: as the staff user's token
+        token = facts["tokens"]["staff"]
+        payload = {**payload, "flag": facts["flags"]["in2"]}
+        before = audit_rows(path)
+        response = _api_request(client, method, url, payload, token)
+        assert response.status_code < 300, response.get_data(as_text=True)
+        assert audit_rows(path)[len(before):] == [("token", "staff", action)]
+        return
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
         client, csrf = signed_in(path, "admin")
@@ -199,10 +214,14 @@ def page_cases(facts):
         ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
         ("web_scales.list_", "/admin/scales", {"scale": json.dumps(SCALE), "note": "two levels"}, "publish_scale"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
+        # The evaluation pages (issue 9): a flag's review, closing a period.
+        ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
+        ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1},
+                                              "flags": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)

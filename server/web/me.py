@@ -1,15 +1,16 @@
-"""A civil servant's own page (``/me``), where the staff role lands after signing in.
+"""A civil servant's own page (``/me``, the ``staff`` role): their scores, votes' distribution, flags and grade.
 
-A minimal page until the evaluation pages give it the person's scores,
-flags and objections; it shows whose account this is.
+It is the staff page HR sees, for the one staff record the account is
+linked to (``Actor.staff_id``; the actions refuse anyone else's).
 """
 
-from flask import Blueprint, render_template
+from flask import Blueprint
 
 from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.manage import users
 from server.web import page_errors
+from server.web.scores import period_arg, render_staff
 
 bp = Blueprint("web_me", __name__)
 
@@ -18,7 +19,7 @@ bp = Blueprint("web_me", __name__)
 @page_requires("self.read")
 def me():
     db, actor = get_db(), current_actor()
-    return render_template("me.html", staff=users.own_staff(db, actor))
+    return render_staff(db, actor, users.own_staff(db, actor)["code"], period_arg(), own=True)
 
 
 page_errors(bp)
