@@ -81,11 +81,17 @@ def api_cases(facts):
          "close"),
         ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
          "review"),
+        ("admin_objections.answer", "POST", "/api/v1/objections/{objection}/answer",
+         {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        ("admin_objections.create", "POST", "/api/v1/objections", {"flag": "{flag2}", "text": "I served them"},
+         "create"),
     ]
 
 
 # Only a signed-in session may do these (never a token): they run as the signed-in admin.
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
+# Only a civil servant's own account does these: they run as the staff user's token.
+STAFF_ONLY = {"admin_objections.create"}
 
 
 API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
@@ -110,6 +116,15 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
         url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
     url = url.replace("{flag}", str(facts["flags"]["in"]))
+    url = url.replace("{objection}", str(facts["objections"]["in"]))
+    if endpoint in STAFF_ONLY:  # only a civil servant's own account objects: as the staff user's token
+        token = facts["tokens"]["staff"]
+        payload = {**payload, "flag": facts["flags"]["in2"]}
+        before = audit_rows(path)
+        response = _api_request(client, method, url, payload, token)
+        assert response.status_code < 300, response.get_data(as_text=True)
+        assert audit_rows(path)[len(before):] == [("token", "staff", action)]
+        return
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
         client, csrf = signed_in(path, "admin")
@@ -199,10 +214,22 @@ def page_cases(facts):
         ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
         ("web_scales.list_", "/admin/scales", {"scale": json.dumps(SCALE), "note": "two levels"}, "publish_scale"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
+        # The evaluation pages (issue 9): a flag's review, closing a period.
+        ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
+        ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
+        ("web_objections.objection", f"/objections/{facts['objections']['in']}",
+         {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        # As the civil servant themselves (STAFF_PAGES): an objection to their second flag.
+        ("web_me.me", "/me", {"about": f"flag:{facts['flags']['in2']}", "text": "Tôi đã phục vụ họ"}, "create"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
+# Only a civil servant's own account files an objection: signed in as the staff user.
+STAFF_PAGES = {"web_me.me"}
+
+
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1},
+                                              "flags": {"in": 1, "in2": 2}, "objections": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
@@ -215,7 +242,8 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
         assert sign_in(client, "admin").status_code == 302
         assert audit_rows(path)[len(before):] == [("user", "admin", action)]
         return
-    sign_in(client, "admin")
+    user = "staff" if case in STAFF_PAGES else "admin"
+    sign_in(client, user)
     form = dict(form)
     if form.get("token_id") in ("{own_token}", "{hr_token}"):
         form["token_id"] = str(facts["token_ids"]["admin" if form["token_id"] == "{own_token}" else "hr"])
@@ -230,7 +258,7 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
     before = audit_rows(path)
     response = client.post(url, data=form, content_type="multipart/form-data")
     assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
-    assert audit_rows(path)[len(before):] == [("user", "admin", action)]
+    assert audit_rows(path)[len(before):] == [("user", user, action)]
 
 
 def _hidden(page, name):

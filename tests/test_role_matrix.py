@@ -39,6 +39,9 @@ ALLOWED = {
     # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
     "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
     "flags.review": {"admin", "hr"},
+    "objections.read": {"admin", "manager", "hr", "auditor", "staff"},
+    "objections.write": {"staff"},  # only a civil servant's own account objects
+    "objections.answer": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
 DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
@@ -60,7 +63,7 @@ def endpoints(facts):
     Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
     """
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
-    role, flags = facts["hr_role_id"], facts["flags"]
+    role, flags, objections = facts["hr_role_id"], facts["flags"], facts["objections"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
     month, last = facts["month"], facts["last_month"]
     return [
@@ -156,6 +159,14 @@ def endpoints(facts):
         ("review flag", "flags.review", "POST", f"/api/v1/flags/{flags['in']}/review",
          f"/api/v1/flags/{flags['out']}/review", {"decision": "confirm", "reason": "r"},
          {"decision": "confirm", "reason": "r"}, 200, 404),
+        ("list objections", "objections.read", "GET", "/api/v1/objections", None, None, None, 200, None),
+        ("get objection", "objections.read", "GET", f"/api/v1/objections/{objections['in']}",
+         f"/api/v1/objections/{objections['out']}", None, None, 200, 404),
+        ("file objection", "objections.write", "POST", "/api/v1/objections", None,
+         {"flag": flags["in2"], "text": "Giờ nghỉ trưa tôi vẫn phục vụ."}, None, 201, None),
+        ("answer objection", "objections.answer", "POST", f"/api/v1/objections/{objections['in']}/answer",
+         f"/api/v1/objections/{objections['out']}/answer", {"decision": "rejected", "answer": "a"},
+         {"decision": "rejected", "answer": "a"}, 200, 404),
     ]
 
 

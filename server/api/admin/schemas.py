@@ -417,3 +417,32 @@ class ScaleSchema(BaseSchema):
     published_by = fields.String(dump_only=True, allow_none=True)
     votes = fields.Integer(dump_only=True, metadata={"description": "votes cast under this version"})
     current = fields.Boolean(dump_only=True, metadata={"description": "the version tablets are given"})
+class ObjectionSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    flag = Integer(load_default=None, allow_none=True, metadata={"description": "the id of one of your flags"})
+    period = Text(load_default=None, allow_none=True, metadata={
+        "description": "a closed period (2026-10, 2026-Q4, 2026) whose grade you object to"})
+    text = Text(required=True, validate=validate.Length(min=1, max=4000, error=N_("From 1 to 4000 characters.")))
+    staff = fields.String(dump_only=True)
+    staff_name = fields.String(dump_only=True)
+    unit = fields.String(dump_only=True, allow_none=True)
+    period_kind = fields.String(dump_only=True, allow_none=True)
+    created_at = fields.String(dump_only=True)
+    created_by = fields.String(dump_only=True, allow_none=True)
+    status = fields.String(dump_only=True, metadata={"description": "open, upheld or rejected"})
+    answer = fields.String(dump_only=True, allow_none=True)
+    answered_at = fields.String(dump_only=True, allow_none=True)
+    answered_by = fields.String(dump_only=True, allow_none=True)
+
+
+class ObjectionQuerySchema(BaseSchema):
+    status = Text(validate=validate.OneOf(("open", "upheld", "rejected"), error=N_("One of open, upheld, rejected.")))
+    staff = Code()
+    before_id = Integer()
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
+
+
+class ObjectionAnswerSchema(BaseSchema):
+    decision = Text(required=True, validate=validate.OneOf(("upheld", "rejected"),
+                                                           error=N_("Either upheld or rejected.")))
+    answer = Text(required=True, validate=validate.Length(min=1, max=4000, error=N_("From 1 to 4000 characters.")))
