@@ -15,7 +15,7 @@ from server.manage import scales as scale_actions
 def scale():
     """Rating-scale versions: the levels tablets show and the reasons citizens pick.
 
-    Example: hailong scale publish scale-v2.json
+    Example: hailong scale publish docs/examples/scale-v2.json
     """
 
 
@@ -43,7 +43,7 @@ def publish(obj, file):
     """Publish the next version from FILE (JSON: levels with value, label_vi, label_en, satisfied and an
     optional weight 0-100; reasons with code, label_vi, label_en; an optional note). See docs/admin.md.
 
-    Example: hailong scale publish scale-v2.json
+    Example: hailong scale publish docs/examples/scale-v2.json
     """
     from server.api.admin.schemas import ScaleSchema
 

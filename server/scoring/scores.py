@@ -21,6 +21,8 @@ excluded, whichever is scored.
 
 import collections
 import json
+import pickle
+import threading
 
 from analysis.levels import Tally, describe_scale
 from analysis.scores import Params, evaluate, rollup, summarize
@@ -35,14 +37,57 @@ def scales(db):
     return {version: json.loads(levels) for version, levels in rollup_storage.scales(db).items()}
 
 
-def compute(db, period, unit_ids=None, params=None, include_flagged=False, open_flags=None):
+def compute(db, period, unit_ids=None, params=None, include_flagged=False, open_flags=None, cache=True):
     """Scores of ``period`` (``server.scoring.periods.Period``) for the units ``unit_ids`` (None: all).
 
     Returns ``{"staff": [...], "counters": [...], "units": [...], "total": {...}, "votes": {standing: n}}``
     (rows described in ``docs/hr.md``). ``open_flags``: ``{staff_id: count}`` to show on staff rows.
+    The answer is remembered (``cache``) until the rollups, flags, names or scales change: a province's
+    month takes about a second to compute and a ranking page is opened many times between two runs
+    of the rollup job. Each call gets its own copy.
     """
+    params = params or Params()
+    key = None
+    if cache:
+        key = (_fingerprint(db), period, None if unit_ids is None else frozenset(unit_ids), params,
+               include_flagged, frozenset((open_flags or {}).items()))
+        with _lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+        if hit is not None:
+            return pickle.loads(hit)
     rows = rollup_storage.period_rows(db, period.first_day, period.last_day, unit_ids)
-    return score_rows(db, rows, unit_ids, params or Params(), include_flagged, open_flags or {})
+    answer = score_rows(db, rows, unit_ids, params, include_flagged, open_flags or {})
+    if cache:
+        with _lock:
+            _cache[key] = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return answer
+
+
+CACHE_SIZE = 16
+_cache = collections.OrderedDict()
+_lock = threading.Lock()
+
+
+def clear_cache():
+    """Forget every remembered answer (for a test or tool that writes ``vote_rollups`` by hand: writes
+    through ``server.storage.rollups`` count a new generation themselves)."""
+    with _lock:
+        _cache.clear()
+
+
+def _fingerprint(db):
+    """What a computed answer depends on besides its arguments, read in one cheap query."""
+    return db.execute(
+        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
+        " (SELECT value FROM rollup_state WHERE name = 'generation'),"
+        " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
+        " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
+        " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)"
+    ).fetchone()
 
 
 def compute_both(db, period, unit_ids=None, params=None, open_flags=None):
@@ -57,7 +102,7 @@ def recompute_month(db, key, params=None):
     """Everyone's scores of one month (``"2026-10"``) from the rollups: what ``bench/scores.py`` times."""
     from server.scoring.periods import parse_period
 
-    return compute(db, parse_period(key), None, params)
+    return compute(db, parse_period(key), None, params, cache=False)
 
 
 def score_rows(db, rows, unit_ids, params, include_flagged, open_flags):
