@@ -74,6 +74,8 @@ def insert_ceiling(database, batches_sent):
     db = storage.connect(database)
     counters = dict(db.execute("SELECT code, id FROM counters").fetchall())
     staff = dict(db.execute("SELECT code, id FROM staff").fetchall())
+    units = dict(db.execute("SELECT code, unit_id FROM staff").fetchall())
+    counter_units = dict(db.execute("SELECT code, unit_id FROM counters").fetchall())
     prepared = []
     for device, batch in batches_sent:
         rows = [{
@@ -82,6 +84,8 @@ def insert_ceiling(database, batches_sent):
             "local_time": v["local_time"], "scale_version": v["scale_version"], "signature": v["signature"],
             "digest": protocol.vote_digest(protocol.canonical_vote_bytes(v)),
             "received_at": "2026-11-27T09:00:00.000Z", "clock_offset_ms": 12, "batch_id": None, "flags": [],
+            "unit_id": units[v["staff"]], "counter_unit_id": counter_units[v["counter"]],
+            "counted_at": protocol.format_utc(protocol.parse_time(v["local_time"])), "time_corrected": 0,
         } for v in batch["votes"]]
         prepared.append((device["id"], rows))
     counts = {"accepted": 0, "duplicate": 0, "conflict": 0, "rejected": 0}

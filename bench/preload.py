@@ -81,7 +81,7 @@ def add_history_devices(db, n):
         counter_id, unit_id = counters[i % len(counters)]
         devices.insert_device(db, device_id, counter_id, base64.b64encode(rng.randbytes(32)).decode(),
                               rng.randbytes(32).hex(), "2026-01-02T01:00:00.000Z", "bench-history")
-        history.append((device_id, counter_id, staff_of[unit_id]))
+        history.append((device_id, counter_id, unit_id, staff_of[unit_id]))
     return history
 
 
@@ -90,7 +90,7 @@ def history_round(task):
     r, history, start_ms, step_ms, batch_size, total = task
     rng = random.Random(r)
     round_batches = []
-    for d, (device_id, counter_id, staff_ids) in enumerate(history):
+    for d, (device_id, counter_id, unit_id, staff_ids) in enumerate(history):
         done = (r * len(history) + d) * batch_size
         n = min(batch_size, total - done)
         if n <= 0:
@@ -102,13 +102,14 @@ def history_round(task):
         for k in range(n):
             bits = rng.getrandbits(32)
             rating = 1 + (bits & 3)
+            moment = first + dt.timedelta(milliseconds=k * step_ms)
             rows.append((  # votes.COLUMNS; the batch id is known once the batch is stored
                 fast_uuid7(first_ms + k * step_ms, rng), device_id, r * batch_size + k + 1, counter_id,
                 staff_ids[(bits >> 2) % len(staff_ids)], rating, ["long_wait"] if rating < 3 else [],
                 f"A{(bits >> 8) % 1000:03d}",
-                (first + dt.timedelta(milliseconds=k * step_ms)).isoformat(timespec="milliseconds"), 1,
+                moment.isoformat(timespec="milliseconds"), 1,
                 base64.b64encode(rng.randbytes(64)).decode(), rng.randbytes(32).hex(), received,
-                ((bits >> 18) % 1801) - 900, None, [],
+                ((bits >> 18) % 1801) - 900, None, [], unit_id, unit_id, protocol.format_utc(moment), 0,
             ))
         batch = {"device_id": device_id, "received_at": received, "device_time": rows[-1][8],
                  "last_seq": r * batch_size + n}

@@ -37,6 +37,12 @@ VOTE_FIELDS = (
     "local_time",
     "scale_version",
 )
+# What the tablet noticed about a tap, signed with the vote so that no mark can
+# be added or removed in transit. Optional: a vote without marks leaves the
+# field out, so its canonical bytes (and every signature made before marks
+# existed) are unchanged. ``rapid_repeat``: the vote came sooner than the
+# kiosk's vote interval after the previous one; recorded all the same.
+VOTE_MARKS = ("rapid_repeat",)
 
 
 # One encoder for every vote: json.dumps builds a new one per call when given options.
@@ -50,9 +56,12 @@ def canonical_vote_bytes(vote):
     vote's fields. For the value types a vote may hold (strings, integers,
     null and lists of strings) JCS is exactly sorted keys, no whitespace and
     UTF-8 without ASCII escaping, which is what ``json.dumps`` produces here.
-    Raises ``KeyError`` when a field is missing.
+    The optional ``marks`` is covered when the vote has it (the rules allow
+    it only non-empty). Raises ``KeyError`` when a required field is missing.
     """
     body = {name: vote[name] for name in VOTE_FIELDS}
+    if "marks" in vote:
+        body["marks"] = vote["marks"]
     return VOTE_DOMAIN + _JCS.encode(body).encode("utf-8")
 
 
@@ -336,9 +345,30 @@ def _reasons(value):
     return None
 
 
+def _marks(value):
+    """A vote's marks: known ones, distinct, ascending, and at least one (no marks: no field)."""
+    if type(value) is not list:
+        return ["Not a valid list."]
+    if not value:
+        return ["Leave the field out when there are no marks."]
+    errors = {}
+    for index, mark in enumerate(value):
+        if mark is None:
+            errors[index] = [NULL]
+        elif not isinstance(mark, str):
+            errors[index] = [NOT_STRING]
+        elif mark not in VOTE_MARKS:
+            errors[index] = [f"Must be one of: {', '.join(VOTE_MARKS)}."]
+    if errors:
+        return errors
+    if value != sorted(set(value)):
+        return ["Marks must be distinct and in ascending order."]
+    return None
+
+
 # One field's rule: ``check(value)`` gives its messages or None; ``None`` is
-# allowed only where ``nullable``.
-Rule = collections.namedtuple("Rule", "field check nullable", defaults=(False,))
+# allowed only where ``nullable``; an ``optional`` field may be left out.
+Rule = collections.namedtuple("Rule", "field check nullable optional", defaults=(False, False))
 
 
 _ID = Rule("id", _pattern(UUID, "Not a lowercase UUID."))
@@ -356,6 +386,7 @@ VOTE_RULES = (
     Rule("ticket", _text(1, 64), nullable=True),
     _LOCAL_TIME,
     Rule("scale_version", _integer(1)),
+    Rule("marks", _marks, optional=True),
     _SIGNATURE,
 )
 SESSION_EVENT_RULES = (
@@ -370,7 +401,8 @@ SESSION_EVENT_RULES = (
 def field_errors(item, rules):
     """``{field: [messages]}`` for every rule ``item`` breaks; ``{}`` when it keeps them all.
 
-    Every field of ``rules`` is required and no other field is allowed. A
+    Every field of ``rules`` is required, unless its rule is ``optional``,
+    and no other field is allowed. A
     list field's per-element messages are keyed by index, like
     ``{"reasons": {0: ["Not a valid string."]}}``; an item that is not an
     object gets ``{"_schema": ["Invalid input type."]}``.
@@ -378,14 +410,15 @@ def field_errors(item, rules):
     if not isinstance(item, dict):
         return {"_schema": ["Invalid input type."]}
     errors = {}
-    missing = False
-    for name, check, nullable in rules:
+    present = 0
+    for name, check, nullable, optional in rules:
         try:
             value = item[name]
         except KeyError:
-            errors[name] = [MISSING]
-            missing = True
+            if not optional:
+                errors[name] = [MISSING]
             continue
+        present += 1
         if value is None:
             if not nullable:
                 errors[name] = [NULL]
@@ -393,7 +426,7 @@ def field_errors(item, rules):
         messages = check(value)
         if messages is not None:
             errors[name] = messages
-    if missing or len(item) != len(rules):
+    if len(item) != present:  # a field no rule knows
         known = {rule[0] for rule in rules}
         for name in item:
             if name not in known:

@@ -24,7 +24,8 @@ class KioskSetting:
 
 
 KIOSK_SETTINGS = (
-    KioskSetting("vote_interval_seconds", int, 5, "Least time between two votes on one tablet."),
+    KioskSetting("vote_interval_seconds", int, 5,
+                "A vote sooner than this after the previous one on a tablet is recorded with the mark rapid_repeat."),
     KioskSetting("reasons_timeout_seconds", int, 20, "The reasons screen records what it has after this long."),
     KioskSetting("thanks_seconds", int, 4, 'How long "thank you" shows before the waiting screen.'),
     KioskSetting("idle_sign_out_minutes", int, 90, "Staff are signed out after this long without a vote or a tap."),

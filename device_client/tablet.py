@@ -28,10 +28,6 @@ class VoteError(ValueError):
         self.fields = fields or {}
 
 
-class TooSoon(VoteError):
-    """A new vote came before the configured least interval since the last one."""
-
-
 class Revoked(transport.ServerError):
     """The server answered 401: the tablet was revoked (or its token is unknown)."""
 
@@ -147,9 +143,11 @@ class Tablet:
         Raises ``VoteError`` for anything the server would refuse, before
         signing: nothing is queued. ``key`` is the kiosk page's idempotency
         key for one citizen interaction: a vote already recorded under it is
-        returned again instead of a second one. ``min_interval`` (seconds)
-        refuses a new vote that follows the previous one too closely with
-        ``TooSoon``.
+        returned again instead of a second one. A vote that follows the
+        previous one by less than ``min_interval`` seconds is recorded all the
+        same, with the signed mark ``rapid_repeat`` (the server flags it for
+        review; nothing a citizen taps is dropped). ``now`` (aware datetime)
+        is the moment of the tap, the clock's by default.
         """
         config = self.config
         if config is None:
@@ -170,11 +168,14 @@ class Tablet:
                 existing = store.vote_for_key(self.conn, key)
                 if existing:
                     return existing
-            moment = time.time()
-            if min_interval and moment - store.get_meta(self.conn, "last_vote_at", 0) < min_interval:
-                raise TooSoon(f"A new vote is possible {min_interval:g} s after the previous one.")
-            store.set_meta(self.conn, "last_vote_at", moment)
+            moment = now.timestamp() if now is not None else time.time()
+            # Read and written in the vote's own transaction, so two processes tapping at
+            # once cannot both see the old time. A clock set back (last vote "in the
+            # future") says nothing about how fast the taps came: no mark.
+            if min_interval and 0 <= moment - store.get_meta(self.conn, "last_vote_at", 0) < min_interval:
+                fields["marks"] = ["rapid_repeat"]
             vote = self._sign_and_queue(protocol.VOTES, fields, lambda: _roster_and_scale(config, fields))
+            store.set_meta(self.conn, "last_vote_at", moment)
             if key is not None:
                 store.remember_key(self.conn, key, vote["seq"], protocol.format_utc())
         return vote

@@ -323,3 +323,13 @@ def scores_006_alerts_objections_staff_accounts(db):
     db.execute("DROP TABLE user_roles")
     db.execute("ALTER TABLE user_roles_new RENAME TO user_roles")
     db.execute("CREATE UNIQUE INDEX user_roles_unique ON user_roles(user_id, role, IFNULL(unit_id, 0))")
+
+
+@migrations()
+def scores_170_email_next_attempt(db):
+    # When the sender may try a message again: set when it claims the message
+    # (now + its backoff), so a failed try, or a jobs process killed mid-send,
+    # waits out its backoff instead of hammering a mail server that is down.
+    # NULL: as soon as possible.
+    db.execute("ALTER TABLE email_outbox ADD COLUMN next_attempt_at TEXT")
+    db.execute("CREATE INDEX email_outbox_pending ON email_outbox(sent_at, next_attempt_at)")

@@ -55,3 +55,17 @@ def check_silent_devices(db, settings, now):
         return []
     cutoff = now - dt.timedelta(minutes=settings["SILENT_AFTER_MINUTES"])
     return devices.mark_silent_devices(db, cutoff)
+
+
+def roll_up_votes(db, settings, now):
+    """Add new votes to the daily rollups, recount the (day, staff) pairs whose standing changed, then
+    freeze a revision of every closed period that got late votes or changed standings.
+
+    Returns ``{"votes", "pairs", "watermark", "waiting_at", "revisions": [...]}``
+    (``server/scoring/rollups.py``, ``server/scoring/periods.py``).
+    """
+    from server.scoring import parameters, periods, rollups
+
+    done = rollups.roll_up(db, settings["TIMEZONE"], chunk=settings["ROLLUP_CHUNK_VOTES"])
+    done["revisions"] = periods.revise_pending(db, parameters.params_from_settings(settings), settings["TIMEZONE"])
+    return done

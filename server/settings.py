@@ -35,6 +35,17 @@ def not_negative(value):
         raise ValueError("must be 0 or more")
 
 
+def probability_percent(value):
+    if not 50 <= value <= 99:
+        raise ValueError("must be a percentage from 50 to 99")
+
+
+def grades_spec(value):
+    from server.scoring.parameters import parse_grades
+
+    parse_grades(value)  # its ValueError says what is wrong
+
+
 def time_zone(value):
     try:
         zoneinfo.ZoneInfo(value)
@@ -56,6 +67,34 @@ def clock_time(value):
 def url_or_empty(value):
     if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise ValueError("is not an http:// or https:// address")
+
+
+def mail_address(value):
+    import email.utils
+
+    name, address = email.utils.parseaddr(value)
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise ValueError("is not a mail address like 'Hài lòng <hailong@example.gov.vn>'")
+
+
+def smtp_security(value):
+    if value not in ("starttls", "ssl", "none"):
+        raise ValueError("is not one of starttls, ssl, none")
+
+
+def percent(value):
+    if not 1 <= value <= 100:
+        raise ValueError("must be between 1 and 100")
+
+
+def day_of_month(value):
+    if not 1 <= value <= 28:
+        raise ValueError("must be between 1 and 28 (every month has it)")
+
+
+def hour(value):
+    if not 0 <= value <= 23:
+        raise ValueError("must be between 0 and 23")
 
 
 # The server's range checks of the kiosk settings (all others must be 1 or more).
@@ -132,6 +171,13 @@ SETTINGS = (
         300,
         "A vote or sign-in whose time, corrected by the tablet's measured clock offset, lies this far in the"
         " future or before the device's enrollment is refused (and kept as an incident).",
+        not_negative,
+    ),
+    Setting(
+        "CLOCK_CORRECTION_SECONDS",
+        60,
+        "A vote whose tablet clock was off by more than this (measured at sync) counts at its time corrected by"
+        " the offset, and says so (time_corrected); within it, the tablet's own time is used.",
         not_negative,
     ),
     Setting(
@@ -234,6 +280,78 @@ SETTINGS = (
         "Largest staff photo accepted (pages, API and `hailong staff photo`), in bytes (JPEG, PNG or WebP).",
         positive,
     ),
+    # Evaluation: rollups, scores and periods (issue 9; server/scoring/, docs/scoring.md, docs/hr.md).
+    Setting("JOBS_ROLLUP_SECONDS", 60, "How often `hailong jobs` adds new votes to the daily rollups (and makes"
+            " revisions of closed periods that got late votes).", positive),
+    Setting("ROLLUP_CHUNK_VOTES", 20_000, "Votes added to the rollups per write transaction: the ingest waits at"
+            " most one chunk for the write lock.", positive),
+    Setting("SCORE_MIN_VOTES", 30, "Fewest votes (counted) in a period for a grade; below it the grade is"
+            " \"insufficient data\".", not_negative),
+    Setting("SCORE_PRIOR_MAX_STRENGTH", 200, "Cap on the strength (alpha + beta) of a unit's prior, so a large unit"
+            " cannot swamp a busy person's own votes.", positive),
+    Setting("SCORE_CREDIBLE_PERCENT", 95, "Width of the credible interval around each score, in percent.",
+            probability_percent),
+    Setting("SCORE_GRADE_PROBABILITY_PERCENT", 50, "A grade is awarded when the probability that the true rate"
+            " clears its threshold reaches this percentage.", probability_percent),
+    Setting("SCORE_FLOOR_PROBABILITY_PERCENT", 90, "The lowest grade is given only when the probability that the"
+            " true rate is below the next threshold reaches this percentage.", probability_percent),
+    Setting("SCORE_GRADES",
+            "excellent 95 Hoàn thành xuất sắc / Excellent; good 85 Hoàn thành tốt / Good;"
+            " completed 70 Hoàn thành / Completed; not_completed 0 Không hoàn thành / Not completed",
+            "Grades best first, separated by `;`: a code, the lowest true satisfaction rate in percent, the"
+            " Vietnamese name, `/`, the English name. The last threshold is 0.", grades_spec),
+    # Alerts, email and the monthly unit report (issue 9, server/notify/).
+    Setting(
+        "SMTP_HOST",
+        "",
+        "Mail server for alerts and monthly reports; empty: email is off (alerts still show on the pages, no"
+        " mail is queued or sent, and `hailong jobs` says so when it starts).",
+    ),
+    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", positive),
+    Setting("SMTP_USER", "", "User name to sign in to the mail server; empty: send without signing in."),
+    Setting("SMTP_PASSWORD", "", "Password for SMTP_USER; never logged or shown."),
+    Setting(
+        "SMTP_FROM",
+        "hailong@localhost",
+        "The sender of every mail, e.g. 'Hài lòng <hailong@dongnai.gov.vn>'.",
+        mail_address,
+    ),
+    Setting(
+        "SMTP_SECURITY",
+        "starttls",
+        "How the connection to the mail server is protected: starttls, ssl, or none (a relay on this machine).",
+        smtp_security,
+    ),
+    Setting("SMTP_TIMEOUT_SECONDS", 30, "How long to wait for the mail server before a try counts as failed.",
+            positive),
+    Setting(
+        "EMAIL_RETRY_SECONDS",
+        60,
+        "Wait before trying a failed mail again; doubled after each failed try up to EMAIL_RETRY_MAX_SECONDS."
+        " Mail is never dropped: a mail server that is down delays it.",
+        positive,
+    ),
+    Setting("EMAIL_RETRY_MAX_SECONDS", 3600, "Longest wait between two tries of one mail.", positive),
+    Setting("JOBS_EMAIL_SECONDS", 60, "How often `hailong jobs` sends the mail waiting in the outbox.", positive),
+    Setting("JOBS_ALERTS_SECONDS", 300, "How often `hailong jobs` checks the alert thresholds.", positive),
+    Setting(
+        "ALERT_NEGATIVE_PERCENT",
+        40,
+        "Alert when at least this share (percent) of a counter's votes in ALERT_NEGATIVE_WINDOW_MINUTES are"
+        " not satisfied (under each vote's own scale version).",
+        percent,
+    ),
+    Setting("ALERT_NEGATIVE_MIN_VOTES", 10, "Votes a counter needs in the window before its negative share can"
+            " raise an alert.", positive),
+    Setting("ALERT_NEGATIVE_WINDOW_MINUTES", 120, "The window of the negative-share alert; one alert per counter"
+            " and window.", positive),
+    Setting(
+        "REPORT_DAY",
+        1,
+        "Day of the month (1-28) on which each unit's managers get last month's report by email.",
+        day_of_month,
+    ),
+    Setting("REPORT_HOUR", 7, "Local hour (0-23, TIMEZONE) on REPORT_DAY at which the reports are sent.", hour),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

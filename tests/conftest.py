@@ -144,3 +144,13 @@ def the_checkout_stays_as_it_was():
     if changed:
         pytest.fail("The test run changed tracked files (or they were edited meanwhile):\n" + "\n".join(changed),
                     pytrace=False)
+
+
+@pytest.fixture
+def mail_server():
+    """A real SMTP server on a free port that keeps the messages it received (tests/smtp.py)."""
+    from tests.smtp import MailServer
+
+    server = MailServer().start()
+    yield server
+    server.stop()

@@ -82,7 +82,9 @@ def database(path):
             skip = SKIPPED_COLUMNS.get(table, set())
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] not in skip]
             where = f" WHERE {SKIPPED_ROWS[table]}" if table in SKIPPED_ROWS else ""
-            out[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY rowid").fetchall()
+            # Every column, not rowid: the evaluation tables are WITHOUT ROWID.
+            order = ", ".join(str(i + 1) for i in range(len(columns)))
+            out[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY {order}").fetchall()
         return json.dumps(out, default=repr)
     finally:
         conn.close()

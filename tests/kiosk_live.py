@@ -132,6 +132,20 @@ class KioskTablet:
         """``(staff, rating, reasons)`` of this tablet's votes on the server, since ``fresh``."""
         return [row[1:] for row in server_votes(database, self.tablet.device_id) if row[0] > self.baseline]
 
+    def server_flags(self, database):
+        """``(rating, ingest flags)`` of this tablet's votes on the server, since ``fresh``."""
+        import sqlite3
+
+        from server.storage.votes import stored_flags
+
+        conn = sqlite3.connect(database)
+        try:
+            rows = conn.execute("SELECT rating, flags FROM votes WHERE device_id = ? AND seq > ? ORDER BY seq",
+                                [self.tablet.device_id, self.baseline]).fetchall()
+            return [(rating, stored_flags(flags)) for rating, flags in rows]
+        finally:
+            conn.close()
+
 
 def server_votes(database, device_id):
     import sqlite3

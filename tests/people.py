@@ -34,14 +34,17 @@ passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 PASSWORD = "correct horse battery staple"
 CONFIG = {"PASSWORD_MIN_LENGTH": 10, "API_TOKEN_DEFAULT_DAYS": 90, "API_TOKEN_MAX_DAYS": 365}
-# username → (role, unit) ; "nobody" signs in but holds no role.
+# username → (role, unit) ; "nobody" signs in but holds no role; "staff" is
+# the civil servant NV001's own account (the staff role, no unit).
 PEOPLE = {
     "admin": ("admin", None),
     "manager": ("manager", "DN-TT"),
     "hr": ("hr", "DN-TT"),
     "auditor": ("auditor", "DN-TT"),
     "nobody": (None, None),
+    "staff": ("staff", None),
 }
+STAFF_LINKS = {"staff": "NV001"}
 PNG = image_bytes("PNG", (30, 40))
 # Another picture, for uploads that must change the stored photo (it is
 # re-encoded, so bytes appended to PNG would be dropped and change nothing).
@@ -50,7 +53,8 @@ NEW_PNG = image_bytes("PNG", (32, 40), color=(200, 120, 40))
 
 def create_user(db, username, role, unit, password=PASSWORD):
     roles = [{"role": role, "unit": unit}] if role else []
-    data = {"username": username, "password": password, "full_name": username.title(), "roles": roles}
+    data = {"username": username, "password": password, "full_name": username.title(), "roles": roles,
+            "staff": STAFF_LINKS.get(username)}
     return users.create_user(db, cli_actor(), data, CONFIG)
 
 
@@ -83,9 +87,24 @@ def insert_vote(db, device_id, counter_code, staff_code, uuid, seq=1):
             "uuid": uuid, "device_id": device_id, "seq": seq, "counter_id": counter["id"], "staff_id": staff_id,
             "rating": 4, "reasons": [], "ticket": None, "local_time": now, "scale_version": 1,
             "signature": "sig", "digest": "digest", "received_at": now, "clock_offset_ms": 0,
-            "batch_id": batch, "flags": [],
+            "batch_id": batch, "flags": [], "unit_id": staff_storage.detail(db, staff_code)["unit_id"],
+            "counter_unit_id": counter["unit_id"], "counted_at": now, "time_corrected": 0,
         }])
         batches.set_ack(db, "votes", device_id, seq, batch)
+
+
+def add_alert(db, counter_code):
+    """A negative-share alert at ``counter_code``, as ``hailong jobs`` raises it (server/notify/alerts.py)."""
+    from server.storage import alerts
+
+    counter = storage.org.counter_detail(db, counter_code)
+    return alerts.insert(db, {
+        "key": f"negative_share:{counter['id']}:test", "kind": "negative_share", "severity": "medium",
+        "unit_id": counter["unit_id"], "counter_id": counter["id"], "created_at": storage.timestamp(),
+        "detail": {"votes": 10, "negative": 5, "percent": 50, "threshold_percent": 40, "window_minutes": 120,
+                   "from": storage.timestamp(), "to": storage.timestamp(), "counter": counter_code,
+                   "counter_name": counter["name"], "unit": counter["unit"]},
+    })
 
 
 def build(path, tmp_path):
@@ -108,6 +127,12 @@ def build(path, tmp_path):
                                                  "title": "", "unit": "DN-BH"})
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
+    facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
+    from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
+
+    db.close()
+    facts["flags"] = flag_both(path)
+    db = storage.connect(path)
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
@@ -129,9 +154,12 @@ def snapshot(db):
         "photos": "SELECT staff_id, sha256 FROM staff_photos ORDER BY staff_id",
         "devices": "SELECT id, status FROM devices ORDER BY id",
         "codes": "SELECT COUNT(*) FROM enrollment_codes",
-        "users": "SELECT username, full_name, active, password_hash FROM users ORDER BY id",
+        "users": "SELECT username, full_name, active, password_hash, email, staff_id FROM users ORDER BY id",
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
+        "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
+        "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
+        "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

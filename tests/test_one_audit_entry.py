@@ -63,6 +63,9 @@ def api_cases(facts):
         ("admin_users.grant", "POST", "/api/v1/users/hr/roles", {"role": "auditor", "unit": "DN-TT"}, "grant_role"),
         ("admin_users.revoke", "DELETE", f"/api/v1/users/hr/roles/{role}", None, "revoke_role"),
         ("admin_users.revoke_token", "DELETE", "/api/v1/users/hr/tokens/{hr_token}", None, "token_revoked"),
+        ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
+        ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
+         "review"),
     ]
 
 
@@ -70,7 +73,7 @@ def api_cases(facts):
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
 
 
-API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 def _api_request(client, method, path, payload, token):
@@ -91,6 +94,7 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
     if "{assignment}" in url:
         url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
+    url = url.replace("{flag}", str(facts["flags"]["in"]))
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
         client, csrf = signed_in(path, "admin")
@@ -170,10 +174,11 @@ def page_cases(facts):
         ("web_users.edit:revoke", "/admin/users/hr", {"action": "revoke", "role_id": str(role)}, "revoke_role"),
         ("web_users.edit:revoke_token", "/admin/users/hr", {"action": "revoke_token", "token_id": "{hr_token}"},
          "token_revoked"),
+        ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1})]
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
@@ -228,9 +233,14 @@ CLI_WRITES = {
     "hailong user create": (["user", "create", "--username", "root", "--role", "admin", "--password-stdin"],
                             "a long enough password\n", "create"),
     "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
+    "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
+    "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
-CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list"}
+CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
+                 "hailong flags list", "hailong flags show"}
+# Sending a test mail changes nothing stored (it bypasses the outbox).
+CLI_READ_ONLY |= {"hailong email test"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -251,7 +261,8 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
-    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"]}
+    values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
+              "{flag}": str(facts["flags"]["in"])}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

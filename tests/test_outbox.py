@@ -1,5 +1,6 @@
 """The tablet's outbox: durable, gapless, acknowledged only by the server's ack_seq."""
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -165,3 +166,44 @@ def test_a_refused_tap_does_not_use_up_a_sequence_number(tablet):
     with pytest.raises(VoteError):
         tablet.record_vote("NV001", 1, ticket="a\tb")
     assert tablet.record_vote("NV001", 1, ticket="a b")["seq"] == 1
+
+
+def tap(seconds):
+    """A tap ``seconds`` after 09:15:00 tablet-local time on the demo's day."""
+    start = dt.datetime(2026, 11, 27, 9, 15, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    return start + dt.timedelta(seconds=seconds)
+
+
+def test_rapid_taps_are_all_recorded_and_those_within_the_interval_are_marked(tablet):
+    # The demo: eight ratings in quick succession with a 5 s interval; every one is kept.
+    moments = [0, 1, 2.5, 4.9, 10, 14.99, 20, 20]
+    votes = [tablet.record_vote("NV001", 4, now=tap(t), min_interval=5) for t in moments]
+    assert [vote["seq"] for vote in votes] == list(range(1, 9))
+    assert [vote.get("marks") for vote in votes] == [
+        None, ["rapid_repeat"], ["rapid_repeat"], ["rapid_repeat"], None, ["rapid_repeat"], None, ["rapid_repeat"]]
+    verifier = protocol.Verifier(protocol.public_key_b64(tablet.key))
+    for vote in tablet.items("votes"):
+        assert protocol.vote_errors(vote) == {}
+        assert verifier.verify(protocol.canonical_vote_bytes(vote), vote["signature"])
+
+
+def test_the_same_interaction_sent_again_is_the_same_vote_not_a_rapid_repeat(tablet):
+    first = tablet.record_vote("NV001", 4, now=tap(0), key="citizen-1", min_interval=5)
+    again = tablet.record_vote("NV001", 4, now=tap(0.2), key="citizen-1", min_interval=5)
+    assert again == first and "marks" not in first
+    assert len(tablet.items("votes")) == 1
+
+
+def test_no_interval_or_a_clock_set_back_marks_nothing(tablet):
+    assert "marks" not in tablet.record_vote("NV001", 4, now=tap(0))
+    assert "marks" not in tablet.record_vote("NV001", 4, now=tap(0.1))  # no min_interval: the CLI's votes
+    assert "marks" not in tablet.record_vote("NV001", 4, now=tap(100), min_interval=5)
+    assert "marks" not in tablet.record_vote("NV001", 4, now=tap(40), min_interval=5)  # clock went back 60 s
+    assert tablet.record_vote("NV001", 4, now=tap(41), min_interval=5)["marks"] == ["rapid_repeat"]
+
+
+def test_a_refused_tap_does_not_count_as_the_previous_vote(tablet):
+    tablet.record_vote("NV001", 4, now=tap(0), min_interval=5)
+    with pytest.raises(VoteError):
+        tablet.record_vote("NV999", 4, now=tap(10), min_interval=5)
+    assert "marks" not in tablet.record_vote("NV001", 4, now=tap(12), min_interval=5)

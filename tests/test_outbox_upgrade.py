@@ -205,3 +205,18 @@ def test_several_processes_opening_an_old_outbox_at_once_upgrade_it_once(before)
     assert [worker.wait(timeout=60) for worker in workers] == [0, 0, 0, 0]
     assert rows(data_dir, "PRAGMA user_version")[0][0] == len(MIGRATIONS)
     assert len(rows(data_dir, "SELECT * FROM outbox WHERE stream = 'votes'")) == len(old["votes"])
+
+
+def test_after_the_upgrade_a_rapid_tap_is_marked_from_the_last_vote_release_0_1_0_recorded(upgraded):
+    import datetime as dt
+
+    tablet, old = upgraded
+    last = json.loads(old["meta"]["last_vote_at"])  # written by 0.1.0 with its last vote
+    soon = tablet.record_vote("NV002", 4, now=dt.datetime.fromtimestamp(last + 0.5).astimezone(), min_interval=1)
+    later = tablet.record_vote("NV002", 4, now=dt.datetime.fromtimestamp(last + 10).astimezone(), min_interval=1)
+    assert (soon["seq"], soon["marks"]) == (9, ["rapid_repeat"]) and "marks" not in later
+    assert [vote["seq"] for vote in tablet.items("votes") if "marks" in vote] == [9]  # none of the old votes
+    verifier = protocol.Verifier(protocol.public_key_b64(KEY))
+    for vote in tablet.items("votes"):
+        assert protocol.vote_errors(vote) == {}
+        assert verifier.verify(protocol.canonical_vote_bytes(vote), vote["signature"])

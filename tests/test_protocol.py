@@ -51,6 +51,26 @@ def test_changing_any_field_breaks_the_signature():
         assert not verifier.verify(protocol.canonical_vote_bytes(altered), vector["signature"]), field
 
 
+def test_a_mark_is_signed_with_the_vote_and_cannot_be_added_or_removed():
+    verifier = protocol.Verifier(protocol.public_key_b64(KEY))
+    plain = documented_vectors()[1]
+    marked_bytes = protocol.canonical_vote_bytes({**plain["vote"], "marks": ["rapid_repeat"]})
+    assert marked_bytes != protocol.canonical_vote_bytes(plain["vote"])
+    assert not verifier.verify(marked_bytes, plain["signature"])  # added in transit
+    marked = next(v for v in documented_vectors() if "marks" in v["vote"])
+    unmarked = {key: value for key, value in marked["vote"].items() if key != "marks"}
+    assert not verifier.verify(protocol.canonical_vote_bytes(unmarked), marked["signature"])  # removed
+
+
+def test_the_vectors_without_marks_are_the_ones_from_before_marks():
+    # Signatures made by tablets older than marks must keep verifying: these digests never change.
+    unmarked = [v["digest"] for v in documented_vectors() if "marks" not in v["vote"]]
+    assert unmarked == ["ae3965c96effbc341beee9a107c3b4c40f511192670d551de7c6e441bbead33b",
+                        "2b7edfec09d82f52d48d170dd38bc04224c878deb046976dcfe25af59cc58eef",
+                        "f39a0374aa480a7488960519f37f5d41cf8e26ee0013234377eed6a507f20012"]
+    assert any("marks" in v["vote"] for v in documented_vectors())
+
+
 def test_a_vote_missing_a_field_has_no_canonical_form():
     vote = dict(documented_vectors()[1]["vote"])
     del vote["ticket"]

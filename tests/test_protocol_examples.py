@@ -21,6 +21,7 @@ from device_client import protocol
 from server import storage
 from server.storage import devices as device_storage
 from server.storage import org
+from server.storage import votes as storage_votes
 from tests.live import issue_code
 
 DOC = pathlib.Path(__file__).parent.parent / "docs" / "protocol.md"
@@ -76,7 +77,8 @@ def enroll_request(server, key):
 
 def test_the_doc_has_every_example_this_test_reads():
     assert set(EXAMPLES) == {"error", "enroll request", "enroll answer", "enroll bad proof", "batch request",
-                             "batch answer", "conflict result", "heartbeat request", "heartbeat answer"}
+                             "batch answer", "conflict result", "heartbeat request", "heartbeat answer",
+                             "marked batch request", "marked vote result"}
 
 
 def test_the_documented_error_is_what_a_heartbeat_without_its_device_time_gets(server):
@@ -126,6 +128,27 @@ def test_a_changed_resend_gets_the_documented_conflict(server):
     vote["signature"] = protocol.sign(KEY, protocol.canonical_vote_bytes(vote))
     answer = post(server, "/api/v1/votes/batch", {**EXAMPLES["batch request"], "votes": [vote]})
     assert answer.json()["results"] == [EXAMPLES["conflict result"]]
+
+
+def test_the_documented_marked_vote_is_stored_with_its_flag(server):
+    answer = post(server, "/api/v1/votes/batch", EXAMPLES["marked batch request"])
+    assert answer.status_code == 200
+    (result,) = answer.json()["results"]
+    assert result == EXAMPLES["marked vote result"] or result == {**EXAMPLES["marked vote result"],
+                                                                  "status": "duplicate"}
+    with sqlite3.connect(server.database) as conn:
+        flags = conn.execute("SELECT flags FROM votes WHERE uuid = ?", [result["id"]]).fetchone()[0]
+    assert storage_votes.stored_flags(flags) == ["rapid_repeat"]
+
+
+def test_a_marked_vote_stripped_of_its_mark_is_rejected_on_its_signature(server):
+    vote = {**EXAMPLES["marked batch request"]["votes"][0], "id": "01936b2e-a005-7000-8000-0000000000ff", "seq": 46}
+    vote["signature"] = protocol.sign(KEY, protocol.canonical_vote_bytes(vote))  # a new, marked, signed vote
+    del vote["marks"]  # and a man in the middle takes the mark off
+    answer = post(server, "/api/v1/votes/batch", {**EXAMPLES["marked batch request"], "votes": [vote]})
+    (result,) = answer.json()["results"]
+    assert result["status"] == "rejected"
+    assert result["errors"] == {"signature": ["The signature does not verify with this device's key."]}
 
 
 def test_an_empty_batch_answers_the_ack_and_is_recorded(server):

@@ -83,10 +83,26 @@ def test_a_good_vote_and_a_good_event_have_no_errors():
         ({"scale_version": 0}, {"scale_version": ["Must be greater than or equal to 1."]}),
         ({"signature": "short"}, {"signature": ["Length must be 88."]}),
         ({"extra": 1}, {"extra": ["Unknown field."]}),
+        ({"marks": []}, {"marks": ["Leave the field out when there are no marks."]}),
+        ({"marks": None}, {"marks": ["Field may not be null."]}),
+        ({"marks": "rapid_repeat"}, {"marks": ["Not a valid list."]}),
+        ({"marks": ["rapid_repeat", "rapid_repeat"]}, {"marks": ["Marks must be distinct and in ascending order."]}),
+        ({"marks": ["self_vote"]}, {"marks": {0: ["Must be one of: rapid_repeat."]}}),
+        ({"marks": ["rapid_repeat", 7, None]}, {"marks": {1: ["Not a valid string."], 2: ["Field may not be null."]}}),
     ],
 )
 def test_bad_vote_fields_get_the_servers_field_messages(change, messages):
     assert vote_errors({**VOTE, **change}) == messages
+
+
+def test_marks_are_optional_and_rapid_repeat_is_a_known_one():
+    assert "marks" not in VOTE and vote_errors(VOTE) == {}
+    assert vote_errors({**VOTE, "marks": ["rapid_repeat"]}) == {}
+
+
+def test_a_missing_field_is_reported_beside_a_present_optional_one():
+    vote = {**{key: value for key, value in VOTE.items() if key != "seq"}, "marks": ["rapid_repeat"], "mark": 1}
+    assert vote_errors(vote) == {"seq": ["Missing data for required field."], "mark": ["Unknown field."]}
 
 
 def test_every_vote_field_is_required():

@@ -14,10 +14,10 @@ import pytest
 from server import storage
 from tests.people import NEW_PNG, app_for, snapshot
 
-ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor")
+ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor", "staff")
 # Which roles may use each kind of endpoint (admin: everywhere; others: in their subtree).
 ALLOWED = {
-    "me": {"nobody", "admin", "manager", "hr", "auditor"},
+    "me": {"nobody", "admin", "manager", "hr", "auditor", "staff"},
     "units.read": {"admin", "manager", "hr", "auditor"},
     "units.write": {"admin"},
     "counters.read": {"admin", "manager", "auditor"},
@@ -29,6 +29,11 @@ ALLOWED = {
     "devices.write": {"admin", "manager"},
     "users": {"admin"},
     "audit.read": {"admin", "auditor"},
+    "alerts.read": {"admin", "manager", "hr"},
+    "alerts.write": {"admin", "manager", "hr"},
+    # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
+    "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
+    "flags.review": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
 DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
@@ -36,7 +41,8 @@ OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận
 
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
-              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents"}
+              "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
+              "list alerts": "DN-TT-Q1", "list flags": "NV001"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -46,7 +52,8 @@ def endpoints(facts):
     Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
     """
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
-    role = facts["hr_role_id"]
+    role, flags = facts["hr_role_id"], facts["flags"]
+    alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
     return [
         ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
         ("my tokens", "me", "GET", "/api/v1/me/tokens", None, None, None, 200, None),
@@ -101,6 +108,17 @@ def endpoints(facts):
         ("audit log", "audit.read", "GET", "/api/v1/audit", None, None, None, 200, None),
         ("votes", "audit.read", "GET", "/api/v1/votes", None, None, None, 200, None),
         ("incidents", "audit.read", "GET", "/api/v1/incidents", None, None, None, 200, None),
+        ("list alerts", "alerts.read", "GET", "/api/v1/alerts", None, None, None, 200, None),
+        ("get alert", "alerts.read", "GET", f"/api/v1/alerts/{alert_in}", f"/api/v1/alerts/{alert_out}",
+         None, None, 200, 404),
+        ("ack alert", "alerts.write", "POST", f"/api/v1/alerts/{alert_in}/ack", f"/api/v1/alerts/{alert_out}/ack",
+         None, None, 200, 404),
+        ("list flags", "flags.read", "GET", "/api/v1/flags", None, None, None, 200, None),
+        ("get flag", "flags.read", "GET", f"/api/v1/flags/{flags['in']}", f"/api/v1/flags/{flags['out']}",
+         None, None, 200, 404),
+        ("review flag", "flags.review", "POST", f"/api/v1/flags/{flags['in']}/review",
+         f"/api/v1/flags/{flags['out']}/review", {"decision": "confirm", "reason": "r"},
+         {"decision": "confirm", "reason": "r"}, 200, 404),
     ]
 
 
@@ -108,7 +126,7 @@ def endpoints(facts):
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
-    "revoke device", "issue code", "import",
+    "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -116,7 +134,7 @@ NAMES = [
     "delete staff", "upload photo", "set pin", "import", "list devices", "get device", "revoke device", "issue code",
     "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
     "revoke user token", "audit log", "votes",
-    "incidents",
+    "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
 ]
 CASES = [
     (name, role, scope)

@@ -10,7 +10,7 @@ import threading
 import time
 
 from device_client import staff, store
-from device_client.tablet import Tablet, TooSoon, VoteError
+from device_client.tablet import Tablet, VoteError
 
 
 class KioskError(Exception):
@@ -60,12 +60,17 @@ class Kiosk:
                 "online": bool(store.get_meta(tablet.conn, "last_sync_at"))
                 and store.get_meta(tablet.conn, "last_error") is None,
                 "queue": summary["queue_depth"],
+                # A vote before then is recorded with the rapid_repeat mark (and thanked as usual).
                 "next_vote_in": max(0.0, last_vote + limits["vote_interval_seconds"] - time.time()),
                 "kiosk": limits,
             }
 
     def vote(self, key, rating, reasons):
-        """Record the citizen's vote for the signed-in staff member; idempotent on ``key``."""
+        """Record the citizen's vote for the signed-in staff member; idempotent on ``key``.
+
+        A vote within the vote interval of the previous one is recorded too,
+        marked ``rapid_repeat``: the page thanks the citizen the same way.
+        """
         with self.lock:
             session = staff.current(self.tablet)
             if session is None:
@@ -75,8 +80,6 @@ class Kiosk:
                     session["staff"], rating, reasons, key=key,
                     min_interval=staff.settings(self.tablet)["vote_interval_seconds"],
                 )
-            except TooSoon as exc:
-                raise KioskError(429, "too_soon", str(exc)) from None
             except VoteError as exc:
                 raise KioskError(400, "invalid_vote", str(exc)) from None
             return {"seq": vote["seq"], "id": vote.get("id")}

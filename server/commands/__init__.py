@@ -24,3 +24,10 @@ def register(cli):
     cli.add_command(devices.device)
     cli.add_command(staff.staff)
     cli.add_command(users.user)
+    from server.commands import flags  # issue 9: flags and their review, the anomaly scan
+
+    cli.add_command(flags.flags)
+    # Alerts, email, monthly reports (issue 9).
+    from server.commands import email
+
+    cli.add_command(email.email_group)

@@ -47,6 +47,18 @@ def jobs(obj):
         max_instances=1,
         next_run_time=dt.datetime.now(dt.timezone.utc),
     )
+    # Alerts, email and monthly unit reports (issue 9): their own block, server/commands/notify_jobs.py.
+    from server.commands import notify_jobs
+
+    for line in notify_jobs.schedule(scheduler, settings,
+                                     {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
+    # Daily rollups and revisions of closed periods (issue 9): server/commands/scoring_jobs.py.
+    from server.commands import scoring_jobs
+
+    for line in scoring_jobs.schedule(scheduler, settings,
+                                      {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("hailong jobs running: silent_devices every "
                f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")

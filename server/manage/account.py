@@ -156,13 +156,15 @@ def actor_for_session(db, secret, address, config):
             accounts.touch_session(
                 db, row["id"], timestamp(now), _expiry(parse_time(row["created_at"]), now, config)
             )
+    roles = accounts.roles_of(db, user["id"])
     return Actor(
         kind="user",
         name=user["username"],
         address=address,
         user_id=user["id"],
-        roles=accounts.roles_of(db, user["id"]),
+        roles=roles,
         session_id=row["id"],
+        staff_id=own_staff_id(user, roles),
     )
 
 
@@ -276,11 +278,24 @@ def actor_for_token(db, secret, address):
     if not row["last_used_at"] or row["last_used_at"][:16] != timestamp()[:16]:
         with write_transaction(db):
             accounts.mark_token_used(db, row["id"], timestamp())
+    roles = accounts.roles_of(db, user["id"])
     return Actor(
         kind="token",
         name=user["username"],
         address=address,
         user_id=user["id"],
-        roles=accounts.roles_of(db, user["id"]),
+        roles=roles,
         token_id=row["id"],
+        staff_id=own_staff_id(user, roles),
     )
+
+
+def own_staff_id(user, roles):
+    """The staff record a ``staff``-role account sees (its linked one); None without that role.
+
+    A link alone grants nothing: an admin who is also a civil servant sees
+    their own record through the role, not through the link.
+    """
+    if user["staff_id"] is not None and any(r["role"] == "staff" for r in roles):
+        return user["staff_id"]
+    return None

@@ -13,6 +13,7 @@ from server import audit
 from server.errors import N_, Conflict, Invalid, NotFound, invalid
 from server.manage import conflict, not_found, require
 from server.manage.org import visible_unit
+from server.storage import accounts
 from server.storage import staff as staff_storage
 from server.storage import timestamp, write_transaction
 
@@ -97,6 +98,9 @@ def delete_staff(db, actor, code):
         if staff_storage.vote_count(db, row["id"]):
             raise Conflict(N_("This person has votes and cannot be deleted; deactivate them instead."),
                            code="has_votes")
+        if accounts.user_by_staff(db, row["id"]):
+            raise Conflict(N_("This person has an account linked to their record; unlink it first."),
+                           code="has_account")
         staff_storage.delete(db, row["id"])
         audit.record(db, actor, "delete", "staff", code, row["unit_id"], before=_pick(row))
 

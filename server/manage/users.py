@@ -1,4 +1,13 @@
-"""User accounts and their roles (admins only)."""
+"""User accounts and their roles (admins only).
+
+An account may be linked to one staff record (``users.staff_id``): that
+civil servant's own account. The ``staff`` role, held without a unit, lets it
+see only that person (``Actor.staff_id``); it is granted only to a linked
+account, and the link is removed only once the role is gone. Only admins
+make, link and change accounts (``users.write``): an account is a
+credential, and HR's reach over staff records does not extend to who may
+sign in as them.
+"""
 
 import re
 
@@ -7,12 +16,22 @@ from server.manage.passwords import check_strength, hash_password
 from server.errors import N_, Invalid, NotFound
 from server.manage import conflict, require, unknown_field
 from server.storage import accounts, org, timestamp, write_transaction
+from server.storage import staff as staff_storage
 
 # What a username may be: the pages, the API (its schema) and the CLI accept
 # only this, and sign-in refuses anything else before counting or logging it.
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}\Z"
 USERNAME_RE = re.compile(USERNAME_PATTERN)
 USERNAME_RULE = N_("Lowercase letters, digits, . _ - (2 to 64).")
+# Where alerts and reports go: one @, no spaces, a dot in the domain; "" for none.
+EMAIL_PATTERN = r"^(|[^@\s]+@[^@\s]+\.[^@\s]+)\Z"
+EMAIL_RE = re.compile(EMAIL_PATTERN)
+EMAIL_RULE = N_("An e-mail address like name@example.vn, or empty.")
+
+
+def _check_email(data):
+    if len(data.get("email") or "") > 200 or not EMAIL_RE.fullmatch(data.get("email") or ""):
+        raise unknown_field("email", EMAIL_RULE)
 
 
 def _public(db, user):
@@ -21,6 +40,8 @@ def _public(db, user):
         "username": user["username"],
         "full_name": user["full_name"],
         "active": bool(user["active"]),
+        "email": user["email"],
+        "staff": (accounts.linked_staff(db, user["staff_id"]) or {}).get("code"),
         "created_at": user["created_at"],
         "roles": [
             {"id": r["id"], "role": r["role"], "unit": r["unit_code"]} for r in accounts.roles_of(db, user["id"])
@@ -46,6 +67,15 @@ def get_own(db, actor):
     return _public(db, accounts.user_by_id(db, actor.user_id))
 
 
+def own_staff(db, actor):
+    """The staff record a ``staff``-role account belongs to: ``{id, code, full_name, unit_id, unit}``."""
+    require(actor, "self.read")
+    found = accounts.linked_staff(db, actor.staff_id)
+    if found is None:
+        raise NotFound(N_("This account is not linked to a staff record."))
+    return found
+
+
 def get_user(db, actor, username):
     require(actor, "users.read")
     return _public(db, user_named(db, username))
@@ -56,27 +86,60 @@ def _role_unit(db, role):
         if role.get("unit"):
             raise unknown_field("roles", N_("The admin role covers everything; give no unit."))
         return None
+    if role["role"] == "staff":
+        if role.get("unit"):
+            raise unknown_field("roles", N_("The staff role covers the linked staff member only; give no unit."))
+        return None
     unit = org.unit_by_code(db, role.get("unit") or "")
     if unit is None:
         raise unknown_field("roles", N_("The %(role)s role needs an existing unit.", role=role["role"]))
     return unit["id"]
 
 
+def _staff_to_link(db, code, user_id=None):
+    """The staff id for ``code`` (None for no link); the record must exist and have no other account."""
+    if not code:
+        return None
+    found = staff_storage.by_codes(db, [code]).get(code)
+    if found is None:
+        raise unknown_field("staff", N_("No staff member with this code."))
+    holder = accounts.user_by_staff(db, found["id"])
+    if holder is not None and holder["id"] != user_id:
+        raise conflict("staff", N_("This staff member already has an account: %(username)s.",
+                                   username=holder["username"]))
+    return found["id"]
+
+
+def _no_staff_role_without_link(roles, staff_id):
+    if staff_id is None and any(role == "staff" for role, _unit in roles):
+        raise unknown_field("roles", N_("The staff role needs the account linked to a staff record."))
+
+
 def create_user(db, actor, data, config):
-    """Create an account with its roles; the username's shape and the password's strength are checked."""
+    """Create an account with its roles, e-mail address and staff link (``data["staff"]``, a staff code).
+
+    The username's shape and the password's strength are checked; the
+    ``staff`` role needs a linked staff record without another account.
+    """
     require(actor, "users.write")
     if not USERNAME_RE.fullmatch(data["username"]):
         raise unknown_field("username", USERNAME_RULE)
+    _check_email(data)
     problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"], data["username"])
     if problems:
         raise Invalid(N_("The password is too weak."), {"password": problems})
     if accounts.user_by_username(db, data["username"]):
         raise conflict("username", N_("This username is taken."))
     units = [(r["role"], _role_unit(db, r)) for r in data.get("roles", [])]
+    staff_id = _staff_to_link(db, data.get("staff"))
+    _no_staff_role_without_link(units, staff_id)
     now = timestamp()
     with write_transaction(db):
         user_id = accounts.insert_user(db, data["username"], data.get("full_name", ""),
                                        hash_password(data["password"]), now)
+        if data.get("email") or staff_id is not None:
+            accounts.update_user(db, user_id, data.get("full_name", ""), 1, now, data.get("email", ""))
+            accounts.link_staff(db, user_id, staff_id, now)
         for role, unit_id in units:
             accounts.add_role(db, user_id, role, unit_id, now)
         after = _public(db, accounts.user_by_id(db, user_id))
@@ -95,7 +158,11 @@ def _admins_left(db, without_user=None, without_role=None):
 
 
 def update_user(db, actor, username, data, config):
-    """Rename, (de)activate, or set a new password.
+    """Rename, (de)activate, set a new password or e-mail address, link or unlink a staff record.
+
+    ``data["staff"]``: a staff code links the account to that record (which
+    must have no other account); None unlinks it, refused while the account
+    holds the ``staff`` role.
 
     A new password or a deactivation ends the user's sessions and revokes
     every token of theirs; reactivating brings none back.
@@ -109,11 +176,21 @@ def update_user(db, actor, username, data, config):
         problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"], user["username"])
         if problems:
             raise Invalid(N_("The password is too weak."), {"password": problems})
+    _check_email(data)
+    staff_id = user["staff_id"]
+    if "staff" in data:
+        staff_id = _staff_to_link(db, data["staff"], user["id"])
+        held = [(r["role"], r["unit_id"]) for r in accounts.roles_of(db, user["id"])]
+        if staff_id is None and any(role == "staff" for role, _ in held):
+            raise conflict("staff", N_("Remove the staff role before unlinking the staff record."))
     now = timestamp()
     revoked = 0
     with write_transaction(db):
         accounts.update_user(db, user["id"], data.get("full_name", user["full_name"]),
-                             int(data.get("active", bool(user["active"]))), now)
+                             int(data.get("active", bool(user["active"]))), now,
+                             data.get("email", user["email"]))
+        if staff_id != user["staff_id"]:
+            accounts.link_staff(db, user["id"], staff_id, now)
         if "password" in data:
             accounts.set_password(db, user["id"], hash_password(data["password"]), now)
         if "password" in data or data.get("active") is False:
@@ -129,6 +206,7 @@ def add_role(db, actor, username, data):
     require(actor, "users.write")
     user = user_named(db, username)
     unit_id = _role_unit(db, {"role": data["role"], "unit": data.get("unit")})
+    _no_staff_role_without_link([(data["role"], unit_id)], user["staff_id"])
     with write_transaction(db):
         role_id = accounts.add_role(db, user["id"], data["role"], unit_id, timestamp())
         if role_id is None:

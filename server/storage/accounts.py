@@ -23,10 +23,31 @@ def insert_user(db, username, full_name, password_hash, now):
     ).lastrowid
 
 
-def update_user(db, user_id, full_name, active, now):
+def update_user(db, user_id, full_name, active, now, email=""):
     db.execute(
-        "UPDATE users SET full_name = ?, active = ?, updated_at = ? WHERE id = ?",
-        [full_name, active, now, user_id],
+        "UPDATE users SET full_name = ?, active = ?, email = ?, updated_at = ? WHERE id = ?",
+        [full_name, active, email, now, user_id],
+    )
+
+
+def link_staff(db, user_id, staff_id, now):
+    """Link an account to a staff record (None unlinks); ``users_staff`` keeps one account per record."""
+    db.execute("UPDATE users SET staff_id = ?, updated_at = ? WHERE id = ?", [staff_id, now, user_id])
+
+
+def user_by_staff(db, staff_id):
+    return query_one(db, "SELECT * FROM users WHERE staff_id = ?", [staff_id])
+
+
+def linked_staff(db, staff_id):
+    """The staff record an account is linked to: ``{id, code, full_name, unit_id, unit}`` or None."""
+    if staff_id is None:
+        return None
+    return query_one(
+        db,
+        "SELECT s.id, s.code, s.full_name, s.unit_id, u.code AS unit FROM staff s JOIN units u ON u.id = s.unit_id"
+        " WHERE s.id = ?",
+        [staff_id],
     )
 
 

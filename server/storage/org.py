@@ -2,7 +2,7 @@
 
 import json
 
-from server.storage import in_units, query, query_one
+from server.storage import history, in_units, query, query_one
 
 
 def counter_by_code(db, code):
@@ -110,19 +110,22 @@ def save_counter(db, counter_id, code, name, unit_id, active, now):
 
     ``deactivated_at`` is when the counter last stopped serving (votes cast
     after it are refused): set when it goes inactive, kept while it stays so,
-    cleared when it serves again.
+    cleared when it serves again. A move to another unit is recorded in
+    ``unit_history`` in the caller's transaction (``history.record_unit``).
     """
     if counter_id is None:
-        return db.execute(
+        counter_id = db.execute(
             "INSERT INTO counters (code, name, unit_id, active, created_at, updated_at, deactivated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [code, name, unit_id, active, now, now, None if active else now],
         ).lastrowid
-    db.execute(
-        "UPDATE counters SET name = ?, unit_id = ?, active = ?, updated_at = ?,"
-        " deactivated_at = CASE WHEN ? THEN NULL ELSE COALESCE(deactivated_at, ?) END WHERE id = ?",
-        [name, unit_id, active, now, active, now, counter_id],
-    )
+    else:
+        db.execute(
+            "UPDATE counters SET name = ?, unit_id = ?, active = ?, updated_at = ?,"
+            " deactivated_at = CASE WHEN ? THEN NULL ELSE COALESCE(deactivated_at, ?) END WHERE id = ?",
+            [name, unit_id, active, now, active, now, counter_id],
+        )
+    history.record_unit(db, "counter", counter_id, unit_id, now)
     return counter_id
 
 

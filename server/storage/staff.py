@@ -1,6 +1,6 @@
 """Staff records with what the kiosk needs of them: PIN hashes and photos."""
 
-from server.storage import in_units, query, query_one
+from server.storage import history, in_units, query, query_one
 
 COLUMNS = (
     "s.id, s.code, s.full_name, s.title, s.unit_id, u.code AS unit, s.active, s.created_at,"
@@ -34,17 +34,23 @@ def detail(db, code):
 
 
 def save(db, staff_id, code, full_name, title, unit_id, active, now):
-    """Insert (``staff_id`` None) or update a staff member; returns their id."""
+    """Insert (``staff_id`` None) or update a staff member; returns their id.
+
+    A move to another unit is recorded in ``unit_history`` here, in the
+    caller's transaction, so every path that moves someone keeps the history.
+    """
     if staff_id is None:
-        return db.execute(
+        staff_id = db.execute(
             "INSERT INTO staff (code, full_name, title, unit_id, active, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [code, full_name, title, unit_id, active, now, now],
         ).lastrowid
-    db.execute(
-        "UPDATE staff SET full_name = ?, title = ?, unit_id = ?, active = ?, updated_at = ? WHERE id = ?",
-        [full_name, title, unit_id, active, now, staff_id],
-    )
+    else:
+        db.execute(
+            "UPDATE staff SET full_name = ?, title = ?, unit_id = ?, active = ?, updated_at = ? WHERE id = ?",
+            [full_name, title, unit_id, active, now, staff_id],
+        )
+    history.record_unit(db, "staff", staff_id, unit_id, now)
     return staff_id
 
 
@@ -55,6 +61,7 @@ def vote_count(db, staff_id):
 def delete(db, staff_id):
     """Delete a staff member who has no votes (the caller checks); their photo goes too."""
     db.execute("DELETE FROM staff_photos WHERE staff_id = ?", [staff_id])
+    history.forget(db, "staff", staff_id)
     db.execute("DELETE FROM staff WHERE id = ?", [staff_id])
 
 

@@ -10,7 +10,8 @@ from server.storage import query
 from server.storage.batches import Table
 
 COLUMNS = ("uuid", "device_id", "seq", "counter_id", "staff_id", "rating", "reasons", "ticket", "local_time",
-           "scale_version", "signature", "digest", "received_at", "clock_offset_ms", "batch_id", "flags")
+           "scale_version", "signature", "digest", "received_at", "clock_offset_ms", "batch_id", "flags",
+           "unit_id", "counter_unit_id", "counted_at", "time_corrected")
 _INSERT = (
     f"INSERT INTO votes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 )
@@ -19,6 +20,11 @@ _INSERT = (
 def insert_votes(db, rows):
     """Insert votes; each row is a dict of ``COLUMNS`` with ``reasons`` and ``flags`` as lists.
 
+    ``unit_id`` and ``counter_unit_id`` are the staff member's and the
+    counter's units at ``counted_at`` (UTC text, the moment the vote counts
+    at; ``time_corrected`` 1 when that is the tablet's time corrected by its
+    measured clock offset).
+
     The one way votes enter the table: the ingest pipeline and the bench's
     preload both call it. Runs inside the caller's transaction.
     """
@@ -26,7 +32,8 @@ def insert_votes(db, rows):
         (row["uuid"], row["device_id"], row["seq"], row["counter_id"], row["staff_id"], row["rating"],
          json.dumps(row["reasons"]) if row["reasons"] else "[]", row["ticket"], row["local_time"],
          row["scale_version"], row["signature"], row["digest"], row["received_at"], row["clock_offset_ms"],
-         row["batch_id"], ",".join(row["flags"]) or None)
+         row["batch_id"], ",".join(row["flags"]) or None, row["unit_id"], row["counter_unit_id"],
+         row["counted_at"], row["time_corrected"])
         for row in rows
     ])
 
@@ -69,14 +76,25 @@ def list_votes_in(db, unit_ids=None, after_id=0, limit=100):
     rows = query(
         db,
         "SELECT v.id, v.uuid, v.device_id, v.seq, c.code AS counter, s.code AS staff, v.rating,"
-        " v.reasons, v.ticket, v.local_time, v.received_at, v.scale_version, v.flags"
+        " v.reasons, v.ticket, v.local_time, v.received_at, v.scale_version, v.flags, v.counted_at,"
+        " v.time_corrected, v.clock_offset_ms, vu.code AS unit, cu.code AS counter_unit"
         " FROM votes v JOIN counters c ON c.id = v.counter_id JOIN staff s ON s.id = v.staff_id"
+        " LEFT JOIN units vu ON vu.id = v.unit_id LEFT JOIN units cu ON cu.id = v.counter_unit_id"
         f" WHERE {' AND '.join(where)} ORDER BY v.id LIMIT ?",
         [*params, limit],
     )
     for row in rows:
         row["reasons"] = json.loads(row["reasons"])
+        row["time_corrected"] = bool(row["time_corrected"])
+        row["flags"] = stored_flags(row["flags"])
     return rows
+
+
+def stored_flags(text):
+    """A vote's ingest flags as a list: stored comma-separated (NULL for none), or as a JSON list."""
+    if not text:
+        return []
+    return json.loads(text) if text.startswith("[") else text.split(",")
 
 
 def list_incidents_in(db, unit_ids=None, after_id=0, limit=100):

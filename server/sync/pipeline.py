@@ -17,7 +17,7 @@ import zoneinfo
 
 from device_client.protocol import Verifier, format_utc, parse_time, vote_digest
 from server.errors import Invalid
-from server.storage import batches, devices, org, rosters, timestamp, write_transaction
+from server.storage import batches, devices, history, org, rosters, timestamp, write_transaction
 from server.storage import staff as staff_storage
 from server.sync import rate
 
@@ -69,30 +69,34 @@ class When:
     by the offset measured on this batch it says when the tap happened – as
     long as the clock did not jump between the tap and the sync (a tablet
     whose clock was reset after a power cut). So the time an item counts at
-    is the corrected one when the offset is beyond the tolerance and the
-    corrected time is possible (after the device's enrollment, not in the
-    future), otherwise the tablet's own when that is possible; an item for
-    which neither is possible is refused.
+    is the corrected one when the offset is beyond ``CLOCK_CORRECTION_SECONDS``
+    and the corrected time is possible (after the device's enrollment, not in
+    the future, within ``VOTE_CLOCK_TOLERANCE_SECONDS``), otherwise the
+    tablet's own when that is possible; an item for which neither is possible
+    is refused.
     """
 
     def __init__(self, received, offset_ms, config):
         self.received = dt.datetime.fromtimestamp(received, dt.timezone.utc)
         self.offset = dt.timedelta(milliseconds=offset_ms)
         self.tolerance = dt.timedelta(seconds=config["VOTE_CLOCK_TOLERANCE_SECONDS"])
+        self.correct = abs(self.offset) > dt.timedelta(seconds=config["CLOCK_CORRECTION_SECONDS"])
         self.zone = zoneinfo.ZoneInfo(config["TIMEZONE"])
 
     def of(self, item, enrolled_at):
-        """``(moment, error)``: when the item counts (aware, UTC), or None and why it cannot."""
+        """``(moment, corrected, error)``: when the item counts (aware, UTC) and whether that is the
+        clock-corrected time, or None and why it cannot count."""
         own = parse_time(item["local_time"]).astimezone(dt.timezone.utc)
         corrected = own + self.offset
         earliest, latest = parse_time(enrolled_at) - self.tolerance, self.received + self.tolerance
-        if abs(self.offset) > self.tolerance and earliest <= corrected <= latest:
-            return corrected, None
+        if self.correct and earliest <= corrected <= latest:
+            return corrected, True, None
         if earliest <= own <= latest:
-            return own, None
+            return own, False, None
         if min(own, corrected) > latest:
-            return None, f"In the future: {format_utc(min(own, corrected))} is after the server's {format_utc(self.received)}."
-        return None, f"Before this device was enrolled ({enrolled_at})."
+            return None, False, (f"In the future: {format_utc(min(own, corrected))} is after the server's"
+                                 f" {format_utc(self.received)}.")
+        return None, False, f"Before this device was enrolled ({enrolled_at})."
 
     def day(self, moment):
         """The local date of a moment, ``YYYY-MM-DD`` (the roster's calendar)."""
@@ -110,10 +114,14 @@ def check_items(db, device, stream, raw_items, when):
     counter = org.counter_by_code(db, device["counter_code"])
     staff = staff_storage.by_codes(db, {raw.get("staff") for raw in raw_items
                                         if isinstance(raw, dict) and isinstance(raw.get("staff"), str)})
-    seconded = [person["id"] for person in staff.values() if person["unit_id"] != counter["unit_id"]]
     verifier = verifier_for(device["public_key"])
+    # One query each for the batch: the units of its people and of its counter over time, and the
+    # assignment days of its people at the counter (anyone may have been seconded at the item's time).
+    staff_ids = [person["id"] for person in staff.values()]
     context = {"counter": counter, "device": device, "when": when,
-               "spans": rosters.spans(db, counter["id"], seconded)}
+               "spans": rosters.spans(db, counter["id"], staff_ids),
+               "staff_units": history.spans(db, "staff", staff_ids),
+               "counter_units": history.spans(db, "counter", [counter["id"]]).get(counter["id"])}
     candidates, rejections = [], []
     for index, item in enumerate(raw_items):
         errors = stream.rules(item)
@@ -123,8 +131,10 @@ def check_items(db, device, stream, raw_items, when):
             rejections.append(rejection(index, item, errors, person=person))
             continue
         errors = origin_errors(device, counter, staff, item)
+        timing = None
         if person is not None:
-            errors.update(time_and_roster_errors(context, item, person))
+            time_errors, timing = time_and_roster_errors(context, item, person)
+            errors.update(time_errors)
         own_errors, flags = stream.check(db, context, item, person)
         errors.update(own_errors)
         canonical = stream.canonical(item)
@@ -138,33 +148,45 @@ def check_items(db, device, stream, raw_items, when):
             "index": index, "id": item["id"], "seq": item["seq"], "digest": digest,
             "signature": item["signature"], "flags": flags, "staff_id": person["id"],
             "payload": item,  # the wire fields, as sent
-            "columns": stream.columns(item, counter, person, flags),
+            "columns": stream.columns(item, counter, person, flags, timing),
         })
     return candidates, rejections
 
 
 def time_and_roster_errors(context, item, person):
-    """Field errors for an item from the wrong time, or about someone not on the counter's roster then.
+    """``(errors, timing)``: field errors for an item from the wrong time, or about someone not on the
+    counter's roster then; ``timing`` (None when the time is impossible) says when it counts and for which
+    units: ``counted_at`` (UTC text), ``time_corrected`` (0/1), ``unit_id`` and ``counter_unit_id``.
 
     Refused (and kept as incidents): a tap that cannot have happened when it
     says – in the future or before the device was enrolled, beyond
     ``VOTE_CLOCK_TOLERANCE_SECONDS`` (see ``When``) – one after its counter
     was deactivated (before it, the service happened and the vote counts),
     and one about a person who was not on the counter's roster that local day.
+    The units are those of the item's time (``unit_history``): a late item
+    from an offline tablet, cast before its person or counter moved, keeps
+    the old units and the roster of then.
     """
     errors = {}
     when, counter, device = context["when"], context["counter"], context["device"]
-    moment, why = when.of(item, device["enrolled_at"])
+    moment, corrected, why = when.of(item, device["enrolled_at"])
     if moment is None:
-        return {"local_time": [why]}
+        return {"local_time": [why]}, None
+    counted_at = format_utc(moment)
+    timing = {
+        "counted_at": counted_at,
+        "time_corrected": int(corrected),
+        "unit_id": history.unit_at(context["staff_units"].get(person["id"]), counted_at, person["unit_id"]),
+        "counter_unit_id": history.unit_at(context["counter_units"], counted_at, counter["unit_id"]),
+    }
     if not counter["active"] and counter["deactivated_at"] and moment >= parse_time(counter["deactivated_at"]):
         errors["counter"] = [f"Counter {counter['code']} was deactivated at {counter['deactivated_at']}."]
     day = when.day(moment)
-    if person["unit_id"] != counter["unit_id"] and not any(
+    if timing["unit_id"] != timing["counter_unit_id"] and not any(
         start <= day and (end is None or day <= end) for start, end in context["spans"].get(person["id"], ())
     ):
         errors["staff"] = [f"Not on the roster of counter {counter['code']} on {day}."]
-    return errors
+    return errors, timing
 
 
 def origin_errors(device, counter, staff, item):

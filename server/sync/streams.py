@@ -25,7 +25,9 @@ class Stream:
     canonical: Callable  # item -> the bytes its signature covers
     table: object  # server.storage.batches.Table
     check: Callable  # (db, context, item, person) -> (errors, flags): the stream's own rules
-    columns: Callable  # (item, counter, person, flags) -> the stream's own columns
+    # (item, counter, person, flags, timing) -> the stream's own columns; ``timing`` (pipeline's
+    # ``time_and_roster_errors``): counted_at, time_corrected, and the staff's and counter's units then
+    columns: Callable
 
 
 # --- Votes ------------------------------------------------------------------------
@@ -52,13 +54,18 @@ def _vote_check(db, context, vote, person):
             errors["reasons"] = [f"Unknown reason codes: {', '.join(sorted(unknown))}."]
     # Deactivated after the tablet cached its roster: the service happened, the vote counts.
     flags = ["staff_inactive"] if person is not None and not person["active"] else []
+    # Signed marks the tablet put on the tap become the vote's ingest flags (the
+    # protocol's rules admit only known marks): kept and counted as flagged until reviewed.
+    if "marks" in vote:
+        flags.extend(vote["marks"])
     return errors, flags
 
 
-def _vote_columns(vote, counter, person, flags):
+def _vote_columns(vote, counter, person, flags, timing):
+    """The vote's columns: it counts at ``counted_at`` for the units of that moment (``unit_history``)."""
     return {"counter_id": counter["id"], "staff_id": person["id"], "rating": vote["rating"],
             "reasons": vote["reasons"], "ticket": vote["ticket"], "local_time": vote["local_time"],
-            "scale_version": vote["scale_version"], "flags": flags}
+            "scale_version": vote["scale_version"], "flags": flags, **timing}
 
 
 VOTES = Stream(
@@ -80,7 +87,7 @@ def _event_check(db, context, event, person):
     return {}, []
 
 
-def _event_columns(event, counter, person, flags):
+def _event_columns(event, counter, person, flags, timing):
     return {"counter_id": counter["id"], "staff_id": person["id"], "event": event["event"],
             "reason": event["reason"], "local_time": event["local_time"]}
 

@@ -135,7 +135,7 @@ def page_errors(bp):
 
 
 def init_app(app):
-    from server.web import audit, auth, devices, formats, org, public, staff, users
+    from server.web import audit, auth, devices, formats, me, org, public, staff, users
 
     from server.auth import current_actor
 
@@ -144,14 +144,19 @@ def init_app(app):
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["translate"] = translate
     formats.init_app(app)
-    for module in (auth, org, staff, devices, users, audit, public):
+    for module in (auth, org, staff, devices, users, audit, public, me):
         app.register_blueprint(module.bp)
+    from server.web import alerts  # issue 9: alerts
+
+    app.register_blueprint(alerts.bp)
 
     @app.get("/")
     def home():
-        """The first page the visitor's roles open (units for everyone with a role)."""
+        """The first page the visitor's roles open (units for everyone with a role; a civil servant's own page)."""
         actor = current_actor()
         if actor is not None and not actor.can("units.read"):
+            if actor.can("self.read"):
+                return redirect(url_for("web_me.me"))
             return redirect(url_for("web_auth.account"))
         return redirect(url_for("web_org.units"))
 

@@ -17,7 +17,8 @@ def list_():
     db, actor = get_db(), current_actor()
     errors, message, status = {}, None, 200
     if request.method == "POST":
-        data = form_data(["username", "full_name", "password"])
+        data = form_data(["username", "full_name", "password", "email", "staff"])
+        data["staff"] = data.get("staff") or None
         role = form_data(["role", "unit"])
         if role.get("role"):
             data["roles"] = [{"role": role["role"], "unit": role.get("unit") or None}]
@@ -38,7 +39,9 @@ def edit(username):
     action = request.form.get("action")
     done = None
     if action == "save":
-        data = form_data(["full_name"], booleans=["active"])
+        data = form_data(["full_name", "email", "staff"], booleans=["active"])
+        if "staff" in data:
+            data["staff"] = data["staff"] or None
         if request.form.get("password"):
             data["password"] = request.form["password"]
         done, errors, message, status = attempt(

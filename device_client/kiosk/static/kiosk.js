@@ -15,7 +15,7 @@
   var lang = document.body.dataset.lang;
   var FLOW = "hailong.flow";
   var RATING_TIMEOUT_MS = 60000, LANG_IDLE_MS = 60000;
-  var state = null, flow = load(), sending = false, shownAt = 0, nextVoteAt = 0, idleSince = Date.now();
+  var state = null, flow = load(), sending = false, shownAt = 0, idleSince = Date.now();
   var pin = "";
   window.hailongTimings = [];  // tap -> committed -> rendered, for bench/kiosk.py
 
@@ -60,7 +60,6 @@
   function applyState(next) {
     state = next;
     settings = state.kiosk;
-    nextVoteAt = Date.now() + state.next_vote_in * 1000;
     var indicator = $("#indicator");
     indicator.classList.toggle("offline", !state.online);
     $("#queue").textContent = state.queue;
@@ -94,7 +93,8 @@
   // --- the citizen's flow -----------------------------------------------------
 
   function start() {
-    if (flow || !state || !state.open || Date.now() < nextVoteAt) return;
+    // No waiting between citizens: a vote soon after the last one is recorded with a mark, never refused.
+    if (flow || !state || !state.open) return;
     flow = { screen: "rating", key: newKey(), deadline: Date.now() + RATING_TIMEOUT_MS };
     save(); render();
   }
@@ -137,7 +137,7 @@
         sending = false;
         if (r.ok) return thank(tappedAt, performance.now());
         if (r.status >= 500) return;  // retried by the tick
-        flow = null; save(); poll();  // closed, too soon or invalid: nothing was recorded
+        flow = null; save(); poll();  // closed or invalid: nothing was recorded
       })
       .catch(function () { sending = false; /* service down: the tick retries with the same key */ });
   }
@@ -175,7 +175,6 @@
     } else if (lang !== "vi" && now - idleSince > LANG_IDLE_MS) {
       location.replace("/?lang=vi");
     }
-    $("#start").disabled = now < nextVoteAt;
   }
 
   // --- staff sign-in ------------------------------------------------------------

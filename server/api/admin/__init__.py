@@ -52,6 +52,10 @@ def missing_body_file(name):
 
 def register(app):
     from server.api.admin import account, audit, devices, org, staff, users
+    from server.api.admin import flags
 
-    for module in (account, org, staff, devices, users, audit):
+    for module in (account, org, staff, devices, users, audit, flags):
         app.register_blueprint(module.bp)
+    from server.api.admin import alerts  # issue 9: alerts
+
+    app.register_blueprint(alerts.bp)

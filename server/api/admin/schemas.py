@@ -7,10 +7,10 @@ status) are ``dump_only`` so a client can never set them.
 from marshmallow import fields, validate
 
 from server.errors import N_
-from server.manage.users import USERNAME_PATTERN, USERNAME_RULE
+from server.manage.users import EMAIL_PATTERN, EMAIL_RULE, USERNAME_PATTERN, USERNAME_RULE
 from server.schemas import CODE_RE, BaseSchema, Day, Integer, Text
 
-ROLE_NAMES = ("admin", "manager", "hr", "auditor")
+ROLE_NAMES = ("admin", "manager", "hr", "auditor", "staff")
 # Every string a request sets is a Text (no control or direction-override
 # characters) and every integer an Integer (64-bit): server/schemas.py.
 # Validators with numbers in their default message get fixed texts, so the
@@ -148,8 +148,14 @@ class EnrollmentCodeSchema(BaseSchema):
 class RoleSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     role = Text(required=True, validate=validate.OneOf(
-        ROLE_NAMES, error=N_("One of admin, manager, hr, auditor.")))
+        ROLE_NAMES, error=N_("One of admin, manager, hr, auditor, staff.")))
     unit = Code(load_default=None, allow_none=True)
+
+
+Email = lambda **kw: Text(validate=[AT_MOST_200, validate.Regexp(EMAIL_PATTERN, error=EMAIL_RULE)], **kw)  # noqa: E731
+StaffLink = lambda **kw: Code(allow_none=True, metadata={  # noqa: E731
+    "description": "code of the staff record this account belongs to (the staff role sees only them); null: none"},
+    **kw)
 
 
 class UserSchema(BaseSchema):
@@ -157,6 +163,8 @@ class UserSchema(BaseSchema):
     username = Text(required=True, validate=validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE))
     full_name = Text(load_default="", validate=AT_MOST_200)
     password = Text(required=True, load_only=True, validate=AT_MOST_200)
+    email = Email(load_default="")
+    staff = StaffLink(load_default=None)
     active = fields.Boolean(dump_only=True)
     roles = fields.List(fields.Nested(RoleSchema), load_default=list)
     created_at = fields.String(dump_only=True)
@@ -164,6 +172,8 @@ class UserSchema(BaseSchema):
 
 class UserUpdateSchema(BaseSchema):
     full_name = Text(validate=AT_MOST_200)
+    email = Email()
+    staff = StaffLink()
     active = fields.Boolean()
     password = Text(load_only=True, validate=AT_MOST_200)
 
@@ -227,6 +237,21 @@ class VoteRowSchema(BaseSchema):
     ticket = fields.String(dump_only=True, allow_none=True)
     local_time = fields.String(dump_only=True)
     received_at = fields.String(dump_only=True)
+    counted_at = fields.String(dump_only=True, metadata={
+        "description": "when the vote counts (UTC): local_time, or local_time corrected by the tablet's"
+                       " measured clock offset when time_corrected"})
+    time_corrected = fields.Boolean(dump_only=True, metadata={
+        "description": "true when the tablet's clock was off by more than CLOCK_CORRECTION_SECONDS and"
+                       " counted_at is the corrected time"})
+    clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
+    unit = fields.String(dump_only=True, allow_none=True,
+                         metadata={"description": "the staff member's unit when the vote was cast"})
+    counter_unit = fields.String(dump_only=True, allow_none=True,
+                                 metadata={"description": "the counter's unit when the vote was cast"})
+    scale_version = fields.Integer(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "ingest flags: staff_inactive, rapid_repeat (the tablet's signed mark: sooner than "
+                       "the kiosk's vote interval after the previous vote), ..."})
 
 
 class IncidentSchema(BaseSchema):
@@ -244,3 +269,83 @@ class IncidentSchema(BaseSchema):
     detail = fields.String(dump_only=True)
     created_at = fields.String(dump_only=True)
     resolved_at = fields.String(dump_only=True, allow_none=True)
+
+
+# --- Flags and their review, objections (issue 9) -----------------------------
+
+class FlagSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    key = fields.String(dump_only=True, metadata={"description": "what was found; a re-run of the scan finds it again"})
+    kind = fields.String(dump_only=True, metadata={
+        "description": "burst, off_hours, short_interval, top_excess, level_mix, repeated_ticket, clock, absent,"
+                       " rapid_repeat (docs/scoring.md says what each means and does not mean)"})
+    severity = fields.String(dump_only=True, metadata={"description": "low, medium or high"})
+    staff = fields.String(dump_only=True, allow_none=True)
+    staff_name = fields.String(dump_only=True, allow_none=True)
+    unit = fields.String(dump_only=True, allow_none=True)
+    unit_name = fields.String(dump_only=True, allow_none=True)
+    counter = fields.String(dump_only=True, allow_none=True)
+    device = fields.String(dump_only=True, allow_none=True)
+    first_at = fields.String(dump_only=True, allow_none=True, metadata={"description": "first vote's counted_at"})
+    last_at = fields.String(dump_only=True, allow_none=True, metadata={"description": "last vote's counted_at"})
+    test = fields.String(dump_only=True, metadata={"description": "the statistical test that found it"})
+    statistic = fields.Float(dump_only=True, allow_none=True)
+    p_value = fields.Float(dump_only=True, allow_none=True)
+    q_value = fields.Float(dump_only=True, allow_none=True,
+                           metadata={"description": "Benjamini–Hochberg adjusted across the scan's tests"})
+    n_votes = fields.Integer(dump_only=True)
+    detail = fields.Dict(dump_only=True, metadata={"description": "the numbers behind the explanation"})
+    scan_id = fields.Integer(dump_only=True, allow_none=True)
+    status = fields.String(dump_only=True, metadata={"description": "open, confirmed (misuse: votes excluded) or"
+                                                                    " dismissed (votes count)"})
+    reviewed_by = fields.String(dump_only=True, allow_none=True)
+    reviewed_at = fields.String(dump_only=True, allow_none=True)
+    review_reason = fields.String(dump_only=True, allow_none=True)
+    created_at = fields.String(dump_only=True)
+
+
+class FlagVoteSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    uuid = fields.String(dump_only=True)
+    device = fields.String(dump_only=True)
+    counter = fields.String(dump_only=True)
+    staff = fields.String(dump_only=True)
+    rating = fields.Integer(dump_only=True)
+    scale_version = fields.Integer(dump_only=True)
+    ticket = fields.String(dump_only=True, allow_none=True)
+    local_time = fields.String(dump_only=True)
+    counted_at = fields.String(dump_only=True)
+    time_corrected = fields.Boolean(dump_only=True)
+    clock_offset_ms = fields.Integer(dump_only=True, allow_none=True)
+    received_at = fields.String(dump_only=True)
+    flags = fields.List(fields.String(), dump_only=True, metadata={"description": "ingest flags (rapid_repeat, …)"})
+
+
+class FlagReviewEntrySchema(BaseSchema):
+    at = fields.String(dump_only=True)
+    by = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    reason = fields.String(dump_only=True)
+
+
+class FlagDetailSchema(FlagSchema):
+    votes = fields.List(fields.Nested(FlagVoteSchema), dump_only=True)
+    reviews = fields.List(fields.Nested(FlagReviewEntrySchema), dump_only=True,
+                          metadata={"description": "every review, oldest first (from the audit log)"})
+
+
+class FlagQuerySchema(BaseSchema):
+    status = Text(validate=validate.OneOf(("open", "confirmed", "dismissed"),
+                                          error=N_("One of open, confirmed, dismissed.")))
+    unit = Code(metadata={"description": "a unit code: flags of its subtree"})
+    staff = Code()
+    period = Text(metadata={"description": "2026-10, 2026-Q4 or 2026: flags whose votes fall in it"})
+    before_id = Integer()
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
+
+
+class FlagReviewSchema(BaseSchema):
+    decision = Text(required=True, validate=validate.OneOf(("confirm", "dismiss"),
+                                                           error=N_("Either confirm or dismiss.")))
+    reason = Text(required=True, validate=validate.Length(min=1, max=2000, error=N_("From 1 to 2000 characters.")),
+                  metadata={"description": "why: kept in the audit log"})

@@ -1,0 +1,194 @@
+"""Daily vote rollups: the SQL behind ``server/scoring/rollups.py``.
+
+``vote_rollups`` holds one row per local day × staff × unit × counter ×
+counter's unit × scale version × rating × standing with its count. It is
+built from ``votes`` incrementally (ids above the watermark in
+``rollup_state``) and corrected per ``(day, staff)`` pair listed in
+``rollup_dirty`` (a flag or its review changed some votes' standing).
+
+The local day is computed in SQL as ``date(counted_at, '+N minutes')`` when
+the time zone has one fixed offset (the caller checks that), and in Python
+otherwise: functions here take the day either as that SQL offset or as rows
+already grouped by the caller.
+"""
+
+from server.storage import query
+
+WATERMARK = "votes_rolled_up_to"
+KEY = ("day", "staff_id", "unit_id", "counter_id", "counter_unit_id", "scale_version", "rating", "standing")
+
+# A vote's standing (the contract in docs/scoring.md): excluded once any flag
+# on it is confirmed; flagged while any flag on it is open, or while it carries
+# the kiosk's rapid_repeat mark and no flag covering it has been dismissed;
+# counted otherwise. ``votes.flags`` is the ingest flags' text (comma-separated
+# or a JSON list): LIKE finds the mark in either form.
+STANDING_SQL = """CASE
+    WHEN EXISTS (SELECT 1 FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id
+                 WHERE fv.vote_id = v.id AND f.status = 'confirmed') THEN 'excluded'
+    WHEN EXISTS (SELECT 1 FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id
+                 WHERE fv.vote_id = v.id AND f.status = 'open') THEN 'flagged'
+    WHEN v.flags LIKE '%rapid_repeat%' AND NOT EXISTS (
+        SELECT 1 FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id
+        WHERE fv.vote_id = v.id AND f.status = 'dismissed') THEN 'flagged'
+    ELSE 'counted' END"""
+
+_COLUMNS = "v.staff_id, v.unit_id, v.counter_id, v.counter_unit_id, v.scale_version, v.rating"
+
+
+def _day_sql(offset_minutes):
+    return f"date(v.counted_at, '{int(offset_minutes):+d} minutes')"
+
+
+def watermark(db):
+    """The highest ``votes.id`` already in the rollups (0 before the first run)."""
+    row = db.execute("SELECT value FROM rollup_state WHERE name = ?", [WATERMARK]).fetchone()
+    return row[0] if row else 0
+
+
+def set_watermark(db, vote_id):
+    db.execute(
+        "INSERT INTO rollup_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [WATERMARK, vote_id],
+    )
+
+
+def chunk_end(db, after_id, size):
+    """The id that ends the next chunk of at most ``size`` votes after ``after_id``; None when there are none."""
+    row = db.execute(
+        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? ORDER BY id LIMIT ?)", [after_id, size]
+    ).fetchone()
+    return row[0]
+
+
+def first_unattributed(db, after_id, up_to):
+    """The first vote in ``(after_id, up_to]`` without ``counted_at`` or units (the ingest fills them), or None."""
+    row = db.execute(
+        "SELECT MIN(id) FROM votes WHERE id > ? AND id <= ?"
+        " AND (counted_at IS NULL OR unit_id IS NULL OR counter_unit_id IS NULL)",
+        [after_id, up_to],
+    ).fetchone()
+    return row[0]
+
+
+def add_votes_sql(db, after_id, up_to, offset_minutes):
+    """Add the votes ``(after_id, up_to]`` to the rollups, the day computed in SQL at a fixed offset."""
+    db.execute(
+        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n)"
+        f" SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+        " FROM votes v WHERE v.id > ? AND v.id <= ?"
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+        " ON CONFLICT (day, staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing)"
+        " DO UPDATE SET n = vote_rollups.n + excluded.n",
+        [after_id, up_to],
+    )
+
+
+def votes_for_python_days(db, after_id, up_to):
+    """``(counted_at, staff, unit, counter, counter unit, version, rating, standing)`` of votes in
+    ``(after_id, up_to]``, for a caller that computes local days itself."""
+    return db.execute(
+        f"SELECT v.counted_at, {_COLUMNS}, {STANDING_SQL} FROM votes v WHERE v.id > ? AND v.id <= ?",
+        [after_id, up_to],
+    ).fetchall()
+
+
+def add_counts(db, counts):
+    """Add ``{(day, staff, unit, counter, counter unit, version, rating, standing): n}`` to the rollups."""
+    db.conn.executemany(
+        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (day, staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing)"
+        " DO UPDATE SET n = vote_rollups.n + excluded.n",
+        [(*key, n) for key, n in counts.items()],
+    )
+
+
+def dirty_pairs(db, limit):
+    """Up to ``limit`` ``(day, staff_id)`` pairs waiting to be recounted."""
+    return db.execute("SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id LIMIT ?", [limit]).fetchall()
+
+
+def mark_dirty(db, pairs):
+    """Ask the rollup job to recount these ``(day, staff_id)`` pairs (whoever changes a vote's standing)."""
+    db.conn.executemany("INSERT INTO rollup_dirty (day, staff_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        list(pairs))
+
+
+def pair_rows(db, day, staff_id):
+    """``{(unit_id, counter_unit_id, counter_id, scale_version, rating, standing): n}`` of one (day, staff)."""
+    return {tuple(row[:-1]): row[-1] for row in db.execute(
+        "SELECT unit_id, counter_unit_id, counter_id, scale_version, rating, standing, n FROM vote_rollups"
+        " WHERE day = ? AND staff_id = ?", [day, staff_id])}
+
+
+def clear_pair(db, day, staff_id):
+    db.execute("DELETE FROM vote_rollups WHERE day = ? AND staff_id = ?", [day, staff_id])
+    db.execute("DELETE FROM rollup_dirty WHERE day = ? AND staff_id = ?", [day, staff_id])
+
+
+def recount_pair_sql(db, day, staff_id, start_utc, end_utc, up_to, offset_minutes):
+    """Put back one (day, staff) pair from its raw votes up to the watermark (fixed offset)."""
+    db.execute(
+        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n)"
+        f" SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+        " FROM votes v WHERE v.staff_id = ? AND v.counted_at >= ? AND v.counted_at < ? AND v.id <= ?"
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+        [staff_id, start_utc, end_utc, up_to],
+    )
+
+
+def votes_of_pair(db, staff_id, start_utc, end_utc, up_to):
+    """The same votes as ``recount_pair_sql``, for a caller that computes local days itself."""
+    return db.execute(
+        f"SELECT v.counted_at, {_COLUMNS}, {STANDING_SQL} FROM votes v"
+        " WHERE v.staff_id = ? AND v.counted_at >= ? AND v.counted_at < ? AND v.id <= ?",
+        [staff_id, start_utc, end_utc, up_to],
+    ).fetchall()
+
+
+def all_rows(db):
+    """Every rollup row as ``{key tuple: n}`` (tests compare it with a full recount)."""
+    return {tuple(row[:-1]): row[-1] for row in db.execute(f"SELECT {', '.join(KEY)}, n FROM vote_rollups")}
+
+
+def period_rows(db, first_day, last_day, unit_ids=None):
+    """Rollup rows of the days ``first_day..last_day`` summed over days: columns staff_id, unit_id,
+    counter_id, counter_unit_id, scale_version, rating, standing, n. ``unit_ids`` (None: all) keeps the
+    rows whose staff's or counter's unit (at vote time) is among them. One query: the caller groups."""
+    where, params = ["day >= ? AND day <= ?"], [first_day, last_day]
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        marks = ",".join("?" * len(unit_ids))
+        where.append(f"(unit_id IN ({marks}) OR counter_unit_id IN ({marks}))")
+        params += [*sorted(unit_ids), *sorted(unit_ids)]
+    return db.execute(
+        "SELECT staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing, SUM(n)"
+        f" FROM vote_rollups WHERE {' AND '.join(where)}"
+        " GROUP BY staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing",
+        params,
+    ).fetchall()
+
+
+def day_rows(db, first_day, last_day, staff_id=None, unit_ids=None):
+    """Rows per day (for series and the dashboard): day, staff_id, unit_id, scale_version, rating,
+    standing, n."""
+    where, params = ["day >= ? AND day <= ?"], [first_day, last_day]
+    if staff_id is not None:
+        where.append("staff_id = ?")
+        params.append(staff_id)
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        where.append(f"unit_id IN ({','.join('?' * len(unit_ids))})")
+        params += sorted(unit_ids)
+    return query(
+        db,
+        "SELECT day, staff_id, unit_id, scale_version, rating, standing, SUM(n) AS n FROM vote_rollups"
+        f" WHERE {' AND '.join(where)} GROUP BY day, staff_id, unit_id, scale_version, rating, standing",
+        params,
+    )
+
+
+def scales(db):
+    """``{version: levels JSON text}`` of every rating-scale version."""
+    return dict(db.execute("SELECT version, levels FROM rating_scales").fetchall())
