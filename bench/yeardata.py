@@ -70,10 +70,11 @@ def cached_year(recipe=RECIPE, cache=CACHE, log=print):
     return path
 
 
-def hailong(database, *args):
+def hailong(database, *args, input_text=None, ok_if_exists=False):
+    """Run this tree's ``hailong`` on ``database``; returns what it printed."""
     done = subprocess.run([os.path.join(BIN, "hailong"), "--database", database, *args], capture_output=True,
-                          text=True, timeout=600)
-    if done.returncode != 0:
+                          text=True, timeout=600, input=input_text)
+    if done.returncode != 0 and not (ok_if_exists and "taken" in done.stdout + done.stderr):
         raise RuntimeError(f"hailong {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
 
