@@ -107,7 +107,8 @@ def _fallback(s_total, n_total, strength, staff):
     return Prior(mean * strength, (1 - mean) * strength, mean, strength, False, "fallback", staff)
 
 
-def fit_prior(satisfied, n, max_strength=200.0, min_staff=5, fallback_strength=4.0, strength_penalty=1.5):
+def fit_prior(satisfied, n, max_strength=200.0, min_staff=5, fallback_strength=4.0, strength_penalty=1.5,
+              min_strength=_MIN_STRENGTH):
     """The unit's Beta prior, fitted by maximum likelihood on its staff's votes.
 
     Maximises the beta-binomial likelihood sum_i [ln B(s_i + a, n_i - s_i + b)
@@ -143,9 +144,9 @@ def fit_prior(satisfied, n, max_strength=200.0, min_staff=5, fallback_strength=4
     start = 10.0
     if variance > 0:
         start = pooled * (1 - pooled) / variance - 1
-    start = float(np.clip(start, 1.0, max_strength))
+    start = float(np.clip(start, max(1.0, min_strength), max_strength))
     x0 = np.array([special.logit(pooled), np.log(start)])
-    bounds = [(-_LOGIT_BOUND, _LOGIT_BOUND), (np.log(_MIN_STRENGTH), np.log(max_strength))]
+    bounds = [(-_LOGIT_BOUND, _LOGIT_BOUND), (np.log(min_strength), np.log(max_strength))]
     # SLSQP, not L-BFGS-B: the latter calls into BLAS and was 30x slower on a
     # busy two-core machine (23 ms against 0.8 ms per unit).
     result = optimize.minimize(_negative_loglik, x0, args=(s, f, strength_penalty), jac=True, method="SLSQP",

@@ -45,6 +45,17 @@ VOTE_FIELDS = (
 VOTE_MARKS = ("rapid_repeat",)
 
 
+def marks_from_flags(flags):
+    """The marks a stored vote was signed with, from its ingest flags.
+
+    The server keeps each mark as the vote's flag of the same name (and
+    raises no such flag otherwise), so an auditor rebuilds a stored vote's
+    signed bytes from its columns plus these marks (``"marks"`` only when
+    non-empty).
+    """
+    return sorted(flag for flag in flags if flag in VOTE_MARKS)
+
+
 # One encoder for every vote: json.dumps builds a new one per call when given options.
 _JCS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -49,11 +49,11 @@ STAFF_PIN = "246810"
 # this folder (hailong device list, the pages) sees the same settings.
 JOBS_SETTINGS = {
     "DEVELOPMENT": True,  # session cookies without Secure: the demo serves plain HTTP
-    "OPENING_HOURS": "Mon-Sun 00:00-24:00",  # the demo is "open" whenever you run it
     "SILENT_AFTER_MINUTES": 2,
     "JOBS_SILENT_CHECK_SECONDS": 20,
     "DEVICE_HEARTBEAT_SECONDS": 15,  # so a tablet offline for a short outage shows as late
 }
+DEMO_HOURS = "Mon-Sun 00:00-24:00"  # the demo is "open" whenever you run it (`hailong hours set-default`)
 RATING_WEIGHTS = {4: 55, 3: 30, 2: 10, 1: 5}  # mostly satisfied, as real counters see
 STOP_TIMEOUT = 12.0  # gunicorn's graceful_timeout is 10 s
 
@@ -182,6 +182,8 @@ class Demo:
         org = write_demo_org(org_file)
         self.say(self.cli(HAILONG, "--database", self.database, "org", "import", org_file,
                           what="hailong org import"))
+        self.say(self.cli(HAILONG, "--database", self.database, "hours", "set-default", DEMO_HOURS,
+                          what="hailong hours set-default"))
         self.people(org)
         history = write_history(self.database)  # TIMEZONE: the default, Asia/Ho_Chi_Minh
         self.say(f"Wrote {history['votes']:,} signed past votes since {history['first_day']} from"
@@ -207,7 +209,7 @@ class Demo:
             return
         self.say(f"Started hailong jobs (pid {jobs.pid}): silent check every "
                  f"{JOBS_SETTINGS['JOBS_SILENT_CHECK_SECONDS']} s, silent after "
-                 f"{JOBS_SETTINGS['SILENT_AFTER_MINUTES']} min, open {JOBS_SETTINGS['OPENING_HOURS']}.")
+                 f"{JOBS_SETTINGS['SILENT_AFTER_MINUTES']} min, open {DEMO_HOURS}.")
         for tablet in self.tablets:  # each serves its kiosk page on a free port of its own
             tablet.process = self.launch(processes.DeviceRun(
                 tablet.data_dir, args=("--interval", "10"), env=self.extra_env,

@@ -53,12 +53,6 @@ def time_zone(value):
         raise ValueError("is not a time zone name like Asia/Ho_Chi_Minh") from None
 
 
-def opening_hours(value):
-    from server.jobs import parse_opening_hours
-
-    parse_opening_hours(value)  # its ValueError says what is wrong
-
-
 def clock_time(value):
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
         raise ValueError("is not a time like 17:30")
@@ -75,6 +69,11 @@ def mail_address(value):
     name, address = email.utils.parseaddr(value)
     if "@" not in address or address.startswith("@") or address.endswith("@"):
         raise ValueError("is not a mail address like 'Hài lòng <hailong@example.gov.vn>'")
+
+
+def port(value):
+    if not 1 <= value <= 65535:
+        raise ValueError("is not a port (1 to 65535)")
 
 
 def smtp_security(value):
@@ -203,19 +202,14 @@ SETTINGS = (
     Setting(
         "TIMEZONE",
         "Asia/Ho_Chi_Minh",
-        "The province's time zone: opening hours, and every time shown on the pages and by the CLI.",
+        "The province's time zone: opening hours, periods, and every time shown on the pages and by the CLI.",
         time_zone,
-    ),
-    Setting(
-        "OPENING_HOURS",
-        "Mon-Fri 07:30-17:00",
-        "When counters are open: days and a time range; devices are expected to be heard then.",
-        opening_hours,
     ),
     Setting(
         "SILENT_AFTER_MINUTES",
         15,
-        "A device not heard from for this long during opening hours is marked silent.",
+        "A device not heard from for this long while its unit is open (its opening hours, not a holiday) is"
+        " marked silent.",
         positive,
     ),
     Setting("JOBS_SILENT_CHECK_SECONDS", 60, "How often `hailong jobs` looks for silent devices.", positive),
@@ -307,7 +301,7 @@ SETTINGS = (
         "Mail server for alerts and monthly reports; empty: email is off (alerts still show on the pages, no"
         " mail is queued or sent, and `hailong jobs` says so when it starts).",
     ),
-    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", positive),
+    Setting("SMTP_PORT", 587, "Mail server port: 587 for STARTTLS, 465 for SSL, 25 for none.", port),
     Setting("SMTP_USER", "", "User name to sign in to the mail server; empty: send without signing in."),
     Setting("SMTP_PASSWORD", "", "Password for SMTP_USER; never logged or shown."),
     Setting(
@@ -352,9 +346,23 @@ SETTINGS = (
         day_of_month,
     ),
     Setting("REPORT_HOUR", 7, "Local hour (0-23, TIMEZONE) on REPORT_DAY at which the reports are sent.", hour),
+    # The nightly anomaly scan (issue 9; server/scoring/scan.py, docs/hr.md, docs/scoring.md).
+    Setting("SCAN_HOUR", 2, "Local hour (0-23, TIMEZONE) at which `hailong jobs` scans the day before for"
+            " anomalies (and any day missed since the last scan, up to a week).", hour),
+    Setting("SCAN_FDR_PERCENT", 5, "The scan flags a finding when its Benjamini-Hochberg q-value is at most this"
+            " percentage: the share of a night's flags expected to be false alarms on honest staff.", percent),
+    Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
+            " votes per hour of the week are normal for them.", positive),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
+# Settings that were removed, and where what they did lives now: an old config naming one gets this.
+REMOVED = {
+    "OPENING_HOURS": "opening hours are now kept per unit in the database, with public holidays: set them"
+                     " with `hailong hours set UNIT \"Mon-Fri 07:00-11:30,13:00-17:00\"` (or `hailong hours"
+                     " set-default ...`) or on the unit's admin page, and remove OPENING_HOURS (see docs/admin.md,"
+                     " \"Opening hours and holidays\")",
+}
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 PREFIX = "HAILONG_"
 # Environment variables with our prefix that are not server settings.
@@ -408,6 +416,8 @@ def check(values):
     Makes INSTANCE absolute and fills in DATABASE when it is left empty.
     """
     for name, value in values.items():
+        if name in REMOVED:
+            raise SettingsError(f"{name} is no longer a setting: {REMOVED[name]}.")
         setting = BY_NAME.get(name)
         if setting is None:
             continue
@@ -442,6 +452,8 @@ def _from_environment(environ):
             continue
         name = key[len(PREFIX):]
         setting = BY_NAME.get(name)
+        if name in REMOVED:
+            raise SettingsError(f"{key} is no longer a setting: {REMOVED[name]}.")
         if setting is None:
             raise SettingsError(f"{key} is not a setting{_suggestion(name, PREFIX)} (see docs/settings.md).")
         values[name] = _parse(key, text, setting.type)
@@ -472,6 +484,8 @@ def _from_config_file(instance):
         exec(compile(handle.read(), path, "exec"), scope)  # the operator's own file, as Flask reads it
     values = {name: value for name, value in scope.items() if name.isupper()}
     for name in values:
+        if name in REMOVED:
+            raise SettingsError(f"{path} sets {name}, which is no longer a setting: {REMOVED[name]}.")
         if name not in BY_NAME and name not in Flask.default_config and not name.startswith(FOREIGN_PREFIXES):
             raise SettingsError(f"{path} sets {name}, which is not a setting{_suggestion(name)} (see docs/settings.md).")
     return values

@@ -16,6 +16,7 @@ from server.manage.actor import cli_actor
 from server.manage import staff as staff_service
 from server.manage import users
 from server.storage import accounts
+from server.storage import calendar as calendar_storage
 from server.storage import staff as staff_storage
 from server.storage import devices as device_storage
 from tests.images import image_bytes
@@ -127,17 +128,42 @@ def build(path, tmp_path):
                                                  "title": "", "unit": "DN-BH"})
     for code in ("NV001", "NV004"):
         staff_service.set_photo(db, cli_actor(), code, PNG, 10_000)
+    calendar_storage.save_holiday(db, "2026-09-02", "Quốc khánh", "National Day", storage.timestamp())
+    with storage.write_transaction(db):  # DN-BH has opening hours of its own; DN-TT inherits the default
+        calendar_storage.set_hours(db, storage.org.unit_by_code(db, "DN-BH")["id"], {5: [("07:00", "11:30")]})
     facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
     from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
 
     db.close()
     facts["flags"] = flag_both(path)
     db = storage.connect(path)
+    facts.update(score_periods(db))
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
     db.close()
     return facts
+
+
+def this_and_last_month(moment=None):
+    """The local month now (``2026-11``) and the one before, in the default TIMEZONE."""
+    from server.scoring.days import local_day
+
+    today = local_day(storage.timestamp(moment), "Asia/Ho_Chi_Minh")
+    year, month = int(today[:4]), int(today[5:7])
+    last = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    return today[:7], last
+
+
+def score_periods(db):
+    """Rollups of the votes above, and last month closed for the whole organisation (scores, periods)."""
+    from server.manage import periods
+    from server.scoring import rollups
+
+    rollups.roll_up(db, "Asia/Ho_Chi_Minh")
+    month, last_month = this_and_last_month()
+    periods.close_period(db, cli_actor(), last_month)
+    return {"month": month, "last_month": last_month}
 
 
 def copy_db(template, target):
@@ -157,7 +183,11 @@ def snapshot(db):
         "users": "SELECT username, full_name, active, password_hash, email, staff_id FROM users ORDER BY id",
         "roles": "SELECT user_id, role, unit_id FROM user_roles ORDER BY id",
         "tokens": "SELECT id, revoked_at FROM api_tokens ORDER BY id",
+        "hours": "SELECT unit_id, weekday, opens, closes FROM opening_hours ORDER BY id",
+        "holidays": "SELECT day, name_vi, name_en FROM holidays ORDER BY day",
+        "scales": "SELECT version, levels, reasons FROM rating_scales ORDER BY version",
         "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
+        "periods": "SELECT kind, key, unit_id FROM periods ORDER BY id",
         "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
         "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
     }

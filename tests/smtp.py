@@ -17,8 +17,15 @@ class MailServer:
     def __init__(self):
         self.port = free_port()
         self.messages = []  # (envelope recipients, parsed message)
+        self.refuse = set()  # recipients answered "550 no such user"
         self._arrived = threading.Condition()
         self._controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's hook name)
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)

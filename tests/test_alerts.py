@@ -128,7 +128,8 @@ def test_alerts_are_raised_with_email_off_but_no_mail_is_queued(db, mail_server)
 
 
 def test_real_votes_through_the_ingest_reach_the_managers_as_an_alert_mail(live_server, mail_server, tmp_path):
-    """A tablet sends 10 votes, 5 of them dissatisfied; `hailong jobs` raises the alert and mails it."""
+    """A tablet sends 10 votes, 5 of them dissatisfied; `hailong jobs` raises the alert and mails it, and
+    (REPORT_DAY 1 from 00:00: always due) mails last month's report too."""
     db = storage.connect(live_server.database)
     create_user(db, "quanly", "manager", "DN-TT")
     db.execute("UPDATE users SET email = 'quanly@example.vn' WHERE username = 'quanly'")
@@ -137,23 +138,32 @@ def test_real_votes_through_the_ingest_reach_the_managers_as_an_alert_mail(live_
         tablet.record_vote("NV001", rating)
     assert tablet.send("votes")[0] == 10
     tablet.close()
-    env = {"HAILONG_JOBS_ALERTS_SECONDS": "1", "HAILONG_JOBS_EMAIL_SECONDS": "1", **mail_server.env()}
+    env = {"HAILONG_JOBS_ALERTS_SECONDS": "1", "HAILONG_JOBS_EMAIL_SECONDS": "1", "HAILONG_REPORT_DAY": "1",
+           "HAILONG_REPORT_HOUR": "0", **mail_server.env()}
     jobs = Jobs(live_server.database, env=env, log_path=tmp_path / "jobs.log").start()
     try:
         deadline = time.monotonic() + 60
-        while not mail_server.messages and time.monotonic() < deadline:
+        while not (mails(mail_server, "alert") and mails(mail_server, "report")) and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         jobs.stop()
     output = jobs.log_text()
     assert "email via 127.0.0.1" in output, output
-    [(recipients, message)] = mail_server.messages
+    [(recipients, message)] = mails(mail_server, "alert")
     assert recipients == ["quanly@example.vn"]
     assert message["Subject"] == "[hailong] Cảnh báo: Tỷ lệ không hài lòng cao – DN-TT-Q1"
     assert "5/10" in message.get_body(("plain",)).get_content()
-    row = db.execute("SELECT sent_at IS NOT NULL, attempts FROM email_outbox").fetchone()
-    assert row == (1, 1)
+    [(recipients, report)] = mails(mail_server, "report")
+    assert recipients == ["quanly@example.vn"]
+    assert report["Subject"].startswith("[hailong] Báo cáo tháng ")
+    assert report["Subject"].endswith(" – Trung tâm Phục vụ hành chính công tỉnh")
+    rows = db.execute("SELECT kind, sent_at IS NOT NULL, attempts FROM email_outbox ORDER BY kind").fetchall()
+    assert rows == [("alert", 1, 1), ("report", 1, 1)]
     db.close()
+
+
+def mails(mail_server, kind):
+    return [(to, message) for to, message in mail_server.messages if message["X-Hailong-Kind"] == kind]
 
 
 def test_hailong_jobs_says_email_is_off_when_no_mail_server_is_set(db_path, tmp_path):

@@ -102,6 +102,22 @@ def test_a_resent_vote_with_an_altered_rating_is_a_conflict_and_overwrites_nothi
     assert "already used by a different vote" in json.loads(incident[0][3])["reason"]
 
 
+def test_a_tablets_rapid_second_vote_is_stored_with_the_flag_and_answered_with_it(live_server, tablet, rows):
+    votes = [tablet.record_vote("NV001", 4, min_interval=3600), tablet.record_vote("NV001", 4, min_interval=3600)]
+    assert ["marks" in vote for vote in votes] == [False, True]
+    results = post(live_server, tablet, votes).json()["results"]
+    assert [(r["status"], r.get("flags")) for r in results] == [("accepted", None), ("accepted", ["rapid_repeat"])]
+    assert rows("SELECT seq, flags FROM votes WHERE device_id = :d ORDER BY seq") == [(1, None), (2, "rapid_repeat")]
+
+
+def test_a_mark_the_protocol_does_not_know_is_rejected_and_kept_as_an_incident(live_server, tablet, rows):
+    vote = signed(tablet, marks=["self_vote"])
+    result = post(live_server, tablet, [vote]).json()["results"][0]
+    assert (result["status"], result["errors"]) == ("rejected", {"marks": {"0": ["Must be one of: rapid_repeat."]}})
+    assert vote_count(live_server, tablet) == 0
+    assert rows("SELECT kind, seq FROM sync_incidents WHERE device_id = :d") == [("rejected", 1)]
+
+
 def test_an_altered_vote_without_a_new_signature_is_rejected(live_server, tablet):
     vote = tablet.record_vote("NV001", 4)
     result = post(live_server, tablet, [{**vote, "rating": 1}]).json()["results"][0]

@@ -2,6 +2,9 @@
 
 import datetime as dt
 
+import pytest
+
+from server import settings as server_settings
 from server.notify import mail
 from server.storage import outbox
 from tests.live import hailong
@@ -79,3 +82,36 @@ def test_hailong_email_test_says_when_email_is_off_or_the_server_is_down(db_path
     mail_server.stop()
     down = hailong("--database", str(db_path), "email", "test", "a@example.vn", env=mail_server.env(), check=False)
     assert down.returncode == 1 and "did not take the test mail: ConnectionRefusedError" in down.stderr
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("SMTP_SECURITY", "tls", "SMTP_SECURITY 'tls' is not one of starttls, ssl, none."),
+    ("SMTP_FROM", "hailong", "SMTP_FROM 'hailong' is not a mail address like 'Hài lòng <hailong@example.gov.vn>'."),
+    ("SMTP_PORT", "70000", "SMTP_PORT 70000 is not a port (1 to 65535)."),
+    ("REPORT_DAY", "31", "REPORT_DAY 31 must be between 1 and 28 (every month has it)."),
+    ("REPORT_HOUR", "24", "REPORT_HOUR 24 must be between 0 and 23."),
+    ("ALERT_NEGATIVE_PERCENT", "0", "ALERT_NEGATIVE_PERCENT 0 must be between 1 and 100."),
+])
+def test_mail_and_alert_settings_that_cannot_work_are_refused_with_why(name, text, message):
+    with pytest.raises(server_settings.SettingsError) as caught:
+        server_settings.load(environ={f"HAILONG_{name}": text})
+    assert str(caught.value) == message
+
+
+def test_a_recipient_the_server_refuses_does_not_hold_back_the_others(db, mail_server):
+    mail_server.refuse = {"gone@example.vn"}
+    settings = mail_server.settings()
+    mail_id = mail.queue(db, settings, "k", "alert", ["gone@example.vn", "here@example.vn"], "S", "T", now=NOW)
+    assert mail.send_due(db, settings, NOW)["sent"] == [mail_id]
+    [(recipients, _)] = mail_server.messages
+    assert recipients == ["here@example.vn"]
+    assert "gone@example.vn" in outbox.get(db, mail_id)["last_error"]
+
+
+def test_mail_nobody_can_receive_waits_with_the_servers_answer(db, mail_server):
+    mail_server.refuse = {"gone@example.vn"}
+    settings = mail_server.settings()
+    mail_id = mail.queue(db, settings, "k", "alert", ["gone@example.vn"], "S", "T", now=NOW)
+    assert list(mail.send_due(db, settings, NOW)["failed"]) == [mail_id]
+    row = outbox.get(db, mail_id)
+    assert row["sent_at"] is None and "550" in row["last_error"]

@@ -384,16 +384,19 @@ def bad_signatures(db):
     """Rebuild each stored vote's signed bytes and check them with its device's key."""
     rows = db.execute(
         "SELECT v.uuid, v.device_id, v.seq, c.code, s.code, v.rating, v.reasons, v.ticket,"
-        " v.local_time, v.scale_version, v.signature, d.public_key"
+        " v.local_time, v.scale_version, v.signature, d.public_key, v.flags"
         " FROM votes v JOIN counters c ON c.id = v.counter_id JOIN staff s ON s.id = v.staff_id"
         " JOIN devices d ON d.id = v.device_id"
     ).fetchall()
     verifiers, bad = {}, []
-    for uuid, device, seq, counter, staff, rating, reasons, ticket, local_time, scale, signature, key in rows:
+    for uuid, device, seq, counter, staff, rating, reasons, ticket, local_time, scale, signature, key, flags in rows:
         vote = {
             "id": uuid, "device": device, "seq": seq, "counter": counter, "staff": staff, "rating": rating,
             "reasons": json.loads(reasons), "ticket": ticket, "local_time": local_time, "scale_version": scale,
         }
+        marks = protocol.marks_from_flags(stored_votes.stored_flags(flags))
+        if marks:
+            vote["marks"] = marks
         verifier = verifiers.setdefault(key, protocol.Verifier(key))
         if not verifier.verify(protocol.canonical_vote_bytes(vote), signature):
             bad.append(f"{device}#{seq}")

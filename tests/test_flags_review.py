@@ -5,7 +5,7 @@ import requests
 
 from devtools.processes import Server
 from server import storage
-from server.manage import flags
+from server.scoring.days import local_day
 from tests.flagged import flag_both
 from tests.live import hailong
 from tests.people import app_for, copy_db
@@ -80,8 +80,7 @@ def test_hr_confirms_with_a_reason_and_the_days_votes_are_marked_for_recount(fla
     counted_at, staff_id = db.execute("SELECT counted_at, staff_id FROM votes WHERE uuid LIKE '%00a'").fetchone()
     dirty = db.execute("SELECT day, staff_id FROM rollup_dirty").fetchall()
     db.close()
-    local_day = flags.local_day(counted_at, "Asia/Ho_Chi_Minh")
-    assert dirty == [(local_day, staff_id)]
+    assert dirty == [(local_day(counted_at, "Asia/Ho_Chi_Minh"), staff_id)]
     assert [(a, act, oid) for a, act, oid, _b, _a in audit_of_flags(path)] == [("hr", "review", str(ids["in"]))]
 
 
@@ -152,3 +151,31 @@ def test_over_http_a_manager_reads_and_hr_reviews(people_template, tmp_path):
                     json={"decision": "confirm", "reason": "camera shows nobody at the counter"})
         assert done.status_code == 200 and done.json()["status"] == "confirmed"
         assert call("GET", "/api/v1/flags?status=confirmed", "staff").json()["flags"][0]["id"] == ids["in"]
+
+
+def test_a_review_changes_the_votes_standing_in_the_rollups(flagged):
+    from server.scoring.rollups import roll_up
+
+    path, facts, ids = flagged
+    db = storage.connect(path)
+    roll_up(db, "Asia/Ho_Chi_Minh")
+    standing = "SELECT standing, n FROM vote_rollups WHERE staff_id = (SELECT id FROM staff WHERE code = 'NV001')"
+    assert db.execute(standing).fetchall() == [("flagged", 1)]
+    client, headers = api(path, facts, "hr")
+    for decision, expected in (("confirm", "excluded"), ("dismiss", "counted")):
+        client.post(f"/api/v1/flags/{ids['in']}/review", headers=headers, json={"decision": decision, "reason": "r"})
+        roll_up(db, "Asia/Ho_Chi_Minh")
+        assert db.execute(standing).fetchall() == [(expected, 1)]
+    db.close()
+
+
+def test_the_period_filter_keeps_flags_whose_votes_fall_in_it(flagged):
+    path, facts, ids = flagged
+    db = storage.connect(path)
+    month = local_day(db.execute("SELECT counted_at FROM votes WHERE uuid LIKE '%00a'").fetchone()[0],
+                      "Asia/Ho_Chi_Minh")[:7]
+    db.close()
+    client, headers = api(path, facts, "admin")
+    assert {f["id"] for f in client.get(f"/api/v1/flags?period={month}", headers=headers).json["flags"]} >= {ids["in"]}
+    assert client.get("/api/v1/flags?period=2019", headers=headers).json["flags"] == []
+    assert client.get("/api/v1/flags?period=2026-13", headers=headers).status_code == 400

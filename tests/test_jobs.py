@@ -7,14 +7,15 @@ import pytest
 
 from devtools.processes import Jobs, StartError
 from server import jobs
+from server.manage import calendar as calendar_actions
+from server.manage.actor import cli_actor
 from server.storage import devices, timestamp
 
 SETTINGS = {
-    "OPENING_HOURS": "Mon-Fri 07:30-17:00",
     "TIMEZONE": "Asia/Ho_Chi_Minh",
     "SILENT_AFTER_MINUTES": 15,
 }
-# Wednesday 2026-11-25, 10:00 in Hà Nội (03:00 UTC): open.
+# Wednesday 2026-11-25, 10:00 in Hà Nội (03:00 UTC): open (the default hours, Mon-Fri 07:00-11:30, 13:00-17:00).
 OPEN = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.timezone.utc)
 # Saturday 2026-11-28, 10:00 in Hà Nội: closed.
 CLOSED = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)
@@ -33,25 +34,6 @@ def add_device(db, device_id, last_seen):
     )
 
 
-def test_opening_hours_are_parsed_and_bad_specs_are_explained():
-    days, start, end = jobs.parse_opening_hours("Mon-Sat 07:00-11:30")
-    assert days == {0, 1, 2, 3, 4, 5} and start == dt.time(7, 0) and end == dt.time(11, 30)
-    with pytest.raises(ValueError, match="not like 'Mon-Fri 07:30-17:00'"):
-        jobs.parse_opening_hours("weekdays")
-    with pytest.raises(ValueError, match="unknown day"):
-        jobs.parse_opening_hours("Mon-Fry 07:00-11:00")
-    with pytest.raises(ValueError, match="does not exist"):
-        jobs.parse_opening_hours("Mon-Fri 07:00-25:00")
-    with pytest.raises(ValueError, match="no overnight"):
-        jobs.parse_opening_hours("Mon-Fri 22:00-06:00")
-
-
-def test_opening_hours_can_run_until_midnight():
-    late = dt.datetime(2026, 11, 25, 16, 59, 30, tzinfo=dt.timezone.utc)  # 23:59:30 in Hà Nội
-    assert jobs.is_open(late, "Mon-Sun 00:00-24:00", "Asia/Ho_Chi_Minh")
-    assert not jobs.is_open(late, "Mon-Sun 00:00-23:00", "Asia/Ho_Chi_Minh")
-
-
 def test_a_device_quiet_during_opening_hours_is_marked_silent_once(db):
     add_device(db, "dev-quiet", OPEN - dt.timedelta(minutes=20))
     add_device(db, "dev-talky", OPEN - dt.timedelta(minutes=2))
@@ -63,6 +45,16 @@ def test_a_device_quiet_during_opening_hours_is_marked_silent_once(db):
 def test_nothing_is_marked_outside_opening_hours(db):
     add_device(db, "dev-quiet", CLOSED - dt.timedelta(hours=20))
     assert jobs.check_silent_devices(db, SETTINGS, CLOSED) == []
+
+
+def test_nothing_is_marked_at_lunch_or_on_a_holiday_and_a_unit_open_on_saturday_is_watched(db):
+    add_device(db, "dev-quiet", OPEN - dt.timedelta(days=3))
+    lunch = dt.datetime(2026, 11, 25, 5, 30, tzinfo=dt.timezone.utc)  # 12:30 in Hà Nội
+    assert jobs.check_silent_devices(db, SETTINGS, lunch) == []
+    calendar_actions.add_holiday(db, cli_actor(), {"day": "2026-11-25", "name_vi": "Nghỉ"})
+    assert jobs.check_silent_devices(db, SETTINGS, OPEN) == []
+    calendar_actions.set_hours(db, cli_actor(), "U", "Mon-Sat 07:00-11:30")
+    assert jobs.check_silent_devices(db, SETTINGS, CLOSED) == ["dev-quiet"]
 
 
 def test_a_silent_device_heard_again_is_back_online(db):
@@ -82,7 +74,8 @@ def test_revoked_devices_are_never_marked_silent(db):
 
 def test_hailong_jobs_runs_the_check_in_its_own_process_and_stops_on_sigterm(db, db_path, tmp_path):
     add_device(db, "dev-quiet", dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
-    process = Jobs(db_path, settings={"OPENING_HOURS": "Mon-Sun 00:00-23:59", "SILENT_AFTER_MINUTES": 1},
+    calendar_actions.set_hours(db, cli_actor(), None, "Mon-Sun 00:00-24:00")
+    process = Jobs(db_path, settings={"SILENT_AFTER_MINUTES": 1},
                    log_path=tmp_path / "jobs.log").start()
     try:
         deadline = time.monotonic() + 30

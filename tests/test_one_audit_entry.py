@@ -63,7 +63,17 @@ def api_cases(facts):
         ("admin_users.grant", "POST", "/api/v1/users/hr/roles", {"role": "auditor", "unit": "DN-TT"}, "grant_role"),
         ("admin_users.revoke", "DELETE", f"/api/v1/users/hr/roles/{role}", None, "revoke_role"),
         ("admin_users.revoke_token", "DELETE", "/api/v1/users/hr/tokens/{hr_token}", None, "token_revoked"),
+        ("admin_calendar.set_default_hours", "PUT", "/api/v1/opening-hours", {"hours": "Mon-Sat 07:00-11:30"},
+         "set_hours"),
+        ("admin_calendar.set_unit_hours", "PUT", "/api/v1/units/DN-TT/opening-hours",
+         {"hours": "Mon-Fri 07:00-11:30,13:00-17:00; Sat 07:00-11:30"}, "set_hours"),
+        ("admin_calendar.add_holiday", "POST", "/api/v1/holidays", {"day": "2026-12-31", "name_vi": "Nghỉ"},
+         "add_holiday"),
+        ("admin_calendar.remove_holiday", "DELETE", "/api/v1/holidays/2026-09-02", None, "remove_holiday"),
+        ("admin_calendar.import_holidays", "POST", "/api/v1/holidays/import", None, "import_holidays"),
         ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
+        ("admin_scores.close", "POST", "/api/v1/periods", {"period": facts.get("last_month"), "unit": "DN-TT"},
+         "close"),
         ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
          "review"),
     ]
@@ -174,6 +184,14 @@ def page_cases(facts):
         ("web_users.edit:revoke", "/admin/users/hr", {"action": "revoke", "role_id": str(role)}, "revoke_role"),
         ("web_users.edit:revoke_token", "/admin/users/hr", {"action": "revoke_token", "token_id": "{hr_token}"},
          "token_revoked"),
+        ("web_org.unit:hours", "/admin/units/DN-TT", {"action": "hours", "hours": "Mon-Sat 07:00-11:30"}, "set_hours"),
+        ("web_calendar.holidays:hours", "/admin/holidays", {"action": "hours", "hours": "Mon-Sat 07:00-11:30"},
+         "set_hours"),
+        ("web_calendar.holidays:add", "/admin/holidays",
+         {"action": "add", "day": "2026-12-31", "name_vi": "Nghỉ", "name_en": ""}, "add_holiday"),
+        ("web_calendar.holidays:remove", "/admin/holidays", {"action": "remove", "day": "2026-09-02"},
+         "remove_holiday"),
+        ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
     ]
 
@@ -233,14 +251,26 @@ CLI_WRITES = {
     "hailong user create": (["user", "create", "--username", "root", "--role", "admin", "--password-stdin"],
                             "a long enough password\n", "create"),
     "hailong user token": (["user", "token", "--username", "admin", "--name", "nightly"], None, "token_created"),
+    "hailong hours set": (["hours", "set", "DN-TT", "Mon-Fri 07:00-11:30,13:00-17:00; Sat 07:00-11:30"], None,
+                          "set_hours"),
+    "hailong hours set-default": (["hours", "set-default", "Mon-Sat 07:00-11:30"], None, "set_hours"),
+    "hailong hours clear": (["hours", "clear", "DN-BH"], None, "set_hours"),
+    "hailong holidays add": (["holidays", "add", "2026-12-31", "Nghỉ"], None, "add_holiday"),
+    "hailong holidays remove": (["holidays", "remove", "2026-09-02"], None, "remove_holiday"),
+    "hailong holidays import": (["holidays", "import"], None, "import_holidays"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
+    "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
+    "hailong scan": (["scan", "--day", "2026-10-20"], None, "scan"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
-                 "hailong flags list", "hailong flags show"}
-# Sending a test mail changes nothing stored (it bypasses the outbox).
-CLI_READ_ONLY |= {"hailong email test"}
+                 "hailong flags list", "hailong flags show",
+                 "hailong hours show", "hailong holidays list"}
+# Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
+CLI_READ_ONLY |= {"hailong email test", "hailong report"}
+# Scores and closed periods read (a closing is audited as `hailong period close`).
+CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -262,7 +292,7 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
-              "{flag}": str(facts["flags"]["in"])}
+              "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"])}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

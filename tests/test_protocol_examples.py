@@ -141,6 +141,21 @@ def test_the_documented_marked_vote_is_stored_with_its_flag(server):
     assert storage_votes.stored_flags(flags) == ["rapid_repeat"]
 
 
+def test_a_stored_marked_vote_is_verified_again_from_its_row(server):
+    post(server, "/api/v1/votes/batch", EXAMPLES["marked batch request"])
+    sent = EXAMPLES["marked batch request"]["votes"][0]
+    with sqlite3.connect(server.database) as conn:
+        row = conn.execute(
+            "SELECT v.uuid, v.device_id, v.seq, c.code, s.code, v.rating, v.reasons, v.ticket, v.local_time,"
+            " v.scale_version, v.flags, v.signature FROM votes v JOIN counters c ON c.id = v.counter_id"
+            " JOIN staff s ON s.id = v.staff_id WHERE v.uuid = ?", [sent["id"]]).fetchone()
+    names = ("id", "device", "seq", "counter", "staff", "rating", "reasons", "ticket", "local_time", "scale_version")
+    rebuilt = {**dict(zip(names, row[:10])), "reasons": json.loads(row[6]),
+               "marks": protocol.marks_from_flags(storage_votes.stored_flags(row[10]))}
+    assert rebuilt == {key: value for key, value in sent.items() if key != "signature"}
+    assert protocol.Verifier(protocol.public_key_b64(KEY)).verify(protocol.canonical_vote_bytes(rebuilt), row[11])
+
+
 def test_a_marked_vote_stripped_of_its_mark_is_rejected_on_its_signature(server):
     vote = {**EXAMPLES["marked batch request"]["votes"][0], "id": "01936b2e-a005-7000-8000-0000000000ff", "seq": 46}
     vote["signature"] = protocol.sign(KEY, protocol.canonical_vote_bytes(vote))  # a new, marked, signed vote

@@ -29,20 +29,26 @@ ALLOWED = {
     "devices.write": {"admin", "manager"},
     "users": {"admin"},
     "audit.read": {"admin", "auditor"},
+    "calendar.write": {"admin"},
     "alerts.read": {"admin", "manager", "hr"},
     "alerts.write": {"admin", "manager", "hr"},
+    # Scores: a staff-role account reads its own (its own record, its own unit); closing is HR's.
+    "scores": {"admin", "manager", "hr", "auditor", "staff"},
+    "periods.close": {"admin", "hr"},
     # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
     "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
     "flags.review": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
-DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
+DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
 OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận Một cửa")
 
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
               "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
-              "list alerts": "DN-TT-Q1", "list flags": "NV001"}
+              "default hours": "Mon-Fri 07:00-11:30,13:00-17:00", "list holidays": "2026-09-02",
+              "list alerts": "DN-TT-Q1", "list flags": "NV001", "list scores": "DN-TT",
+              "list periods": "last_vote_id"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -54,7 +60,18 @@ def endpoints(facts):
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
     role, flags = facts["hr_role_id"], facts["flags"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
+    month, last = facts["month"], facts["last_month"]
     return [
+        ("list scores", "scores", "GET", f"/api/v1/scores?period={month}", None, None, None, 200, None),
+        ("unit scores", "scores", "GET", f"/api/v1/scores?period={month}&unit=DN-TT",
+         f"/api/v1/scores?period={month}&unit=DN-BH", None, None, 200, 404),
+        ("staff scores", "scores", "GET", f"/api/v1/staff/NV001/scores?period={month}",
+         f"/api/v1/staff/NV004/scores?period={month}", None, None, 200, 404),
+        ("list periods", "scores", "GET", "/api/v1/periods", None, None, None, 200, None),
+        ("get revision", "scores", "GET", f"/api/v1/periods/{last}/revisions/1",
+         f"/api/v1/periods/{last}/revisions/1?unit=DN-BH", None, None, 200, 404),
+        ("close period", "periods.close", "POST", "/api/v1/periods", "/api/v1/periods",
+         {"period": last, "unit": "DN-TT"}, {"period": last, "unit": "DN-BH"}, 201, 404),
         ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
         ("my tokens", "me", "GET", "/api/v1/me/tokens", None, None, None, 200, None),
         ("list units", "units.read", "GET", "/api/v1/units", None, None, None, 200, None),
@@ -108,6 +125,19 @@ def endpoints(facts):
         ("audit log", "audit.read", "GET", "/api/v1/audit", None, None, None, 200, None),
         ("votes", "audit.read", "GET", "/api/v1/votes", None, None, None, 200, None),
         ("incidents", "audit.read", "GET", "/api/v1/incidents", None, None, None, 200, None),
+        ("default hours", "units.read", "GET", "/api/v1/opening-hours", None, None, None, 200, None),
+        ("set default hours", "calendar.write", "PUT", "/api/v1/opening-hours", None,
+         {"hours": "Mon-Sat 07:00-11:30"}, None, 200, None),
+        ("unit hours", "units.read", "GET", "/api/v1/units/DN-TT/opening-hours", "/api/v1/units/DN-BH/opening-hours",
+         None, None, 200, 404),
+        ("set unit hours", "calendar.write", "PUT", "/api/v1/units/DN-TT/opening-hours",
+         "/api/v1/units/DN-BH/opening-hours", {"hours": "Mon-Sat 07:00-11:30"}, {"hours": "Mon-Sat 07:00-11:30"},
+         200, 200),
+        ("list holidays", "units.read", "GET", "/api/v1/holidays", None, None, None, 200, None),
+        ("add holiday", "calendar.write", "POST", "/api/v1/holidays", None,
+         {"day": "2026-12-31", "name_vi": "Nghỉ"}, None, 201, None),
+        ("remove holiday", "calendar.write", "DELETE", "/api/v1/holidays/2026-09-02", None, None, None, 204, None),
+        ("import holidays", "calendar.write", "POST", "/api/v1/holidays/import", None, None, None, 200, None),
         ("list alerts", "alerts.read", "GET", "/api/v1/alerts", None, None, None, 200, None),
         ("get alert", "alerts.read", "GET", f"/api/v1/alerts/{alert_in}", f"/api/v1/alerts/{alert_out}",
          None, None, 200, 404),
@@ -126,7 +156,8 @@ def endpoints(facts):
 SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
-    "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag",
+    "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag", "unit hours",
+    "set unit hours", "unit scores", "staff scores", "get revision", "close period",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -135,6 +166,9 @@ NAMES = [
     "list users", "get user", "create user", "update user", "grant role", "remove role", "user tokens",
     "revoke user token", "audit log", "votes",
     "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
+    "default hours", "set default hours", "unit hours", "set unit hours", "list holidays",
+    "add holiday", "remove holiday", "import holidays",
+    "list scores", "unit scores", "staff scores", "list periods", "get revision", "close period",
 ]
 CASES = [
     (name, role, scope)

@@ -20,7 +20,7 @@ def test_an_unknown_variable_stops_with_the_name_it_probably_meant():
     ("DEVELOPMENT", "maybe", "HAILONG_DEVELOPMENT='maybe' is not true or false."),
     ("MAX_BATCH_VOTES", "0", "MAX_BATCH_VOTES 0 must be 1 or more."),
     ("TIMEZONE", "Mars/Olympus", "TIMEZONE 'Mars/Olympus' is not a time zone name like Asia/Ho_Chi_Minh."),
-    ("OPENING_HOURS", "weekdays", "OPENING_HOURS 'weekdays' is not like 'Mon-Fri 07:30-17:00'."),
+    ("CLOCK_CORRECTION_SECONDS", "-1", "CLOCK_CORRECTION_SECONDS -1 must be 0 or more."),
     ("KIOSK_DAY_END", "25:00", "KIOSK_DAY_END '25:00' is not a time like 17:30."),
     ("PUBLIC_URL", "10.0.0.5:8000", "PUBLIC_URL '10.0.0.5:8000' is not an http:// or https:// address."),
 ])
@@ -51,10 +51,21 @@ def test_a_relative_instance_is_made_absolute_once(tmp_path, monkeypatch):
 
 
 def test_a_name_in_config_py_that_is_not_a_setting_is_refused(tmp_path):
-    (tmp_path / "config.py").write_text("OPENING_HOUR = 'Mon-Fri 07:00-17:00'\n")
+    (tmp_path / "config.py").write_text("SILENT_AFTER_MINUTE = 10\n")
     with pytest.raises(settings.SettingsError) as caught:
         settings.load(environ={"HAILONG_INSTANCE": str(tmp_path)})
-    assert "sets OPENING_HOUR, which is not a setting; did you mean OPENING_HOURS?" in str(caught.value)
+    assert "sets SILENT_AFTER_MINUTE, which is not a setting; did you mean SILENT_AFTER_MINUTES?" in str(caught.value)
+
+
+def test_an_old_config_naming_opening_hours_is_told_where_hours_live_now(tmp_path):
+    (tmp_path / "config.py").write_text("OPENING_HOURS = 'Mon-Fri 07:30-17:00'\n")
+    with pytest.raises(settings.SettingsError) as caught:
+        settings.load(environ={"HAILONG_INSTANCE": str(tmp_path)})
+    assert "sets OPENING_HOURS, which is no longer a setting: opening hours are now kept per unit" in str(caught.value)
+    assert "hailong hours set" in str(caught.value) and "docs/admin.md" in str(caught.value)
+    with pytest.raises(settings.SettingsError) as caught:
+        settings.load(environ={"HAILONG_OPENING_HOURS": "Mon-Fri 07:30-17:00"})
+    assert str(caught.value).startswith("HAILONG_OPENING_HOURS is no longer a setting: opening hours are now kept")
 
 
 def test_a_value_of_the_wrong_type_in_config_py_is_refused(tmp_path):

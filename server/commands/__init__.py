@@ -14,7 +14,7 @@ def local_time(text, config):
 
 
 def register(cli):
-    from server.commands import database, devices, jobs, org, serve, staff, users
+    from server.commands import calendar, database, devices, jobs, org, serve, staff, users
 
     cli.add_command(database.migrate)
     cli.add_command(serve.serve)
@@ -24,10 +24,19 @@ def register(cli):
     cli.add_command(devices.device)
     cli.add_command(staff.staff)
     cli.add_command(users.user)
+    cli.add_command(calendar.hours)
+    cli.add_command(calendar.holidays)
     from server.commands import flags  # issue 9: flags and their review, the anomaly scan
 
     cli.add_command(flags.flags)
+    cli.add_command(flags.scan)
     # Alerts, email, monthly reports (issue 9).
-    from server.commands import email
+    from server.commands import email, reports
 
     cli.add_command(email.email_group)
+    # Scores and periods (issue 9).
+    from server.commands import scores
+
+    cli.add_command(scores.scores)
+    cli.add_command(scores.period)
+    cli.add_command(reports.report)

@@ -33,7 +33,7 @@ def jobs(obj):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     obj.db().close()  # refuses an unmigrated database
-    settings = dict(obj.config)  # read and checked (OPENING_HOURS, TIMEZONE, ...) by the CLI
+    settings = dict(obj.config)  # read and checked (TIMEZONE, SILENT_AFTER_MINUTES, ...) by the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(
@@ -58,6 +58,12 @@ def jobs(obj):
 
     for line in scoring_jobs.schedule(scheduler, settings,
                                       {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
+    # The nightly anomaly scan (issue 9): server/commands/scan_jobs.py.
+    from server.commands import scan_jobs
+
+    for line in scan_jobs.schedule(scheduler, settings,
+                                   {"replace_existing": True, "coalesce": True, "max_instances": 1}):
         click.echo(f"hailong jobs: {line}")
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("hailong jobs running: silent_devices every "

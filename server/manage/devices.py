@@ -6,8 +6,8 @@ list``), derived from its last contact by ``state``:
 - ``online``: heard from within its expected heartbeats;
 - ``late``: it missed its heartbeats (more than ``LATE_AFTER_HEARTBEATS`` of
   them), so what it last reported (its queue) may be out of date;
-- ``silent``: not heard from for ``SILENT_AFTER_MINUTES`` while counters are
-  open (marked by ``hailong jobs``, or seen so at read time);
+- ``silent``: not heard from for ``SILENT_AFTER_MINUTES`` while its unit is
+  open (``server/calendar.py``; marked by ``hailong jobs``, or seen so at read time);
 - ``revoked``.
 """
 
@@ -21,7 +21,7 @@ from device_client import protocol
 from device_client.protocol import parse_time
 from server import audit
 from server.errors import N_
-from server.jobs import is_open
+from server import calendar
 from server.manage import not_found, require
 from server.storage import devices, now_utc, org, timestamp, write_transaction
 
@@ -34,8 +34,11 @@ STATES = ("online", "late", "silent", "revoked")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
 
-def state(row, config, now=None):
-    """``online``, ``late``, ``silent`` or ``revoked`` for a device row (see the module doc)."""
+def state(row, config, now=None, hours=None):
+    """``online``, ``late``, ``silent`` or ``revoked`` for a device row (see the module doc).
+
+    ``hours``: the loaded ``calendar.Calendar`` (whether the device's unit is open now).
+    """
     if row["status"] == "revoked":
         return "revoked"
     if row["silent_since"]:
@@ -44,7 +47,7 @@ def state(row, config, now=None):
     if not row["last_seen_at"]:
         return "late"
     age = (now - parse_time(row["last_seen_at"])).total_seconds()
-    if age > config["SILENT_AFTER_MINUTES"] * 60 and is_open(now, config["OPENING_HOURS"], config["TIMEZONE"]):
+    if age > config["SILENT_AFTER_MINUTES"] * 60 and hours is not None and hours.is_open(row["unit_id"], now):
         return "silent"
     if age > LATE_AFTER_HEARTBEATS * config["DEVICE_HEARTBEAT_SECONDS"]:
         return "late"
@@ -55,11 +58,11 @@ def _seconds_since(text, now):
     return None if not text else max(0, int((now - parse_time(text)).total_seconds()))
 
 
-def _public(row, config, now):
+def _public(row, config, now, hours):
     """A device row with its state, how long ago it was heard and how old its reported queue is."""
     return {
         **{k: row.get(k) for k in FIELDS},
-        "state": state(row, config, now),
+        "state": state(row, config, now, hours),
         "last_heard_seconds": _seconds_since(row["last_seen_at"], now),
         "queue_age_seconds": _seconds_since(row["last_heartbeat_at"], now),
     }
@@ -71,8 +74,8 @@ def list_devices(db, actor, config, unit_ids=None, counter_id=None):
     scope = actor.scope(db, "devices.read")
     if unit_ids is not None:
         scope = set(unit_ids) if scope is None else scope & set(unit_ids)
-    now = now_utc()
-    return [_public(row, config, now) for row in devices.list_devices_in(db, scope, counter_id)]
+    now, hours = now_utc(), calendar.load(db, config["TIMEZONE"])
+    return [_public(row, config, now, hours) for row in devices.list_devices_in(db, scope, counter_id)]
 
 
 def _visible(db, actor, permission, device_id):
@@ -84,7 +87,8 @@ def _visible(db, actor, permission, device_id):
 
 def get_device(db, actor, device_id, config):
     require(actor, "devices.read")
-    return _public(_visible(db, actor, "devices.read", device_id), config, now_utc())
+    return _public(_visible(db, actor, "devices.read", device_id), config, now_utc(),
+                   calendar.load(db, config["TIMEZONE"]))
 
 
 def issue_code(db, actor, data, config, server_url=None):

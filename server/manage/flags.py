@@ -9,25 +9,19 @@ flag's votes, so the ``(day, staff)`` pairs they fall on go to
 ``rollup_dirty`` in the same transaction, for the rollup job to recount.
 """
 
-import datetime as dt
-import zoneinfo
-
 from server import audit
 from server.errors import N_, Forbidden, NotFound, invalid
 from server.manage import forbid, require
+from server.scoring.days import day_bounds_utc, local_day
+from server.scoring.periods import parse_period
 from server.storage import accounts, org, timestamp, write_transaction
 from server.storage import flags as storage
+from server.storage import rollups as rollup_storage
 from server.storage import staff as staff_storage
 
 DECISIONS = {"confirm": "confirmed", "dismiss": "dismissed"}
 STATUSES = ("open", "confirmed", "dismissed")
 REASON_MAX = 2000
-
-
-def local_day(counted_at, timezone):
-    """The local date in ``timezone`` of a stored UTC time (a vote's rollup day)."""
-    moment = dt.datetime.fromisoformat(counted_at.replace("Z", "+00:00"))
-    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date().isoformat()
 
 
 def dirty_pairs(db, flag_id, timezone):
@@ -56,17 +50,6 @@ def _visible(db, actor, flag_id):
     return flag
 
 
-def period_bounds(period, timezone):
-    """UTC ``[start, end)`` of a period (``2026-10``, ``2026-Q4``, ``2026``) of local days."""
-    from server.scoring.periods import parse_period
-
-    parsed = parse_period(period)
-    zone = zoneinfo.ZoneInfo(timezone)
-    start = dt.datetime.combine(dt.date.fromisoformat(parsed.first_day), dt.time(), zone)
-    end = dt.datetime.combine(dt.date.fromisoformat(parsed.last_day) + dt.timedelta(days=1), dt.time(), zone)
-    return timestamp(start.astimezone(dt.timezone.utc)), timestamp(end.astimezone(dt.timezone.utc))
-
-
 def list_flags(db, actor, filters, config):
     """Flags the actor may read, newest first.
 
@@ -93,7 +76,8 @@ def list_flags(db, actor, filters, config):
         staff_id = found["id"]
     start = end = None
     if filters.get("period"):
-        start, end = period_bounds(filters["period"], config["TIMEZONE"])
+        period = parse_period(filters["period"])
+        start, end = day_bounds_utc(period.first_day, period.last_day, config["TIMEZONE"])
     return storage.list_flags(db, units, own, status, unit_filter, staff_id, start, end,
                               filters.get("before_id"), filters.get("limit", 100))
 
@@ -140,7 +124,7 @@ def review_flag(db, actor, flag_id, decision, reason, config):
     now = timestamp()
     with write_transaction(db):
         storage.set_review(db, flag_id, status, actor.name, now, reason)
-        storage.mark_dirty(db, dirty_pairs(db, flag_id, config["TIMEZONE"]))
+        rollup_storage.mark_dirty(db, dirty_pairs(db, flag_id, config["TIMEZONE"]))
         audit.record(db, actor, "review", "flag", flag_id, flag["unit_id"],
                      before={"status": flag["status"], "reason": flag["review_reason"]},
                      after={"status": status, "reason": reason, "kind": flag["kind"], "staff": flag["staff"]})

@@ -9,7 +9,7 @@ parameters; later changes (late votes, flag reviews) make revisions 2, 3, …
 from server import audit
 from server.errors import N_, Conflict, invalid
 from server.manage import not_found, require
-from server.manage.scores import _answer, _is_self_only, _main_unit, _require_read, _restrict, _settings
+from server.manage.scores import _answer, _check_own_unit, _is_self_only, _main_unit, _require_read, _restrict, _settings
 from server.scoring import parameters, periods, rollups
 from server.scoring.days import local_day
 from server.storage import now_utc, timestamp, write_transaction
@@ -92,20 +92,21 @@ def list_periods(db, actor):
 
 
 def period_revision(db, actor, period, revision, unit_code=None, include_flagged=False, settings=None):
-    """Revision ``revision`` of the period closed for ``unit_code`` (None: the whole organisation's, or for
-    a non-admin their one unit's when that is what was closed), in the shape of ``period_scores``,
-    cut to the actor's view. Raises ``NotFound`` (no such closed period or revision), ``Invalid``."""
+    """Revision ``revision`` of the closed period holding ``unit_code``'s subtree (closed for that unit, a
+    unit above it or the whole organisation; None: the whole organisation's, or for a non-admin their one
+    unit's), in the shape of ``period_scores``, cut to the actor's view. Raises ``NotFound`` (no such closed period or revision), ``Invalid``."""
     _require_read(actor)
     parsed = periods.parse_period(period)
     variant = "with_flagged" if include_flagged else "counted"
     if _is_self_only(actor):
+        _check_own_unit(db, actor, parsed, unit_code)
         unit = _main_unit(db, actor.staff_id, parsed)
-        closed = periods.covering(db, parsed, unit["id"]) if unit else None
+        closed = periods.covering(db, parsed, unit["id"] if unit else None)
         view = None
     else:
         if unit_code:
             unit = _unit_for(db, actor, "scores.read", unit_code)
-            closed = storage.find_period(db, parsed.kind, parsed.key, unit["id"])
+            closed = periods.covering(db, parsed, unit["id"])
         else:
             unit = None
             closed = storage.find_period(db, parsed.kind, parsed.key, None)

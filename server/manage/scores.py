@@ -84,6 +84,7 @@ def period_scores(db, actor, period, unit_code=None, include_flagged=False, sett
     parsed = periods.parse_period(period)
     variant = "with_flagged" if include_flagged else "counted"
     if _is_self_only(actor):
+        _check_own_unit(db, actor, parsed, unit_code)
         return _own_scores(db, actor.staff_id, parsed, variant, settings)
     unit, view = _view(db, actor, unit_code)
     closed = periods.covering(db, parsed, unit["id"] if unit else None) if (unit or view is None) else None
@@ -131,6 +132,14 @@ def _own_scores(db, staff_id, parsed, variant, settings):
     full["staff"] = [row for row in full["staff"] if row["staff_id"] == staff_id]
     full.update(counters=[], units=[], total=None, votes={k: sum(r[k] for r in full["staff"]) for k in scores.STANDINGS})
     return full
+
+
+def _check_own_unit(db, actor, parsed, unit_code):
+    """A civil servant may name only the unit their own votes of the period belong to."""
+    if unit_code:
+        unit = _main_unit(db, actor.staff_id, parsed)
+        if unit is None or unit["code"] != unit_code:
+            raise not_found(N_("No unit with this code."))
 
 
 class _Everyone:

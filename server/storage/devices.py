@@ -157,8 +157,9 @@ def _back_from_silence(db, device_id):
         _event(db, device_id, "back_online", {})
 
 
-def mark_silent_devices(db, cutoff):
-    """Mark active devices last seen before ``cutoff`` as silent; returns their ids.
+def mark_silent_devices(db, cutoff, is_open=lambda unit_id: True):
+    """Mark active devices last seen before ``cutoff`` as silent when ``is_open(unit_id)`` of their
+    counter's unit; returns their ids.
 
     Compare-and-set on ``silent_since IS NULL`` so a device is marked (and an
     event recorded) once per silence, however often the job runs.
@@ -167,11 +168,13 @@ def mark_silent_devices(db, cutoff):
     marked = []
     with write_transaction(db):
         rows = db.execute(
-            "SELECT id, last_seen_at FROM devices WHERE status = 'active' AND silent_since IS NULL"
-            " AND (last_seen_at IS NULL OR last_seen_at < ?)",
+            "SELECT d.id, d.last_seen_at, c.unit_id FROM devices d JOIN counters c ON c.id = d.counter_id"
+            " WHERE d.status = 'active' AND d.silent_since IS NULL AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)",
             [timestamp(cutoff)],
         ).fetchall()
-        for device_id, last_seen in rows:
+        for device_id, last_seen, unit_id in rows:
+            if not is_open(unit_id):
+                continue
             if db.execute(
                 "UPDATE devices SET silent_since = ? WHERE id = ? AND silent_since IS NULL",
                 [now, device_id],

@@ -74,9 +74,24 @@ def insert_flag(db, flag):
 
 
 def add_flag_votes(db, flag_id, vote_ids):
+    """Attach votes to a flag (those already on it are skipped); returns how many were new."""
+    before = db.conn.total_changes
     db.conn.executemany(
         "INSERT INTO flag_votes (flag_id, vote_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(flag_id, int(v)) for v in vote_ids],
+    )
+    return db.conn.total_changes - before
+
+
+def refresh_vote_count(db, flag_id):
+    """``n_votes`` and the span ``first_at``..``last_at`` from the votes on the flag."""
+    db.execute(
+        "UPDATE flags SET n_votes = (SELECT COUNT(*) FROM flag_votes WHERE flag_id = ?),"
+        " first_at = (SELECT MIN(v.counted_at) FROM flag_votes fv JOIN votes v ON v.id = fv.vote_id"
+        "             WHERE fv.flag_id = ?),"
+        " last_at = (SELECT MAX(v.counted_at) FROM flag_votes fv JOIN votes v ON v.id = fv.vote_id"
+        "            WHERE fv.flag_id = ?) WHERE id = ?",
+        [flag_id, flag_id, flag_id, flag_id],
     )
 
 
@@ -167,8 +182,3 @@ def reviews_of_flag(db, flag_id):
                     "reason": after.get("reason")})
     return out
 
-
-def mark_dirty(db, pairs):
-    """Ask the rollup job to recount these ``(day, staff_id)`` pairs: their votes' standing changed."""
-    db.conn.executemany("INSERT INTO rollup_dirty (day, staff_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        sorted(set(pairs)))

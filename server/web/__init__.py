@@ -135,7 +135,7 @@ def page_errors(bp):
 
 
 def init_app(app):
-    from server.web import audit, auth, devices, formats, me, org, public, staff, users
+    from server.web import audit, auth, calendar, devices, formats, me, org, public, staff, users
 
     from server.auth import current_actor
 
@@ -144,11 +144,12 @@ def init_app(app):
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["translate"] = translate
     formats.init_app(app)
-    for module in (auth, org, staff, devices, users, audit, public, me):
+    for module in (auth, org, staff, devices, users, audit, public, me, calendar):
         app.register_blueprint(module.bp)
-    from server.web import alerts  # issue 9: alerts
+    from server.web import alerts, reports  # issue 9: alerts, the monthly unit report
 
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(reports.bp)
 
     @app.get("/")
     def home():

@@ -7,12 +7,13 @@ from server.api.admin.schemas import (
     AssignmentSchema,
     CounterSchema,
     CounterUpdateSchema,
+    HoursSchema,
     UnitSchema,
     UnitUpdateSchema,
 )
 from server.auth import current_actor, page_requires
 from server.db import get_db
-from server.manage import devices, org, rosters, staff
+from server.manage import calendar, devices, org, rosters, staff
 from server.web import attempt, form_data, form_id, page_errors
 
 bp = Blueprint("web_org", __name__, url_prefix="/admin")
@@ -40,7 +41,13 @@ def unit(code):
     db, actor = get_db(), current_actor()
     row = org.get_unit(db, actor, code)
     errors, message, status = {}, None, 200
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("action") == "hours":
+        data = form_data(["hours"])
+        done, errors, message, status = attempt(
+            lambda: calendar.set_hours(db, actor, code, HoursSchema().load(data)["hours"]))
+        if done:
+            return redirect(url_for("web_org.unit", code=code) + "#opening-hours")
+    elif request.method == "POST":
         data = form_data(["name", "parent"], booleans=["active"])
         data["parent"] = data.get("parent") or None
         done, errors, message, status = attempt(
@@ -49,6 +56,7 @@ def unit(code):
             return redirect(url_for("web_org.unit", code=code))
     units = org.list_units(db, actor)
     return render_template("unit.html", unit=row, units=units, errors=errors, message=message,
+                           hours=calendar.hours(db, actor, code), can_set_hours=actor.can("calendar.write"),
                            parent=next((u for u in units if u["code"] == row["parent"]), None),
                            children=[u for u in units if u["parent"] == code],
                            under=_under(db, actor, [row["id"]]), can_write=actor.can("units.write"),

@@ -349,3 +349,40 @@ class FlagReviewSchema(BaseSchema):
                                                            error=N_("Either confirm or dismiss.")))
     reason = Text(required=True, validate=validate.Length(min=1, max=2000, error=N_("From 1 to 2000 characters.")),
                   metadata={"description": "why: kept in the audit log"})
+
+
+# --- Opening hours and holidays (server/manage/calendar.py) ----------------------------
+
+class RangeSchema(BaseSchema):
+    opens = fields.String(dump_only=True, metadata={"description": "HH:MM, local time"})
+    closes = fields.String(dump_only=True, metadata={"description": "HH:MM (24:00: midnight); closed from it"})
+
+
+class DayHoursSchema(BaseSchema):
+    weekday = fields.Integer(dump_only=True, metadata={"description": "0 = Monday"})
+    day = fields.String(dump_only=True)
+    ranges = fields.List(fields.Nested(RangeSchema), dump_only=True)
+
+
+class HoursSchema(BaseSchema):
+    """Opening hours as text: days then ranges, groups separated by ';' (an empty text: inherit)."""
+
+    hours = Text(required=True, validate=AT_MOST_200, metadata={
+        "description": "e.g. 'Mon-Fri 07:00-11:30,13:00-17:00; Sat 07:00-11:30'; empty removes a unit's own "
+                       "hours (it inherits its nearest ancestor's, else the organisation's default)"})
+    unit = fields.String(dump_only=True, allow_none=True)
+    own = fields.Boolean(dump_only=True, metadata={"description": "whether the unit has hours of its own"})
+    from_ = fields.String(dump_only=True, allow_none=True, data_key="from",
+                          metadata={"description": "the unit whose hours apply; null: the organisation's default"})
+    days = fields.List(fields.Nested(DayHoursSchema), dump_only=True)
+
+
+class HolidaySchema(BaseSchema):
+    day = Day(required=True)
+    name_vi = Name(required=True)
+    name_en = Text(load_default="", validate=AT_MOST_200)
+
+
+class HolidayImportSchema(BaseSchema):
+    rows = fields.Integer(dump_only=True)
+    changed = fields.List(fields.String(), dump_only=True, metadata={"description": "days added or renamed"})
