@@ -35,7 +35,7 @@ class ScanParams:
     burst_cell_p: float = 0.001  # hours whose votes a burst finding lists
     # short_interval: consecutive votes of one person at one counter closer than this
     short_interval_s: float = 30.0
-    interval_floor_per_hour: float = 6.0  # the honest rate behind the interval model is at least this
+    interval_floor_per_hour: float = 3.0  # the honest rate behind the interval model is at least this
     # top_excess and level_mix: a person against the spread between the unit's staff
     mix_min_votes: int = 20  # fewer votes in the window: top_excess and level_mix are not run
     spread_penalty: float = 3.0  # strength penalty of the colleague-spread fits (see _against_colleagues)

@@ -277,7 +277,7 @@ SETTINGS = (
     # Evaluation: rollups, scores and periods (issue 9; server/scoring/, docs/scoring.md, docs/hr.md).
     Setting("JOBS_ROLLUP_SECONDS", 60, "How often `hailong jobs` adds new votes to the daily rollups (and makes"
             " revisions of closed periods that got late votes).", positive),
-    Setting("ROLLUP_CHUNK_VOTES", 20_000, "Votes added to the rollups per write transaction: the ingest waits at"
+    Setting("ROLLUP_CHUNK_VOTES", 5_000, "Votes added to the rollups per write transaction: the ingest waits at"
             " most one chunk for the write lock.", positive),
     Setting("SCORE_MIN_VOTES", 30, "Fewest votes (counted) in a period for a grade; below it the grade is"
             " \"insufficient data\".", not_negative),

@@ -132,10 +132,11 @@ def build(path, tmp_path):
     with storage.write_transaction(db):  # DN-BH has opening hours of its own; DN-TT inherits the default
         calendar_storage.set_hours(db, storage.org.unit_by_code(db, "DN-BH")["id"], {5: [("07:00", "11:30")]})
     facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
-    from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
+    from tests.flagged import flag_both, object_to_both  # issue 9: flags and objections, NV001's (in), NV004's (out)
 
     db.close()
     facts["flags"] = flag_both(path)
+    facts["objections"] = object_to_both(path, facts["flags"])
     db = storage.connect(path)
     facts.update(score_periods(db))
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
@@ -190,6 +191,7 @@ def snapshot(db):
         "periods": "SELECT kind, key, unit_id FROM periods ORDER BY id",
         "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
         "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
+        "objections": "SELECT id, status, answer FROM objections ORDER BY id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

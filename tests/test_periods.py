@@ -100,12 +100,14 @@ def test_a_flag_review_that_changes_a_closed_period_makes_a_revision(db):
     first = score_actions.period_scores(db, cli_actor(), "2026-10", settings=SETTINGS)
     sa1 = next(r for r in first["staff"] if r["code"] == "SA1")
     assert (sa1["n"], sa1["flagged"], sa1["excluded"]) == (9, 3, 0)
+    flag(db, votes[20:22], "open", ids["staff"]["SA2"])  # a new flag on the closed month
+    assert [r["reason"] for r in step(db)["revisions"]] == ["2 votes newly flagged"]
     review(db, flag_id, "confirmed")
     done = step(db)
     assert [r["reason"] for r in done["revisions"]] == ["3 votes changed standing after a flag review"]
     second = score_actions.period_scores(db, cli_actor(), "2026-10", settings=SETTINGS)
     sa1 = next(r for r in second["staff"] if r["code"] == "SA1")
-    assert (second["period"]["revision"], sa1["n"], sa1["flagged"], sa1["excluded"]) == (2, 9, 0, 3)
+    assert (second["period"]["revision"], sa1["n"], sa1["flagged"], sa1["excluded"]) == (3, 9, 0, 3)
     with_flagged = score_actions.period_scores(db, cli_actor(), "2026-10", include_flagged=True, settings=SETTINGS)
     assert next(r for r in with_flagged["staff"] if r["code"] == "SA1")["n"] == 9
 

@@ -175,3 +175,39 @@ def test_recomputing_a_month_for_everyone_reads_only_the_rollups(db):
     db.execute("PRAGMA foreign_keys = OFF")
     db.execute("DELETE FROM votes")
     assert scores.recompute_month(db, "2026-10") == before
+
+
+def test_the_many_subject_tally_agrees_with_analysis_tally(db):
+    from analysis.levels import tally as analysis_tally
+
+    make_org(db)
+    five = [{"value": v, "label_vi": "x", "label_en": "x", "satisfied": v >= 4, "weight": 25.0 * (v - 1)}
+            for v in range(1, 6)]
+    db.execute("INSERT INTO rating_scales (version, levels, reasons, created_at) VALUES (2, ?, '[]', 'x')",
+               [json.dumps(five)])
+    levels = scores.scales(db)
+    many = scores._Levels(levels)
+    rng = seeded(4)
+    for _ in range(50):
+        counts = {(1, r): rng.randrange(0, 9) for r in range(1, 5)} | {(2, r): rng.randrange(0, 9) for r in range(1, 6)}
+        counts = {k: v for k, v in counts.items() if v}
+        assert many.tally(counts) == analysis_tally(counts, levels)
+    with pytest.raises(ValueError):
+        many.tally({(1, 7): 1})
+
+
+def test_a_person_moved_mid_month_is_scored_where_each_vote_was_cast(db):
+    ids = make_org(db)
+    for day in range(1, 21):  # SA1 in A until the 20th (20 votes), then in B (5 votes)
+        add_vote(db, ids, "SA1", "A-Q1", f"2026-10-{day:02d}T03:00:00.000Z", unit="A")
+    for day in range(21, 26):
+        add_vote(db, ids, "SA1", "B-Q1", f"2026-10-{day:02d}T03:00:00.000Z", rating=1, unit="B", counter_unit="B")
+    jobs.roll_up_votes(db, SETTINGS, None)
+    everywhere = score_actions.period_scores(db, cli_actor(), "2026-10", settings=SETTINGS)
+    (row,) = everywhere["staff"]
+    assert (row["unit_code"], row["n"], row["other_units"]) == ("A", 25, [{"code": "B", "n": 5}])
+    in_b = score_actions.period_scores(db, cli_actor(), "2026-10", "B", settings=SETTINGS)
+    (row_b,) = in_b["staff"]
+    assert (row_b["unit_code"], row_b["n"], row_b["satisfied"], row_b["other_units"]) == ("B", 5, 0, [])
+    units = {u["code"]: u["n"] for u in everywhere["units"]}
+    assert (units["A"], units["B"], units["P"]) == (20, 5, 25)

@@ -26,6 +26,9 @@ def register(cli):
     cli.add_command(users.user)
     cli.add_command(calendar.hours)
     cli.add_command(calendar.holidays)
+    from server.commands import scales  # issue 9: rating-scale versions
+
+    cli.add_command(scales.scale)
     from server.commands import flags  # issue 9: flags and their review, the anomaly scan
 
     cli.add_command(flags.flags)

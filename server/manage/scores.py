@@ -301,7 +301,7 @@ def dashboard(db, actor, settings=None):
     sat = _satisfied_lookup(db)
     per_month = collections.defaultdict(lambda: [0, 0])
     votes_today, votes_month = collections.Counter(), collections.Counter()
-    for row in rollup_storage.day_rows(db, first, periods.parse_period(month_key).last_day, unit_ids=scope):
+    for row in rollup_storage.day_totals(db, first, periods.parse_period(month_key).last_day, scope):
         if row["day"] == today:
             votes_today[row["standing"]] += row["n"]
         if row["day"].startswith(month_key):

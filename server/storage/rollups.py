@@ -50,6 +50,15 @@ def set_watermark(db, vote_id):
         "INSERT INTO rollup_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         [WATERMARK, vote_id],
     )
+    bump_generation(db)
+
+
+def bump_generation(db):
+    """Count a change of the rollups (readers that remember computed scores compare it)."""
+    db.execute(
+        "INSERT INTO rollup_state (name, value) VALUES ('generation', 1)"
+        " ON CONFLICT (name) DO UPDATE SET value = rollup_state.value + 1"
+    )
 
 
 def chunk_end(db, after_id, size):
@@ -121,6 +130,7 @@ def pair_rows(db, day, staff_id):
 
 
 def clear_pair(db, day, staff_id):
+    bump_generation(db)
     db.execute("DELETE FROM vote_rollups WHERE day = ? AND staff_id = ?", [day, staff_id])
     db.execute("DELETE FROM rollup_dirty WHERE day = ? AND staff_id = ?", [day, staff_id])
 
@@ -185,6 +195,23 @@ def day_rows(db, first_day, last_day, staff_id=None, unit_ids=None):
         db,
         "SELECT day, staff_id, unit_id, scale_version, rating, standing, SUM(n) AS n FROM vote_rollups"
         f" WHERE {' AND '.join(where)} GROUP BY day, staff_id, unit_id, scale_version, rating, standing",
+        params,
+    )
+
+
+def day_totals(db, first_day, last_day, unit_ids=None):
+    """Votes per day, scale version, rating and standing over staff of ``unit_ids`` (None: all): the
+    dashboard's counts and monthly rates."""
+    where, params = ["day >= ? AND day <= ?"], [first_day, last_day]
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        where.append(f"unit_id IN ({','.join('?' * len(unit_ids))})")
+        params += sorted(unit_ids)
+    return query(
+        db,
+        "SELECT day, scale_version, rating, standing, SUM(n) AS n FROM vote_rollups"
+        f" WHERE {' AND '.join(where)} GROUP BY day, scale_version, rating, standing",
         params,
     )
 

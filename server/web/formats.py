@@ -6,7 +6,7 @@ of seconds. Registered as Jinja filters by ``server.web.init_app``.
 """
 
 from flask import current_app
-from flask_babel import ngettext
+from flask_babel import format_decimal, ngettext
 
 from server.localtime import local_time
 
@@ -32,6 +32,20 @@ def ago(seconds):
     return ngettext("%(num)d day ago", "%(num)d days ago", seconds // 86400)
 
 
+def percent(value, digits=1):
+    """A rate (0–1) as a percentage in the page's language (``94,5%`` in Vietnamese); – for none."""
+    if value is None:
+        return NO_VALUE
+    return format_decimal(value * 100, format="#,##0." + "0" * digits if digits else "#,##0") + "%"
+
+
+def number(value):
+    """A whole number with the page's grouping (``1.234`` in Vietnamese); – for none."""
+    return NO_VALUE if value is None else format_decimal(value, format="#,##0")
+
+
 def init_app(app):
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["number"] = number

@@ -52,9 +52,9 @@ def missing_body_file(name):
 
 def register(app):
     from server.api.admin import account, audit, calendar, devices, org, staff, users
-    from server.api.admin import flags
+    from server.api.admin import flags, objections, scales
 
-    for module in (account, org, staff, devices, users, audit, flags, calendar):
+    for module in (account, org, staff, devices, users, audit, flags, objections, calendar, scales):
         app.register_blueprint(module.bp)
     from server.api.admin import alerts  # issue 9: alerts
 
