@@ -120,3 +120,29 @@ def test_closing_audits_one_entry_and_the_job_audits_its_revision(db):
     step(db)
     rows = db.execute("SELECT actor_kind, action, object_type, object_id FROM audit_log ORDER BY id").fetchall()
     assert rows == [("cli", "close", "period", "2026-10@A"), ("job", "revise", "period", "2026-10@A")]
+
+
+def test_hrs_review_of_a_flag_on_a_closed_month_makes_a_revision_through_the_real_review(db):
+    from server.manage import flags as flag_actions
+    from server.storage import flags as flag_storage
+    from server.storage import rollups as rollup_storage
+    from server.storage import timestamp, write_transaction
+
+    ids = make_org(db)
+    votes = october(db, ids)
+    with write_transaction(db):  # the scan's way: the flag, its votes, their days marked dirty
+        flag_id, _ = flag_storage.insert_flag(db, {
+            "key": "burst|test", "kind": "burst", "severity": "high", "staff_id": ids["staff"]["SA3"],
+            "unit_id": ids["units"]["A"], "counter_id": None, "device_id": None, "first_at": None, "last_at": None,
+            "test": "poisson", "statistic": 9.0, "p_value": 1e-6, "q_value": 1e-5, "n_votes": 4, "detail": {},
+            "created_at": timestamp()})
+        flag_storage.add_flag_votes(db, flag_id, votes[24:28])
+        rollup_storage.mark_dirty(db, flag_actions.dirty_pairs(db, flag_id, SETTINGS["TIMEZONE"]))
+    step(db)
+    period_actions.close_period(db, cli_actor(), "2026-10", settings=SETTINGS)
+    flag_actions.review_flag(db, cli_actor(), flag_id, "dismiss", "the citizen confirmed it", SETTINGS)
+    done = step(db)
+    assert [r["reason"] for r in done["revisions"]] == ["4 votes changed standing after a flag review"]
+    first, second = (period_actions.period_revision(db, cli_actor(), "2026-10", n, settings=SETTINGS) for n in (1, 2))
+    sa3 = [next(r for r in rev["staff"] if r["code"] == "SA3") for rev in (first, second)]
+    assert [(r["n"], r["flagged"]) for r in sa3] == [(8, 4), (12, 0)]

@@ -211,3 +211,10 @@ def test_a_person_moved_mid_month_is_scored_where_each_vote_was_cast(db):
     assert (row_b["unit_code"], row_b["n"], row_b["satisfied"], row_b["other_units"]) == ("B", 5, 0, [])
     units = {u["code"]: u["n"] for u in everywhere["units"]}
     assert (units["A"], units["B"], units["P"]) == (20, 5, 25)
+
+
+def test_the_dashboard_trend_reads_the_months_in_order_and_is_never_nan():
+    assert score_actions._trend([None, 0.8, None]) is None
+    assert score_actions._trend([0.9, 0.9, 0.9, None]) == {"direction": "flat", "tau": None, "p_value": 1.0}
+    rising = score_actions._trend([0.5, 0.6, None, 0.7, 0.8, 0.9])
+    assert rising["direction"] == "up" and rising["tau"] == pytest.approx(1.0)
