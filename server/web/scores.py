@@ -198,10 +198,29 @@ def ranking():
     result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
                                          settings=current_app.config)
     rows, sort, descending, grades = ranked_rows(result, request.args)
+    pages = Pages(len(rows), request.args.get("page"))
     return render_template(
-        "score_ranking.html", wide=True, result=result, rows=rows, sort=sort, descending=descending, grades=grades,
-        period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
+        "score_ranking.html", wide=True, result=result, rows=rows[pages.first:pages.last], pages=pages, sort=sort,
+        descending=descending, grades=grades, period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
         funnel=funnel_data(rows, result.get("total"), funnel_labels()), report_url=_report_url(unit, period))
+
+
+class Pages:
+    """The slice of a long ranking one page shows: a province's 5,000 rows in one page weigh 4.5 MB
+    and take seconds to render, so the table shows ``PAGE_SIZE`` at a time (the funnel plot and the
+    downloads keep every row)."""
+
+    PAGE_SIZE = 100
+
+    def __init__(self, total, page):
+        self.total = total
+        self.count = max(1, -(-total // self.PAGE_SIZE))
+        try:
+            self.number = min(max(1, int(page or 1)), self.count)
+        except ValueError:
+            self.number = 1
+        self.first = (self.number - 1) * self.PAGE_SIZE
+        self.last = min(total, self.first + self.PAGE_SIZE)
 
 
 # Interval bounds are 95% ones; the column names say so through "%(level)s" (a literal "95% l"
