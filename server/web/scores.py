@@ -33,9 +33,6 @@ bp = Blueprint("web_scores", __name__)
 
 PERIOD = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 # The ranking's sortable columns: query value → the row's key; the first is the default.
-# The ranking's table shows this many people a page (the funnel plot and the downloads show everyone):
-# a province's 5,000 rows would be a 4 MB page, slow on a phone.
-PAGE_ROWS = 100
 SORTS = {"score": "score", "rate": "rate", "n": "n", "code": "code", "name": "name", "unit": "unit_code",
          "grade": "grade_rank", "flags": "open_flags", "flagged": "flagged"}
 
@@ -199,25 +196,33 @@ def ranking():
     result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
                                          settings=current_app.config)
     rows, sort, descending, grades = ranked_rows(result, request.args)
-    page, pages = _page(len(rows))
+    pages = Pages(len(rows), request.args.get("page"))
     return render_template(
-        "score_ranking.html", wide=True, result=result, rows=rows[(page - 1) * PAGE_ROWS:page * PAGE_ROWS],
-        first=(page - 1) * PAGE_ROWS, page=page, pages=pages, total_rows=len(rows), sort=sort,
-        descending=descending, grades=grades,
-        period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
+        "score_ranking.html", wide=True, result=result, rows=rows[pages.first:pages.last], pages=pages, sort=sort,
+        descending=descending, grades=grades, period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
         funnel=funnel_data(rows, result.get("total"), funnel_labels()), report_url=_report_url(unit, period))
+
+
+class Pages:
+    """The slice of a long ranking one page shows: a province's 5,000 rows in one page weigh 4.5 MB
+    and take seconds to render, so the table shows ``PAGE_SIZE`` at a time (the funnel plot and the
+    downloads keep every row)."""
+
+    PAGE_SIZE = 100
+
+    def __init__(self, total, page):
+        self.total = total
+        self.count = max(1, -(-total // self.PAGE_SIZE))
+        try:
+            self.number = min(max(1, int(page or 1)), self.count)
+        except ValueError:
+            self.number = 1
+        self.first = (self.number - 1) * self.PAGE_SIZE
+        self.last = min(total, self.first + self.PAGE_SIZE)
 
 
 # Interval bounds are 95% ones; the column names say so through "%(level)s" (a literal "95% l"
 # reads as a printf placeholder to the catalog tools).
-def _page(count):
-    """``(page, pages)``: the page of the ranking the query asks for (1 by default), within range."""
-    pages = max(1, -(-count // PAGE_ROWS))
-    text = request.args.get("page", "")
-    page = int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
-    return min(max(page, 1), pages), pages
-
-
 EXPORT_COLUMNS = [
     ("code", N_("Code")), ("name", N_("Full name")), ("unit_code", N_("Unit")), ("n", N_("Votes (n)")),
     ("satisfied", N_("Satisfied")), ("rate", N_("Satisfaction rate")), ("rate_low", N_("Rate, %(level)s low")),
