@@ -132,18 +132,19 @@ def funnel_data(rows, total, labels):
     for r in points:
         lower95, upper95 = _at(limits, "lower95", r["n"]), _at(limits, "upper95", r["n"])
         lower998, upper998 = _at(limits, "lower998", r["n"]), _at(limits, "upper998", r["n"])
-        out.append({
-            "x": r["n"], "y": r["rate"], "label": f"{r['code']} {r['name']}",
-            "href": url_for("web_scores.staff_page", code=r["code"], period=request.args.get("period") or None),
-            "outside": not (lower998 <= r["rate"] <= upper998),
-            "warning": not (lower95 <= r["rate"] <= upper95),
-        })
+        point = {"x": r["n"], "y": round(r["rate"], 5), "code": r["code"], "label": f"{r['code']} {r['name']}"}
+        if not lower998 <= r["rate"] <= upper998:
+            point["outside"] = True
+        if not lower95 <= r["rate"] <= upper95:
+            point["warning"] = True
+        out.append(point)
     n_min = min(p["x"] for p in out)
     lowest = [p["y"] for p in out] + [_at(limits, "lower998", n_min)]
     # A log scale once the sizes span two orders of magnitude (5 votes beside 5,000 stay readable).
     log = n_max >= 100 * n_min
+    href = url_for("web_scores.staff_page", code="__CODE__", period=request.args.get("period") or None)
     return {"points": out, "limits": limits, "center": center, "y_min": axis_floor(lowest), "log": log,
-            "text": labels}
+            "text": labels, "href": href}
 
 
 def axis_floor(values):

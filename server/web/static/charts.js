@@ -72,9 +72,12 @@
         return p.label + ": " + percent(p.y) + " (n = " + p.x.toLocaleString(lang) + ")";
       }},
     };
+    // Each point names its person's code; one link pattern serves them all (a province's
+    // 5,000 dots would otherwise carry 5,000 links).
     options.onClick = function (event, elements) {
-      if (elements.length && elements[0].element.$context.raw.href) {
-        window.location.href = elements[0].element.$context.raw.href;
+      var p = elements.length && elements[0].element.$context.raw;
+      if (p && p.code && data.href) {
+        window.location.href = data.href.replace("__CODE__", encodeURIComponent(p.code));
       }
     };
     return {data: {datasets: datasets}, options: options};
