@@ -18,6 +18,7 @@ import json
 import os
 import pickle
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -69,6 +70,9 @@ def prepare(work, preload_votes, batches_per_device):
     tablets.seed_org(database, work)
     preload.preload(database, preload_votes)
     devices = tablets.enroll_devices(database, 12, work)
+    conn = sqlite3.connect(database)  # everything into the main file, which is what each round copies
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
     tablets.sign_batches(devices, batches_per_device, 100)
     batches = [(devices[i]["id"], tablets.BODIES[i][b]) for b in range(batches_per_device) for i in range(len(devices))]
     with open(os.path.join(work, "work.pkl"), "wb") as handle:
