@@ -1,4 +1,4 @@
-"""analysis/anomalies.py: each test on votes built by hand, and the scan on simulated centres.
+"""analysis/anomalies/: each test on votes built by hand, and the scan on simulated centres.
 
 What the simulations measure (tests/simulated_votes.py describes honest counters and self-voters):
 - false discoveries: over 12 simulated months of 60 staff (6 units of 10) with 2 self-voters each, the
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.anomalies import KINDS, Finding, ScanParams, _merge_sparse, adjust, run, scan
+from analysis.anomalies import KINDS, Finding, ScanParams, adjust, run, scan
+from analysis.anomalies.shares import _merge_sparse
 from tests.simulated_votes import simulate
 
 HOUR = 3600.0
@@ -70,6 +71,43 @@ def test_short_intervals_are_counted_against_exponential_gaps_at_the_floor_rate(
     assert f.p_value == pytest.approx(stats.poisson.sf(3, 9 * (1 - np.exp(-0.025))))
     assert f.p_value == pytest.approx(8.51e-5, rel=1e-3)
     assert sorted(f.vote_ids) == [1, 2, 3, 4, 5]
+
+
+def regular_unit(extra_hour_votes=0, squares=True):
+    """6 people, 4 votes an hour (15 minutes apart) for 8 hours on 5 weekdays, as in their last 8 weeks;
+    person 0 also has ``extra_hour_votes`` votes 80 s apart in one hour (14:00 on the Wednesday)."""
+    rows = []
+    for staff in range(6):
+        for day in range(5):
+            for hour in range(8, 16):
+                for q in range(4):
+                    t = MONDAY_9 + day * 86400 + (hour - 9) * HOUR + q * 900 + staff * 7
+                    rows.append({"t": t, "staff": staff, "counter": 10 + staff, "local_hour": hour, "weekday": day})
+    for i in range(extra_hour_votes):
+        rows.append({"t": MONDAY_9 + 2 * 86400 + 5 * HOUR + 60 + 80 * i, "staff": 0, "counter": 10,
+                     "local_hour": 14, "weekday": 2})
+    counts = np.zeros(168)
+    for day in range(5):
+        counts[day * 24 + 8: day * 24 + 16] = 4 * 8
+    history = (counts, 8.0, counts * 4) if squares else (counts, 8.0)  # 4 every week: no variance
+    return votes_of(rows), {"hourly": {staff: history for staff in range(6)}}
+
+
+def test_a_burst_is_tested_against_the_persons_own_rate_for_that_hour():
+    for squares in (True, False):
+        votes, baseline = regular_unit(40, squares)
+        report = run(votes, baseline)
+        bursts = {f.staff: f for f in report.findings if f.kind == "burst"}
+        f = bursts[0]
+        assert f.statistic == 44 and f.detail["expected"] == 4.0 and f.detail["hours_tested"] == 40
+        assert f.p_value < 1e-6 and f.flagged
+        assert len(f.vote_ids) == 44  # the hour's votes, the person's ordinary four among them
+        assert not any(bursts[s].flagged for s in range(1, 6))
+        # The unit's dispersion over its 240 hours: (44 - 4)^2 / 4 / 240 = 1.67, the other hours fitting
+        # exactly; the history (or the colleagues' same hour) says 0. The widest is taken.
+        assert f.detail["dispersion"] == pytest.approx(400 / 240)
+    votes, baseline = regular_unit(0)
+    assert not any(f.flagged for f in run(votes, baseline).findings)
 
 
 def test_taps_the_kiosk_marked_rapid_repeat_are_left_to_their_own_flag():

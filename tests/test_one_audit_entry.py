@@ -217,11 +217,19 @@ def page_cases(facts):
         # The evaluation pages (issue 9): a flag's review, closing a period.
         ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
         ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
+        ("web_objections.objection", f"/objections/{facts['objections']['in']}",
+         {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        # As the civil servant themselves (STAFF_PAGES): an objection to their second flag.
+        ("web_me.me", "/me", {"about": f"flag:{facts['flags']['in2']}", "text": "Tôi đã phục vụ họ"}, "create"),
     ]
 
 
+# Only a civil servant's own account files an objection: signed in as the staff user.
+STAFF_PAGES = {"web_me.me"}
+
+
 PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1},
-                                              "flags": {"in": 1}})]
+                                              "flags": {"in": 1, "in2": 2}, "objections": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
@@ -234,7 +242,8 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
         assert sign_in(client, "admin").status_code == 302
         assert audit_rows(path)[len(before):] == [("user", "admin", action)]
         return
-    sign_in(client, "admin")
+    user = "staff" if case in STAFF_PAGES else "admin"
+    sign_in(client, user)
     form = dict(form)
     if form.get("token_id") in ("{own_token}", "{hr_token}"):
         form["token_id"] = str(facts["token_ids"]["admin" if form["token_id"] == "{own_token}" else "hr"])
@@ -249,7 +258,7 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
     before = audit_rows(path)
     response = client.post(url, data=form, content_type="multipart/form-data")
     assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
-    assert audit_rows(path)[len(before):] == [("user", "admin", action)]
+    assert audit_rows(path)[len(before):] == [("user", user, action)]
 
 
 def _hidden(page, name):

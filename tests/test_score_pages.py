@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import pathlib
+import re
 
 import openpyxl
 import pytest
@@ -50,13 +51,16 @@ def pages(facts):
         ("flags", "/flags?status=all", None, READERS),
         ("flag", f"/flags/{facts['flags']['in']}", f"/flags/{facts['flags']['out']}", READERS),
         ("periods", "/periods", None, READERS),
+        ("objections", "/objections?status=all", None, READERS),
+        ("objection", f"/objections/{facts['objections']['in']}", f"/objections/{facts['objections']['out']}",
+         READERS),
         ("own page", f"/me?period={month}", None, {"staff"}),
     ]
 
 
 CASES = [(name, role, scope) for name in
          ("dashboard", "ranking", "ranking csv", "ranking xlsx", "staff page", "units", "flags", "flag", "periods",
-          "own page")
+          "objections", "objection", "own page")
          for role in ROLES for scope in ("in", "out")]
 
 
@@ -255,3 +259,50 @@ def _csrf(page):
 
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     return found.group(1) if found else None
+
+
+def test_the_civil_servant_objects_from_their_page_and_reads_hr_s_answer_there(rolled_up):
+    path, facts = rolled_up
+    staff = client_as(path, "staff")
+    page = staff.get("/me", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    second = facts["flags"]["in2"]
+    assert f'value="flag:{second}"' in page
+    empty = staff.post("/me", data={"about": f"flag:{facts['flags']['in2']}", "text": " ", "csrf_token": _csrf(page)},
+                       headers={"Accept-Language": "en"})
+    assert empty.status_code == 400 and "Write the text: it stays in the audit log." in empty.get_data(as_text=True)
+    filed = staff.post("/me", data={"about": f"flag:{facts['flags']['in2']}", "text": "Tôi đã phục vụ hai người",
+                                    "csrf_token": _csrf(page)})
+    assert filed.status_code == 302
+    db = storage.connect(path)
+    objection = db.execute("SELECT id FROM objections WHERE flag_id = ?", [facts["flags"]["in2"]]).fetchone()[0]
+    db.close()
+    hr = client_as(path, "hr")
+    listed = hr.get("/objections").get_data(as_text=True)
+    assert f'data-objection="{objection}"' in listed and "NV004" not in listed
+    form = hr.get(f"/objections/{objection}").get_data(as_text=True)
+    assert "Tôi đã phục vụ hai người" in form and 'id="answer-objection"' in form
+    answered = hr.post(f"/objections/{objection}", data={"decision": "upheld", "answer": "Đúng, camera cho thấy hai người",
+                                                         "csrf_token": _csrf(form)})
+    assert answered.status_code == 302
+    mine = staff.get("/me", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert "Đúng, camera cho thấy hai người" in mine and "được chấp nhận" in mine
+    auditor = client_as(path, "auditor").get(f"/objections/{objection}").get_data(as_text=True)
+    assert 'id="answer-objection"' not in auditor
+
+
+def test_a_long_ranking_is_shown_a_page_at_a_time_and_the_funnel_keeps_everyone(rolled_up, monkeypatch):
+    from server.web import scores as score_pages
+
+    monkeypatch.setattr(score_pages.Pages, "PAGE_SIZE", 1)
+    path, _facts = rolled_up
+    client = client_as(path, "admin")
+    month = this_month()
+    first = client.get(f"/scores?period={month}&sort=code&dir=asc").get_data(as_text=True)
+    second = client.get(f"/scores?period={month}&sort=code&dir=asc&page=2").get_data(as_text=True)
+    assert 'data-staff="NV001"' in first and 'data-staff="NV004"' not in first
+    assert 'data-staff="NV004"' in second and 'data-staff="NV001"' not in second
+    assert 'rel="next"' in first and 'rel="prev"' in second
+    funnel = re.compile(r'id="funnel-data">(.*?)</script>', re.S)
+    assert funnel.findall(first) == funnel.findall(second)  # the plot keeps every person
+    beyond = client.get(f"/scores?period={month}&sort=code&dir=asc&page=99").get_data(as_text=True)
+    assert 'data-staff="NV004"' in beyond  # the last page, not an empty one

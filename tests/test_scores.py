@@ -194,3 +194,27 @@ def test_the_many_subject_tally_agrees_with_analysis_tally(db):
         assert many.tally(counts) == analysis_tally(counts, levels)
     with pytest.raises(ValueError):
         many.tally({(1, 7): 1})
+
+
+def test_a_person_moved_mid_month_is_scored_where_each_vote_was_cast(db):
+    ids = make_org(db)
+    for day in range(1, 21):  # SA1 in A until the 20th (20 votes), then in B (5 votes)
+        add_vote(db, ids, "SA1", "A-Q1", f"2026-10-{day:02d}T03:00:00.000Z", unit="A")
+    for day in range(21, 26):
+        add_vote(db, ids, "SA1", "B-Q1", f"2026-10-{day:02d}T03:00:00.000Z", rating=1, unit="B", counter_unit="B")
+    jobs.roll_up_votes(db, SETTINGS, None)
+    everywhere = score_actions.period_scores(db, cli_actor(), "2026-10", settings=SETTINGS)
+    (row,) = everywhere["staff"]
+    assert (row["unit_code"], row["n"], row["other_units"]) == ("A", 25, [{"code": "B", "n": 5}])
+    in_b = score_actions.period_scores(db, cli_actor(), "2026-10", "B", settings=SETTINGS)
+    (row_b,) = in_b["staff"]
+    assert (row_b["unit_code"], row_b["n"], row_b["satisfied"], row_b["other_units"]) == ("B", 5, 0, [])
+    units = {u["code"]: u["n"] for u in everywhere["units"]}
+    assert (units["A"], units["B"], units["P"]) == (20, 5, 25)
+
+
+def test_the_dashboard_trend_reads_the_months_in_order_and_is_never_nan():
+    assert score_actions._trend([None, 0.8, None]) is None
+    assert score_actions._trend([0.9, 0.9, 0.9, None]) == {"direction": "flat", "tau": None, "p_value": 1.0}
+    rising = score_actions._trend([0.5, 0.6, None, 0.7, 0.8, 0.9])
+    assert rising["direction"] == "up" and rising["tau"] == pytest.approx(1.0)

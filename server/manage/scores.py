@@ -321,7 +321,7 @@ def dashboard(db, actor, settings=None):
         "month": {"key": month_key, "n": n, "rate": s / n if n else None, "rate_low": low if n else None,
                   "rate_high": high if n else None},
         "months": months,
-        "trend": _trend([m["rate"] for m in months if m["rate"] is not None]),
+        "trend": _trend([m["rate"] for m in months]),
         "open_flags": evaluation.open_flags(db, scope),
         "open_alerts": evaluation.open_alerts(db, scope),
         "silent_devices": evaluation.silent_devices(db, scope),
@@ -337,13 +337,14 @@ def _satisfied_lookup(db):
 
 
 def _trend(rates):
-    """Mann–Kendall over the monthly rates when ``analysis.trends`` offers it; None with fewer than 3 months."""
-    if len(rates) < 3:
+    """Mann–Kendall over the monthly rates (months without votes left out, the others keep their place);
+    None with fewer than 3 months of votes. ``tau`` is None when the rates do not vary."""
+    if sum(rate is not None for rate in rates) < 3:
         return None
-    try:
-        from analysis.trends import mann_kendall
-    except ImportError:
-        return None
-    tau, p_value = mann_kendall(rates)
+    from analysis.trends import mann_kendall
+
+    tau, p_value = mann_kendall([float("nan") if rate is None else rate for rate in rates])
+    if tau != tau:  # NaN: every month alike
+        return {"direction": "flat", "tau": None, "p_value": 1.0}
     direction = "flat" if p_value >= 0.05 else ("up" if tau > 0 else "down")
     return {"direction": direction, "tau": float(tau), "p_value": float(p_value)}

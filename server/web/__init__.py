@@ -136,7 +136,7 @@ def page_errors(bp):
 
 def init_app(app):
     from server.web import audit, auth, calendar, devices, formats, me, org, public, scales, staff, users
-    from server.web import flags, periods, scores  # issue 9: the evaluation pages
+    from server.web import flags, objections, periods, scores  # issue 9: the evaluation pages
 
     from server.auth import current_actor
 
@@ -145,7 +145,8 @@ def init_app(app):
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["translate"] = translate
     formats.init_app(app)
-    for module in (auth, org, staff, devices, users, audit, public, me, calendar, scales, scores, flags, periods):
+    for module in (auth, org, staff, devices, users, audit, public, me, calendar, scales, scores, flags, periods,
+                   objections):
         app.register_blueprint(module.bp)
     from server.web import alerts, reports  # issue 9: alerts, the monthly unit report
 

@@ -19,6 +19,7 @@ from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.errors import N_, NotFound, invalid
 from analysis.scores import wilson
+from analysis.trends import funnel
 from server.manage import alerts as alert_service
 from server.manage import org
 from server.manage import scores as score_service
@@ -118,24 +119,6 @@ def _negate(value):
     return -value
 
 
-def _funnel(p0, n_max):
-    """``analysis.trends.funnel`` (H1); until it is there, the usual normal-approximation limits
-    p0 ± z·sqrt(p0(1-p0)/n) at 95% and 99.8%, clipped to [0, 1], on a grid of sizes."""
-    try:
-        from analysis.trends import funnel
-    except ImportError:
-        import numpy
-
-        n = numpy.unique(numpy.round(numpy.geomspace(1, n_max, 80)))
-        spread = numpy.sqrt(p0 * (1 - p0) / n)
-        out = {"n": n.tolist()}
-        for name, z in (("95", 1.959964), ("998", 3.090232)):
-            out["lower" + name] = numpy.clip(p0 - z * spread, 0, 1).tolist()
-            out["upper" + name] = numpy.clip(p0 + z * spread, 0, 1).tolist()
-        return out
-    return funnel(p0, n_max)
-
-
 def funnel_data(rows, total, labels):
     """The funnel plot's points and limits: raw rate against votes, around the subtree's counted rate."""
     points = [r for r in rows if r.get("n") and r.get("rate") is not None]
@@ -143,7 +126,7 @@ def funnel_data(rows, total, labels):
     if not points or center is None:
         return None
     n_max = max(r["n"] for r in points)
-    limits = {k: [float(x) for x in v] for k, v in _funnel(center, max(n_max, 10)).items()
+    limits = {k: [float(x) for x in v] for k, v in funnel(center, max(n_max, 10)).items()
               if k in ("n", "lower95", "upper95", "lower998", "upper998")}
     out = []
     for r in points:
@@ -215,10 +198,29 @@ def ranking():
     result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
                                          settings=current_app.config)
     rows, sort, descending, grades = ranked_rows(result, request.args)
+    pages = Pages(len(rows), request.args.get("page"))
     return render_template(
-        "score_ranking.html", wide=True, result=result, rows=rows, sort=sort, descending=descending, grades=grades,
-        period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
+        "score_ranking.html", wide=True, result=result, rows=rows[pages.first:pages.last], pages=pages, sort=sort,
+        descending=descending, grades=grades, period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
         funnel=funnel_data(rows, result.get("total"), funnel_labels()), report_url=_report_url(unit, period))
+
+
+class Pages:
+    """The slice of a long ranking one page shows: a province's 5,000 rows in one page weigh 4.5 MB
+    and take seconds to render, so the table shows ``PAGE_SIZE`` at a time (the funnel plot and the
+    downloads keep every row)."""
+
+    PAGE_SIZE = 100
+
+    def __init__(self, total, page):
+        self.total = total
+        self.count = max(1, -(-total // self.PAGE_SIZE))
+        try:
+            self.number = min(max(1, int(page or 1)), self.count)
+        except ValueError:
+            self.number = 1
+        self.first = (self.number - 1) * self.PAGE_SIZE
+        self.last = min(total, self.first + self.PAGE_SIZE)
 
 
 # Interval bounds are 95% ones; the column names say so through "%(level)s" (a literal "95% l"
