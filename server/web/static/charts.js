@@ -72,12 +72,10 @@
         return p.label + ": " + percent(p.y) + " (n = " + p.x.toLocaleString(lang) + ")";
       }},
     };
-    // Each point names its person's code; one link pattern serves them all (a province's
-    // 5,000 dots would otherwise carry 5,000 links).
     options.onClick = function (event, elements) {
-      var p = elements.length && elements[0].element.$context.raw;
-      if (p && p.code && data.href) {
-        window.location.href = data.href.replace("__CODE__", encodeURIComponent(p.code));
+      var point = elements.length && elements[0].element.$context.raw;
+      if (point && point.code && data.href) {
+        window.location.href = data.href.replace("CODE", encodeURIComponent(point.code));
       }
     };
     return {data: {datasets: datasets}, options: options};
