@@ -64,3 +64,10 @@ def test_the_scores_bench_runs_and_writes_the_keys_of_bench_scores_json(tmp_path
     assert data["same_counts_both_ways"] is True, out
     committed = json.loads((ROOT / "bench" / "scores.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
+
+
+def test_the_paired_ingest_comparison_runs_between_two_revisions():
+    out = run_bench("compare_ingest.py", "--base", "HEAD", "--rounds", 1, "--preload", 500, "--batches", 1)
+    summary = json.loads(out[out.index("{"):])
+    assert summary["base"] == "HEAD" and summary["new"] == "working tree"
+    assert summary["cpu"]["new_median"] > 0 and len(summary["cpu"]["ratios"]) == 1
