@@ -1,4 +1,4 @@
-"""analysis/anomalies.py: each test on votes built by hand, and the scan on simulated centres.
+"""analysis/anomalies/: each test on votes built by hand, and the scan on simulated centres.
 
 What the simulations measure (tests/simulated_votes.py describes honest counters and self-voters):
 - false discoveries: over 12 simulated months of 60 staff (6 units of 10) with 2 self-voters each, the
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.anomalies import KINDS, Finding, ScanParams, _merge_sparse, adjust, run, scan
+from analysis.anomalies import KINDS, Finding, ScanParams, adjust, run, scan
+from analysis.anomalies.shares import _merge_sparse
 from tests.simulated_votes import simulate
 
 HOUR = 3600.0

@@ -4,7 +4,7 @@ revision 2, 3, ...; every revision stays readable; the scores of a closed period
 import pytest
 
 from server import jobs
-from server.errors import Conflict, Invalid
+from server.errors import Conflict, Invalid, NotFound
 from server.manage import periods as period_actions
 from server.manage import scores as score_actions
 from server.manage.actor import cli_actor
@@ -146,3 +146,21 @@ def test_hrs_review_of_a_flag_on_a_closed_month_makes_a_revision_through_the_rea
     first, second = (period_actions.period_revision(db, cli_actor(), "2026-10", n, settings=SETTINGS) for n in (1, 2))
     sa3 = [next(r for r in rev["staff"] if r["code"] == "SA3") for rev in (first, second)]
     assert [(r["n"], r["flagged"]) for r in sa3] == [(8, 4), (12, 0)]
+
+
+def test_a_civil_servant_sees_the_periods_closed_for_their_unit_and_reads_only_their_row(db):
+    from server.manage.actor import Actor
+
+    ids = make_org(db)
+    october(db, ids)
+    for unit in ("A", "B"):
+        period_actions.close_period(db, cli_actor(), "2026-10", unit, settings=SETTINGS)
+    me = Actor(kind="user", name="sa1", roles=[{"role": "staff", "unit_id": None}], staff_id=ids["staff"]["SA1"],
+               user_id=None)
+    assert [(p["key"], p["unit"]) for p in period_actions.list_periods(db, me)] == [("2026-10", "A")]
+    mine = period_actions.period_revision(db, me, "2026-10", 1, settings=SETTINGS)
+    assert [r["code"] for r in mine["staff"]] == ["SA1"] and mine["units"] == [] and mine["total"] is None
+    scores = score_actions.period_scores(db, me, "2026-10", settings=SETTINGS)
+    assert [r["code"] for r in scores["staff"]] == ["SA1"] and scores["period"]["closed"] is True
+    with pytest.raises(NotFound):
+        score_actions.period_scores(db, me, "2026-10", "B", settings=SETTINGS)

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import pathlib
+import re
 
 import openpyxl
 import pytest
@@ -287,3 +288,21 @@ def test_the_civil_servant_objects_from_their_page_and_reads_hr_s_answer_there(r
     assert "Đúng, camera cho thấy hai người" in mine and "được chấp nhận" in mine
     auditor = client_as(path, "auditor").get(f"/objections/{objection}").get_data(as_text=True)
     assert 'id="answer-objection"' not in auditor
+
+
+def test_a_long_ranking_is_shown_a_page_at_a_time_and_the_funnel_keeps_everyone(rolled_up, monkeypatch):
+    from server.web import scores as score_pages
+
+    monkeypatch.setattr(score_pages.Pages, "PAGE_SIZE", 1)
+    path, _facts = rolled_up
+    client = client_as(path, "admin")
+    month = this_month()
+    first = client.get(f"/scores?period={month}&sort=code&dir=asc").get_data(as_text=True)
+    second = client.get(f"/scores?period={month}&sort=code&dir=asc&page=2").get_data(as_text=True)
+    assert 'data-staff="NV001"' in first and 'data-staff="NV004"' not in first
+    assert 'data-staff="NV004"' in second and 'data-staff="NV001"' not in second
+    assert 'rel="next"' in first and 'rel="prev"' in second
+    funnel = re.compile(r'id="funnel-data">(.*?)</script>', re.S)
+    assert funnel.findall(first) == funnel.findall(second)  # the plot keeps every person
+    beyond = client.get(f"/scores?period={month}&sort=code&dir=asc&page=99").get_data(as_text=True)
+    assert 'data-staff="NV004"' in beyond  # the last page, not an empty one

@@ -77,17 +77,29 @@ def close_period(db, actor, period, unit_code=None, settings=None):
 
 
 def list_periods(db, actor):
-    """Closed periods the actor may read (the whole organisation's, and those of units in scope), newest
-    first, each ``{kind, key, unit, first_day, last_day, closed_at, closed_by, revision, revisions: [...]}``."""
+    """Closed periods the actor may read (the whole organisation's, and those of units in scope; for a
+    civil servant, those closed for their own unit or a unit above it), newest first, each ``{kind, key, unit, first_day, last_day, closed_at, closed_by, revision, revisions: [...]}``."""
     _require_read(actor)
-    scope = None if _is_self_only(actor) else actor.scope(db, "scores.read")
+    self_only = _is_self_only(actor)
+    scope = None if self_only else actor.scope(db, "scores.read")
+    above = _own_units_and_above(db, actor.staff_id) if self_only else None
     out = []
     for row in storage.list_periods(db):
-        if _is_self_only(actor) and row["unit_id"] is not None:
+        if self_only and row["unit_id"] is not None and row["unit_id"] not in above:
             continue
         if scope is not None and row["unit_id"] is not None and row["unit_id"] not in scope:
             continue
         out.append(_public(row, storage.revisions(db, row["id"])))
+    return out
+
+
+def _own_units_and_above(db, staff_id):
+    """The unit a civil servant belongs to now and every unit above it."""
+    row = db.execute("SELECT unit_id FROM staff WHERE id = ?", [staff_id]).fetchone()
+    units, out, node = storage.units(db), set(), row and row[0]
+    while node is not None and node not in out:
+        out.add(node)
+        node = units.get(node, {}).get("parent_id")
     return out
 
 

@@ -219,3 +219,32 @@ def day_totals(db, first_day, last_day, unit_ids=None):
 def scales(db):
     """``{version: levels JSON text}`` of every rating-scale version."""
     return dict(db.execute("SELECT version, levels FROM rating_scales").fetchall())
+
+
+# --- For bench/scores.py -------------------------------------------------------
+
+
+def period_rows_from_votes(db, start_utc, end_utc):
+    """What ``period_rows`` gives, by a plain GROUP BY over the raw votes of ``start_utc..end_utc``:
+    the comparison ``bench/scores.py`` measures the rollups against."""
+    return db.execute(
+        f"SELECT {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*) FROM votes v"
+        " WHERE v.counted_at >= ? AND v.counted_at < ? GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        [start_utc, end_utc],
+    ).fetchall()
+
+
+def copy_votes_of_last_day(db):
+    """Copies of the newest day's votes above the watermark, as if they had just arrived (new uuids and
+    sequence numbers); returns how many. Only ``bench/scores.py`` calls it, inside a transaction it rolls back."""
+    last = db.execute("SELECT MAX(counted_at) FROM votes").fetchone()[0]
+    cut = last[:10] + "T00:00:00.000Z"
+    columns = [c for c in ("device_id", "counter_id", "staff_id", "rating", "reasons", "ticket", "local_time",
+                           "scale_version", "signature", "digest", "received_at", "clock_offset_ms", "batch_id",
+                           "flags", "unit_id", "counter_unit_id", "counted_at", "time_corrected")]
+    return db.execute(
+        f"INSERT INTO votes (uuid, seq, {', '.join(columns)})"
+        f" SELECT uuid || '-copy', seq + 1000000000, {', '.join(columns)} FROM votes WHERE counted_at >= ?"
+        " ORDER BY id",
+        [cut],
+    ).rowcount

@@ -8,8 +8,11 @@ script). A rate is never shown without its number of votes and interval.
 """
 
 import datetime as dt
+import math
 import re
 import zoneinfo
+
+import numpy
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import get_locale
@@ -55,11 +58,11 @@ def flagged_arg():
     return request.args.get("flagged") in ("1", "on", "true")
 
 
-def grade_name(code, grades):
+def grade_name(code, grades, lang=None):
     """A grade's name in the page's language; "insufficient data" below the minimum of votes."""
     if not code or code == "insufficient":
         return _("Insufficient data")
-    lang = str(get_locale() or "vi")
+    lang = lang or str(get_locale() or "vi")
     for grade in grades:
         if grade["code"] == code:
             return grade.get(f"name_{lang}") or grade.get("name_vi") or code
@@ -81,11 +84,13 @@ def ranked_rows(result, args):
     """The staff rows of ``period_scores``, filtered and sorted as the query string says."""
     grades = _grades(result.get("parameters"))
     order = {g["code"]: i for i, g in enumerate(grades)}
+    lang = str(get_locale() or "vi")
+    names = {code: grade_name(code, grades, lang) for code in [*order, "insufficient", None]}
     rows = []
     for row in result["staff"]:
         row = dict(row)
         row["grade_rank"] = order.get(row.get("grade"), len(order))
-        row["grade_name"] = grade_name(row.get("grade"), grades)
+        row["grade_name"] = names.get(row.get("grade")) or grade_name(row.get("grade"), grades, lang)
         rows.append(row)
     text = args.get("q", "").strip().casefold()
     if text:
@@ -126,39 +131,32 @@ def funnel_data(rows, total, labels):
     if not points or center is None:
         return None
     n_max = max(r["n"] for r in points)
-    limits = {k: [float(x) for x in v] for k, v in funnel(center, max(n_max, 10)).items()
+    limits = {k: [round(float(x), 5) for x in v] for k, v in funnel(center, max(n_max, 10)).items()
               if k in ("n", "lower95", "upper95", "lower998", "upper998")}
-    out = []
-    for r in points:
-        lower95, upper95 = _at(limits, "lower95", r["n"]), _at(limits, "upper95", r["n"])
-        lower998, upper998 = _at(limits, "lower998", r["n"]), _at(limits, "upper998", r["n"])
-        out.append({
-            "x": r["n"], "y": r["rate"], "label": f"{r['code']} {r['name']}",
-            "href": url_for("web_scores.staff_page", code=r["code"], period=request.args.get("period") or None),
-            "outside": not (lower998 <= r["rate"] <= upper998),
-            "warning": not (lower95 <= r["rate"] <= upper95),
-        })
+    # The limits at each person's n, interpolated between the computed sizes (one call for everyone).
+    n = numpy.array([r["n"] for r in points], dtype=float)
+    rate = numpy.array([r["rate"] for r in points], dtype=float)
+    at = {name: numpy.interp(n, limits["n"], limits[name]) for name in ("lower998", "upper998")}
+    outside = (rate < at["lower998"]) | (rate > at["upper998"])
+    out = [{"x": r["n"], "y": round(r["rate"], 4), "code": r["code"], "label": f"{r['code']} {r['name']}"}
+           for r in points]
+    for i in numpy.flatnonzero(outside):
+        out[i]["outside"] = True
     n_min = min(p["x"] for p in out)
-    lowest = [p["y"] for p in out] + [_at(limits, "lower998", n_min)]
+    lowest = [float(rate.min()), float(numpy.interp(n_min, limits["n"], limits["lower998"]))]
     # A log scale once the sizes span two orders of magnitude (5 votes beside 5,000 stay readable).
     log = n_max >= 100 * n_min
+    # A point's link is this with its code in place of CODE (one URL, not one per person: the province's
+    # ranking has thousands).
+    href = url_for("web_scores.staff_page", code="CODE", period=request.args.get("period") or None)
     return {"points": out, "limits": limits, "center": center, "y_min": axis_floor(lowest), "log": log,
-            "text": labels}
+            "href": href, "text": labels}
 
 
 def axis_floor(values):
     """Where a rate axis starts: a tenth below the lowest value shown (0 at the least), so differences show."""
-    import math
-
     values = [v for v in values if v is not None]
     return max(0.0, math.floor((min(values) - 0.02) * 10) / 10) if values else 0.0
-
-
-def _at(limits, name, n):
-    """The limit ``name`` at ``n`` votes, interpolated between the computed points."""
-    import numpy
-
-    return float(numpy.interp(n, limits["n"], limits[name]))
 
 
 def funnel_labels():
@@ -198,10 +196,29 @@ def ranking():
     result = score_service.period_scores(db, actor, period, unit, include_flagged=flagged_arg(),
                                          settings=current_app.config)
     rows, sort, descending, grades = ranked_rows(result, request.args)
+    pages = Pages(len(rows), request.args.get("page"))
     return render_template(
-        "score_ranking.html", wide=True, result=result, rows=rows, sort=sort, descending=descending, grades=grades,
-        period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
+        "score_ranking.html", wide=True, result=result, rows=rows[pages.first:pages.last], pages=pages, sort=sort,
+        descending=descending, grades=grades, period=period, unit=unit, flagged=flagged_arg(), units=_units(db, actor),
         funnel=funnel_data(rows, result.get("total"), funnel_labels()), report_url=_report_url(unit, period))
+
+
+class Pages:
+    """The slice of a long ranking one page shows: a province's 5,000 rows in one page weigh 4.5 MB
+    and take seconds to render, so the table shows ``PAGE_SIZE`` at a time (the funnel plot and the
+    downloads keep every row)."""
+
+    PAGE_SIZE = 100
+
+    def __init__(self, total, page):
+        self.total = total
+        self.count = max(1, -(-total // self.PAGE_SIZE))
+        try:
+            self.number = min(max(1, int(page or 1)), self.count)
+        except ValueError:
+            self.number = 1
+        self.first = (self.number - 1) * self.PAGE_SIZE
+        self.last = min(total, self.first + self.PAGE_SIZE)
 
 
 # Interval bounds are 95% ones; the column names say so through "%(level)s" (a literal "95% l"

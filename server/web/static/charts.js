@@ -73,8 +73,9 @@
       }},
     };
     options.onClick = function (event, elements) {
-      if (elements.length && elements[0].element.$context.raw.href) {
-        window.location.href = elements[0].element.$context.raw.href;
+      var point = elements.length && elements[0].element.$context.raw;
+      if (point && point.code && data.href) {
+        window.location.href = data.href.replace("CODE", encodeURIComponent(point.code));
       }
     };
     return {data: {datasets: datasets}, options: options};
