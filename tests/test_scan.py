@@ -146,3 +146,23 @@ def test_the_cli_scans_a_window_and_audits_it_once(sim):
     db.close()
     bad = hailong("--database", str(path), "scan", "--day", "yesterday", check=False)
     assert bad.returncode == 2 and "Not a day" in bad.stderr
+
+
+def test_presence_comes_from_the_persons_own_sign_ins_at_that_counter(sim):
+    path, facts = sim
+    db = storage.connect(path)
+    honest = facts["staff"]["SIM-2"]
+    day = "2026-10-21"
+    # No sign-in data that day for SIM-2; a PIN lockout alone is none either.
+    db.execute("DELETE FROM staff_sessions WHERE staff_id = ? AND substr(local_time, 1, 10) = ?", [honest, day])
+    device, counter = db.execute("SELECT device_id, counter_id FROM votes WHERE staff_id = ? LIMIT 1",
+                                 [honest]).fetchone()
+    db.execute("INSERT INTO staff_sessions (uuid, device_id, seq, counter_id, staff_id, event, local_time, signature,"
+               " digest, received_at) VALUES ('00000000-0000-7000-a000-000000000001', ?, 9999, ?, ?, 'lockout',"
+               " ?, 's', 'd', ?)", [device, counter, honest, f"{day}T09:00:00.000+07:00", storage.timestamp()])
+    votes, _baseline, rows = scan.build_input(db, config(path), *WINDOW)
+    on_day = [i for i, row in enumerate(rows) if row[3] == honest and row[2][:10] == day]
+    assert on_day and {int(votes["present"][i]) for i in on_day} == {-1}
+    others = [i for i, row in enumerate(rows) if not (row[3] == honest and row[2][:10] == day)]
+    assert {int(votes["present"][i]) for i in others} == {1}  # every simulated vote is within its sign-in
+    db.close()

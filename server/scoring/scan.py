@@ -104,6 +104,8 @@ def _presence(db, rows, start, end, timezone):
     days_with_events = set()
     at_counter = collections.defaultdict(lambda: ([], []))
     for staff_id, counter_id, at, event in events:
+        if event not in ("sign_in", "sign_out"):
+            continue  # a PIN lockout signs nobody in or out (docs/kiosk.md)
         days_with_events.add((staff_id, local_day(at, timezone)))
         times, kinds = at_counter[(staff_id, counter_id, local_day(at, timezone))]
         times.append(parse(at).timestamp())
