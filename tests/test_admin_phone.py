@@ -7,7 +7,10 @@ from tests.admin_live import PHONE, people_server, signed_in, submit  # noqa: F4
 
 PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counters/DN-TT-Q1", "/admin/staff",
          "/admin/staff/NV001", "/admin/staff/import", "/admin/devices", "/admin/users", "/admin/users/hr",
-         "/admin/audit", "/account", "/api/docs", "/admin/holidays?year=2026", "/admin/scales"]
+         "/admin/audit", "/account", "/api/docs", "/admin/holidays?year=2026", "/admin/scales",
+         # The evaluation pages.
+         "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/flags?status=all",
+         "/periods", "/objections?status=all"]
 PUBLIC = ["/login", "/enroll?code=WJ6EP-ZYGHP"]
 
 # Each visible tap target with its height; a checkbox is tapped through its label.

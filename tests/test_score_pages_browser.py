@@ -177,3 +177,17 @@ def test_the_civil_servant_sees_their_own_page_and_no_one_elses(scored, browser)
         assert page.locator("#headline .grade").count() == 1
         assert page.goto(f"{scored.url}/scores/staff/NV003?period={month}").status == 403
         assert violations(page, found) == []
+
+
+@pytest.mark.parametrize("lang,title", [("vi", "Báo cáo tháng"), ("en", "Monthly report")])
+def test_the_unit_comparison_links_each_unit_to_its_monthly_report_which_renders(scored, browser, lang, title):
+    month = scored.seeded["last_month"]
+    with signed_in(browser, scored, "manager") as page:
+        found = watch(page)
+        open_page(page, scored, f"/scores/units?period={month}", lang)
+        page.click("#units tr[data-unit='DN-TT'] a[href*='/reports/']")
+        page.wait_for_load_state("load")
+        assert page.url.endswith(f"/reports/DN-TT/{month}")
+        assert page.text_content("h1").startswith(title)
+        assert "Lê Hoàng Phúc" in page.text_content("main")
+        assert violations(page, found) == []

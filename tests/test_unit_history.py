@@ -65,3 +65,24 @@ def test_the_unit_at_a_moment_follows_the_rows(db):
     assert history.unit_at(spans, "2026-05-01T00:00:00.000Z", 9) == 2
     assert history.unit_at(None, "2026-05-01T00:00:00.000Z", 9) == 9
     assert history.unit_at([("2026-05-01T00:00:00.000Z", None, 2)], "2026-01-01T00:00:00.000Z", 9) == 2
+
+
+def test_the_api_and_the_pages_show_where_someone_was_and_when(people):
+    from tests.people import app_for, sign_in
+
+    path, facts = people
+    client = app_for(path, WTF_CSRF_ENABLED=False).test_client()
+    token = {"Authorization": f"Bearer {facts['tokens']['admin']}"}
+    assert client.patch("/api/v1/staff/NV002", json={"unit": "DN-BH"}, headers=token).status_code == 200
+    spans = client.get("/api/v1/staff/NV002", headers=token).json["unit_history"]
+    assert [(s["unit"], s["valid_from"] is None, s["valid_to"] is None) for s in spans] == [
+        ("DN-TT", True, False), ("DN-BH", False, True)]
+    assert client.patch("/api/v1/counters/DN-TT-Q2", json={"unit": "DN-BH"}, headers=token).status_code == 200
+    assert [s["unit"] for s in client.get("/api/v1/counters/DN-TT-Q2", headers=token).json["unit_history"]] == \
+        ["DN-TT", "DN-BH"]
+    sign_in(client, "admin")
+    client.get("/lang/en")
+    page = client.get("/admin/staff/NV002").get_data(as_text=True)
+    assert "Units over time" in page and "from the start" in page
+    assert "Units over time" in client.get("/admin/counters/DN-TT-Q2").get_data(as_text=True)
+    assert "Units over time" not in client.get("/admin/staff/NV001").get_data(as_text=True)  # never moved

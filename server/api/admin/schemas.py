@@ -22,6 +22,12 @@ Name = lambda **kw: Text(  # noqa: E731
 )
 
 
+class UnitSpanSchema(BaseSchema):
+    unit = fields.String(dump_only=True)
+    valid_from = fields.String(dump_only=True, allow_none=True, metadata={"description": "null: since the record began"})
+    valid_to = fields.String(dump_only=True, allow_none=True, metadata={"description": "null: still"})
+
+
 class UnitSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     code = Code(required=True)
@@ -46,6 +52,8 @@ class CounterSchema(BaseSchema):
     active = fields.Boolean(load_default=True)
     created_at = fields.String(dump_only=True)
     updated_at = fields.String(dump_only=True)
+    unit_history = fields.List(fields.Nested(UnitSpanSchema), dump_only=True, metadata={
+        "description": "one counter: the units it belonged to and when"})
 
 
 class CounterUpdateSchema(BaseSchema):
@@ -90,6 +98,8 @@ class StaffSchema(BaseSchema):
     has_photo = fields.Boolean(dump_only=True)
     created_at = fields.String(dump_only=True)
     updated_at = fields.String(dump_only=True)
+    unit_history = fields.List(fields.Nested(UnitSpanSchema), dump_only=True, metadata={
+        "description": "one record: the units they belonged to and when (votes count for the unit of their time)"})
 
 
 class StaffUpdateSchema(BaseSchema):
