@@ -20,7 +20,12 @@ NOW = dt.datetime(2026, 11, 27, 3, tzinfo=dt.timezone.utc)
 
 
 def assert_equal_to_recount(db, timezone=TZ):
-    assert storage.all_rows(db) == rollups.full_recount(db, timezone)
+    daily = storage.all_rows(db)
+    assert daily == rollups.full_recount(db, timezone)
+    monthly = {}
+    for (day, *rest), n in daily.items():
+        monthly[(day[:7], *rest)] = monthly.get((day[:7], *rest), 0) + n
+    assert storage.all_monthly_rows(db) == monthly
 
 
 def test_ho_chi_minh_city_has_one_offset_and_paris_has_two():
