@@ -29,6 +29,7 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/kiosk.py
+	$(PY) bench/scores.py
 
 clean:
 	rm -rf $(VENV) instance bench/work

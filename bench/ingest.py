@@ -1,6 +1,6 @@
 """Ingest benchmark: signed votes per second through a real ``hailong serve``.
 
-Builds a fresh server database in bench/work/ holding 1,000,000 votes, enrolls
+Builds a fresh server database in bench/work/ingest/ holding 1,000,000 votes, enrolls
 bench tablets over HTTP, pre-signs their 100-vote batches, then lets client
 processes POST them over keep-alive connections and counts what the server
 accepted. The same run measures the ceilings the figure is compared with
@@ -46,8 +46,10 @@ def parse_args(argv):
     parser.add_argument("--max-seconds", type=int, default=90, help="Time bound per configuration.")
     parser.add_argument("--sweep", action="store_true", help=f"Try {SWEEP} (workers, threads, clients).")
     parser.add_argument("--no-profile", action="store_true", help="Skip the cProfile of the request path.")
-    parser.add_argument("--keep", action="store_true", help="Keep bench/work/bench.db (about 400 MB).")
-    parser.add_argument("--work-dir", default=WORK, help="Where the run works (default bench/work/, emptied first).")
+    parser.add_argument("--keep", action="store_true", help="Keep bench/work/ingest/bench.db (about 400 MB).")
+    parser.add_argument("--work-dir", default=os.path.join(WORK, "ingest"),
+                        help="Where the run works (default bench/work/ingest/, emptied first; the cached year of"
+                        " bench/work/cache/ is left alone).")
     parser.add_argument("--results", default=report.RESULTS, help="Where to write the results "
                         "(default bench/results.json).")
     args = parser.parse_args(argv)

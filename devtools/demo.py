@@ -30,6 +30,7 @@ import time
 import urllib.request
 
 from devtools import processes
+from devtools.demo_history import write_history
 from devtools.demo_org import write_demo_org
 from devtools.faultproxy import FaultProxy
 from migrations import DEFAULT_SCALE
@@ -184,6 +185,10 @@ class Demo:
         self.say(self.cli(HAILONG, "--database", self.database, "hours", "set-default", DEMO_HOURS,
                           what="hailong hours set-default"))
         self.people(org)
+        history = write_history(self.database)  # TIMEZONE: the default, Asia/Ho_Chi_Minh
+        self.say(f"Wrote {history['votes']:,} signed past votes since {history['first_day']} from"
+                 f" {history['devices']} retired history tablets, so the HR pages have months to show"
+                 f" (devtools/demo_history.py).")
         if not processes.port_free(self.port):
             wanted, self.port = self.port, processes.free_port()
             self.say(f"Port {wanted} is taken; using {self.port} instead.")

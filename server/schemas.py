@@ -97,3 +97,14 @@ class Day(fields.Date):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value
+
+
+def flat_messages(messages, prefix=""):
+    """marshmallow's nested errors (``{"levels": {0: {"value": [...]}}}``) as ``{"levels.0.value": [...]}``,
+    for a form or a command line that shows one field path per message."""
+    if isinstance(messages, dict):
+        flat = {}
+        for name, inner in messages.items():
+            flat.update(flat_messages(inner, f"{prefix}.{name}" if prefix else str(name)))
+        return flat
+    return {prefix or "_schema": list(messages) if isinstance(messages, list) else [messages]}

@@ -277,7 +277,7 @@ SETTINGS = (
     # Evaluation: rollups, scores and periods (issue 9; server/scoring/, docs/scoring.md, docs/hr.md).
     Setting("JOBS_ROLLUP_SECONDS", 60, "How often `hailong jobs` adds new votes to the daily rollups (and makes"
             " revisions of closed periods that got late votes).", positive),
-    Setting("ROLLUP_CHUNK_VOTES", 20_000, "Votes added to the rollups per write transaction: the ingest waits at"
+    Setting("ROLLUP_CHUNK_VOTES", 5_000, "Votes added to the rollups per write transaction: the ingest waits at"
             " most one chunk for the write lock.", positive),
     Setting("SCORE_MIN_VOTES", 30, "Fewest votes (counted) in a period for a grade; below it the grade is"
             " \"insufficient data\".", not_negative),
@@ -346,6 +346,13 @@ SETTINGS = (
         day_of_month,
     ),
     Setting("REPORT_HOUR", 7, "Local hour (0-23, TIMEZONE) on REPORT_DAY at which the reports are sent.", hour),
+    # The nightly anomaly scan (issue 9; server/scoring/scan.py, docs/hr.md, docs/scoring.md).
+    Setting("SCAN_HOUR", 2, "Local hour (0-23, TIMEZONE) at which `hailong jobs` scans the day before for"
+            " anomalies (and any day missed since the last scan, up to a week).", hour),
+    Setting("SCAN_FDR_PERCENT", 5, "The scan flags a finding when its Benjamini-Hochberg q-value is at most this"
+            " percentage: the share of a night's flags expected to be false alarms on honest staff.", percent),
+    Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
+            " votes per hour of the week are normal for them.", positive),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -26,9 +26,26 @@ def raise_flag(db, vote_uuid, kind="burst", key=None, severity="high"):
 
 
 def flag_both(path):
-    """``{"in": id, "out": id}``: a flag in the test users' scope and one outside it."""
+    """``{"in": id, "out": id, "in2": id}``: flags in the test users' scope (NV001's) and one outside it."""
     db = storage.connect(path)
     try:
-        return {"in": raise_flag(db, IN_VOTE), "out": raise_flag(db, OUT_VOTE)}
+        return {"in": raise_flag(db, IN_VOTE), "out": raise_flag(db, OUT_VOTE),
+                "in2": raise_flag(db, IN_VOTE, kind="off_hours")}
+    finally:
+        db.close()
+
+
+def object_to_both(path, flags):
+    """``{"in": id, "out": id}``: NV001's objection to their flag "in", NV004's to theirs (out of scope)."""
+    db = storage.connect(path)
+    try:
+        admin = db.execute("SELECT id FROM users WHERE username = 'admin'").fetchone()[0]
+        out = {}
+        with storage.write_transaction(db):
+            for side in ("in", "out"):
+                staff_id = db.execute("SELECT staff_id FROM flags WHERE id = ?", [flags[side]]).fetchone()[0]
+                out[side] = flag_storage.insert_objection(db, staff_id, flags[side], None, "Tôi không tự bấm.",
+                                                          storage.timestamp(), admin)
+        return out
     finally:
         db.close()

@@ -132,16 +132,39 @@ def build(path, tmp_path):
     with storage.write_transaction(db):  # DN-BH has opening hours of its own; DN-TT inherits the default
         calendar_storage.set_hours(db, storage.org.unit_by_code(db, "DN-BH")["id"], {5: [("07:00", "11:30")]})
     facts["alerts"] = {side: add_alert(db, counter) for side, counter in (("in", "DN-TT-Q1"), ("out", "DN-BH-Q1"))}
-    from tests.flagged import flag_both  # issue 9: a flag about NV001 (in scope) and one about NV004 (out)
+    from tests.flagged import flag_both, object_to_both  # issue 9: flags and objections, NV001's (in), NV004's (out)
 
     db.close()
     facts["flags"] = flag_both(path)
+    facts["objections"] = object_to_both(path, facts["flags"])
     db = storage.connect(path)
+    facts.update(score_periods(db))
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
     db.close()
     return facts
+
+
+def this_and_last_month(moment=None):
+    """The local month now (``2026-11``) and the one before, in the default TIMEZONE."""
+    from server.scoring.days import local_day
+
+    today = local_day(storage.timestamp(moment), "Asia/Ho_Chi_Minh")
+    year, month = int(today[:4]), int(today[5:7])
+    last = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    return today[:7], last
+
+
+def score_periods(db):
+    """Rollups of the votes above, and last month closed for the whole organisation (scores, periods)."""
+    from server.manage import periods
+    from server.scoring import rollups
+
+    rollups.roll_up(db, "Asia/Ho_Chi_Minh")
+    month, last_month = this_and_last_month()
+    periods.close_period(db, cli_actor(), last_month)
+    return {"month": month, "last_month": last_month}
 
 
 def copy_db(template, target):
@@ -165,8 +188,10 @@ def snapshot(db):
         "holidays": "SELECT day, name_vi, name_en FROM holidays ORDER BY day",
         "scales": "SELECT version, levels, reasons FROM rating_scales ORDER BY version",
         "alerts": "SELECT id, acknowledged_at FROM alerts ORDER BY id",
+        "periods": "SELECT kind, key, unit_id FROM periods ORDER BY id",
         "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
         "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
+        "objections": "SELECT id, status, answer FROM objections ORDER BY id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

@@ -74,9 +74,11 @@ def _cheat_day(rng, day, extra):
     return day * DAY + np.concatenate(times)
 
 
-def simulate(seed, units=6, staff_per_unit=10, baseline_weeks=8, window_days=30, cheaters=(), extra_per_day=10):
+def simulate(seed, units=6, staff_per_unit=10, baseline_weeks=8, window_days=30, cheaters=(), extra_per_day=10,
+             with_squares=True):
     """(votes for the scan window, baseline, set of bad devices): a month of votes after
-    ``baseline_weeks`` weeks of history. ``cheaters``: staff ids (0-based) that self-vote."""
+    ``baseline_weeks`` weeks of history. ``cheaters``: staff ids (0-based) that self-vote.
+    The baseline carries each person's sum of squared weekly counts unless ``with_squares`` is False."""
     rng = np.random.default_rng(seed)
     first_window_day = baseline_weeks * 7
     days = first_window_day + window_days
@@ -102,7 +104,11 @@ def simulate(seed, units=6, staff_per_unit=10, baseline_weeks=8, window_days=30,
             taps = local[rng.random(local.size) < 0.005] + rng.uniform(1, 3)
             how = ((local // DAY).astype(int) % 7) * 24 + ((local % DAY) // 3600).astype(int)
             history = local < first_window_day * DAY
-            hourly[staff_id] = (np.bincount(how[history], minlength=168).astype(float), float(baseline_weeks))
+            week = (local[history] // (7 * DAY)).astype(int)
+            weekly = np.zeros((baseline_weeks, 168))
+            np.add.at(weekly, (week, how[history]), 1)
+            hourly[staff_id] = (weekly.sum(axis=0), float(baseline_weeks),
+                                (weekly ** 2).sum(axis=0) if with_squares else None)
             window = local[~history]
             taps = taps[taps >= first_window_day * DAY]
             honest = np.concatenate([window, taps])

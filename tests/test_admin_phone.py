@@ -7,7 +7,10 @@ from tests.admin_live import PHONE, people_server, signed_in, submit  # noqa: F4
 
 PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counters/DN-TT-Q1", "/admin/staff",
          "/admin/staff/NV001", "/admin/staff/import", "/admin/devices", "/admin/users", "/admin/users/hr",
-         "/admin/audit", "/account", "/api/docs"]
+         "/admin/audit", "/account", "/api/docs", "/admin/holidays?year=2026", "/admin/scales",
+         # The evaluation pages.
+         "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/flags?status=all",
+         "/periods", "/objections?status=all"]
 PUBLIC = ["/login", "/enroll?code=WJ6EP-ZYGHP"]
 
 # Each visible tap target with its height; a checkbox is tapped through its label.
@@ -54,7 +57,9 @@ def test_the_folded_menu_opens_to_44_px_items(phone, people_server):
     assert phone.text_content("header summary").strip() == "Trình đơn"
     phone.click("header summary")
     items = phone.locator("header nav a, header nav button")
-    assert items.count() == 10  # eight areas (holidays and alerts since issue 9), the account, sign out
+    # Ranking and flags (the dashboard is the brand's link); six admin areas, holidays, scales, alerts;
+    # the account, sign out.
+    assert items.count() == 13
     assert all(box["height"] >= 44 for box in (item.bounding_box() for item in items.all()))
     phone.click("header nav a:has-text('Thiết bị')")
     phone.wait_for_url(people_server.url + "/admin/devices")

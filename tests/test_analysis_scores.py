@@ -182,3 +182,12 @@ def test_grades_are_configurable():
         Params(grades=(Grade("a", 0.5, "A", "A"), Grade("b", 0.6, "B", "B")))
     assert Params().as_dict()["grades"][0] == {"code": "excellent", "threshold": 0.95,
                                               "name_vi": DEFAULT_GRADES[0].name_vi, "name_en": "Excellent"}
+
+
+def test_a_prior_as_plain_data_has_every_field_of_the_prior():
+    import dataclasses
+
+    from analysis.scores import Prior
+
+    prior = Prior(alpha=18.0, beta=2.0, mean=0.9, strength=20.0, capped=False, method="fit", staff=12)
+    assert prior.as_dict() == dataclasses.asdict(prior)

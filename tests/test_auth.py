@@ -9,7 +9,7 @@ def test_signing_in_sets_a_secure_httponly_samesite_cookie_and_opens_the_pages(p
     client = app_for(path, DEVELOPMENT=False).test_client()
     response = sign_in(client, "admin")
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    assert client.get("/").headers["Location"] == "/admin/units"
+    assert client.get("/").headers["Location"] == "/dashboard"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
     assert client.get("/admin/units").status_code == 200

@@ -53,3 +53,21 @@ def test_the_kiosk_bench_runs_and_writes_the_keys_of_bench_kiosk_results_json(tm
     assert data["taps"] == 5
     committed = json.loads((ROOT / "bench" / "kiosk_results.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
+
+
+def test_the_scores_bench_runs_and_writes_the_keys_of_bench_scores_json(tmp_path):
+    results = tmp_path / "scores.json"
+    out = run_bench("scores.py", "--votes", 3000, "--repeat", 1, "--page-requests", 2,
+                    "--cache", tmp_path / "cache", "--results", results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert data["data"]["votes"] == 3000
+    assert data["same_counts_both_ways"] is True, out
+    committed = json.loads((ROOT / "bench" / "scores.json").read_text(encoding="utf-8"))
+    assert keys(data) == keys(committed)
+
+
+def test_the_paired_ingest_comparison_runs_between_two_revisions():
+    out = run_bench("compare_ingest.py", "--base", "HEAD", "--rounds", 1, "--preload", 500, "--batches", 1)
+    summary = json.loads(out[out.index("{"):])
+    assert summary["base"] == "HEAD" and summary["new"] == "working tree"
+    assert summary["cpu"]["new_median"] > 0 and len(summary["cpu"]["ratios"]) == 1

@@ -77,14 +77,29 @@ def test_moments_may_be_epoch_seconds_stored_text_or_datetimes():
     moment = local(25, 9)
     text = moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     mask = calendar.open_mask(cal, [3, 3, 3, 4], [moment.timestamp(), text, moment, local(25, 12).timestamp()])
-    assert mask == [True, True, True, False]
+    assert mask.tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize("zone", [ZONE, "Europe/Berlin"])  # Berlin: the vectorised path across DST changes
+def test_the_vectorised_mask_agrees_with_is_open_vote_by_vote(zone):
+    import numpy as np
+
+    cal = calendar.Calendar(DEFAULT + [(2, 5, "07:00", "11:30"), (4, 6, "00:00", "24:00")], PARENTS,
+                            ["2026-03-30", "2026-10-26"], zone)
+    rng = np.random.default_rng(7)
+    moments = np.concatenate([rng.uniform(1.7745e9, 1.7775e9, 3000),  # around the end of March 2026
+                              rng.uniform(1.7923e9, 1.7953e9, 3000)])  # around the end of October 2026
+    units = rng.integers(1, 5, len(moments))
+    expected = [cal.is_open(int(unit), float(moment)) for unit, moment in zip(units, moments)]
+    assert cal.open_mask(units, moments).tolist() == expected
+    assert 0 < sum(expected) < len(expected)
 
 
 def test_open_mask_reads_the_database_when_given_one(db):
     calendar_actions.import_holidays(db, cli_actor())
     national_day = dt.datetime(2026, 9, 2, 3, tzinfo=dt.timezone.utc)  # 10:00 local, a Wednesday
     ordinary = dt.datetime(2026, 9, 9, 3, tzinfo=dt.timezone.utc)
-    assert calendar.open_mask(db, [None, None], [national_day, ordinary]) == [False, True]
+    assert calendar.open_mask(db, [None, None], [national_day, ordinary]).tolist() == [False, True]
 
 
 def test_the_shipped_holidays_hold_the_tet_breaks_and_national_days():

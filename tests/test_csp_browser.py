@@ -13,7 +13,9 @@ from tests.kiosk_live import KioskTablet
 
 PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counters/DN-TT-Q1", "/admin/staff",
          "/admin/staff/NV001", "/admin/staff/import", "/admin/devices", "/admin/users", "/admin/users/hr",
-         "/admin/audit", "/account", "/api/docs", "/enroll?code=WJ6EP-ZYGHP", "/admin/nothing-here"]
+         "/admin/audit", "/account", "/api/docs", "/enroll?code=WJ6EP-ZYGHP", "/admin/nothing-here",
+         # The evaluation pages (their charts are checked with months of votes in test_score_pages_browser.py).
+         "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/periods", "/objections"]
 LISTEN = """document.addEventListener('securitypolicyviolation', e => {
     (window.__violations = window.__violations || []).push(e.violatedDirective + ' ' + e.blockedURI);
 });"""

@@ -102,7 +102,7 @@ def test_the_insecure_http_trial_lets_that_browser_sign_in_and_says_so(browser, 
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_load_state()
-            assert page.url.endswith("/admin/units")
+            assert page.url.endswith("/dashboard")
         finally:
             context.close()
 

@@ -6,6 +6,7 @@ so a new writing endpoint, form or command without a case here fails.
 """
 
 import io
+import json
 
 import click
 import pytest
@@ -17,6 +18,9 @@ from tests.people import NEW_PNG, app_for, sign_in, signed_in
 
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 PASSWORD = "correct horse battery staple"
+SCALE = {"levels": [{"value": 2, "label_vi": "Hài lòng", "label_en": "Satisfied", "satisfied": True},
+                    {"value": 1, "label_vi": "Không hài lòng", "label_en": "Dissatisfied", "satisfied": False}],
+         "reasons": []}
 
 
 def audit_rows(path):
@@ -71,14 +75,23 @@ def api_cases(facts):
          "add_holiday"),
         ("admin_calendar.remove_holiday", "DELETE", "/api/v1/holidays/2026-09-02", None, "remove_holiday"),
         ("admin_calendar.import_holidays", "POST", "/api/v1/holidays/import", None, "import_holidays"),
+        ("admin_scales.publish", "POST", "/api/v1/scales", SCALE, "publish_scale"),
         ("admin_alerts.ack", "POST", f"/api/v1/alerts/{facts['alerts']['in']}/ack", None, "acknowledge"),
+        ("admin_scores.close", "POST", "/api/v1/periods", {"period": facts.get("last_month"), "unit": "DN-TT"},
+         "close"),
         ("admin_flags.review", "POST", "/api/v1/flags/{flag}/review", {"decision": "dismiss", "reason": "checked"},
          "review"),
+        ("admin_objections.answer", "POST", "/api/v1/objections/{objection}/answer",
+         {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        ("admin_objections.create", "POST", "/api/v1/objections", {"flag": "{flag2}", "text": "I served them"},
+         "create"),
     ]
 
 
 # Only a signed-in session may do these (never a token): they run as the signed-in admin.
 SESSION_ONLY = {"admin_account.change_password", "admin_account.create_token"}
+# Only a civil servant's own account does these: they run as the staff user's token.
+STAFF_ONLY = {"admin_objections.create"}
 
 
 API_ENDPOINTS = [case[0] for case in api_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
@@ -103,6 +116,15 @@ def test_each_api_write_leaves_one_entry_by_the_token(people, endpoint):
         url = url.replace("{assignment}", str(_assignment(path)))
     url = url.replace("{own_token}", str(facts["token_ids"]["admin"])).replace("{hr_token}", str(facts["token_ids"]["hr"]))
     url = url.replace("{flag}", str(facts["flags"]["in"]))
+    url = url.replace("{objection}", str(facts["objections"]["in"]))
+    if endpoint in STAFF_ONLY:  # only a civil servant's own account objects: as the staff user's token
+        token = facts["tokens"]["staff"]
+        payload = {**payload, "flag": facts["flags"]["in2"]}
+        before = audit_rows(path)
+        response = _api_request(client, method, url, payload, token)
+        assert response.status_code < 300, response.get_data(as_text=True)
+        assert audit_rows(path)[len(before):] == [("token", "staff", action)]
+        return
     before = audit_rows(path)
     if endpoint in SESSION_ONLY:
         client, csrf = signed_in(path, "admin")
@@ -190,11 +212,24 @@ def page_cases(facts):
         ("web_calendar.holidays:remove", "/admin/holidays", {"action": "remove", "day": "2026-09-02"},
          "remove_holiday"),
         ("web_calendar.holidays:import", "/admin/holidays", {"action": "import"}, "import_holidays"),
+        ("web_scales.list_", "/admin/scales", {"scale": json.dumps(SCALE), "note": "two levels"}, "publish_scale"),
         ("web_alerts.ack", f"/alerts/{facts['alerts']['in']}/ack", {}, "acknowledge"),
+        # The evaluation pages (issue 9): a flag's review, closing a period.
+        ("web_flags.flag", f"/flags/{facts['flags']['in']}", {"decision": "confirm", "reason": "misuse"}, "review"),
+        ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
+        ("web_objections.objection", f"/objections/{facts['objections']['in']}",
+         {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        # As the civil servant themselves (STAFF_PAGES): an objection to their second flag.
+        ("web_me.me", "/me", {"about": f"flag:{facts['flags']['in2']}", "text": "Tôi đã phục vụ họ"}, "create"),
     ]
 
 
-PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1}})]
+# Only a civil servant's own account files an objection: signed in as the staff user.
+STAFF_PAGES = {"web_me.me"}
+
+
+PAGE_CASES = [case[0] for case in page_cases({"devices": {"in": "d"}, "hr_role_id": 1, "alerts": {"in": 1},
+                                              "flags": {"in": 1, "in2": 2}, "objections": {"in": 1}})]
 
 
 @pytest.mark.parametrize("case", PAGE_CASES)
@@ -207,7 +242,8 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
         assert sign_in(client, "admin").status_code == 302
         assert audit_rows(path)[len(before):] == [("user", "admin", action)]
         return
-    sign_in(client, "admin")
+    user = "staff" if case in STAFF_PAGES else "admin"
+    sign_in(client, user)
     form = dict(form)
     if form.get("token_id") in ("{own_token}", "{hr_token}"):
         form["token_id"] = str(facts["token_ids"]["admin" if form["token_id"] == "{own_token}" else "hr"])
@@ -222,7 +258,7 @@ def test_each_page_form_leaves_one_entry_by_the_signed_in_user(people, case):
     before = audit_rows(path)
     response = client.post(url, data=form, content_type="multipart/form-data")
     assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
-    assert audit_rows(path)[len(before):] == [("user", "admin", action)]
+    assert audit_rows(path)[len(before):] == [("user", user, action)]
 
 
 def _hidden(page, name):
@@ -256,15 +292,20 @@ CLI_WRITES = {
     "hailong holidays add": (["holidays", "add", "2026-12-31", "Nghỉ"], None, "add_holiday"),
     "hailong holidays remove": (["holidays", "remove", "2026-09-02"], None, "remove_holiday"),
     "hailong holidays import": (["holidays", "import"], None, "import_holidays"),
+    "hailong scale publish": (["scale", "publish", "{scale}"], None, "publish_scale"),
     "hailong user update": (["user", "update", "--username", "nobody", "--staff", "NV002"], None, "update"),
+    "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
+    "hailong scan": (["scan", "--day", "2026-10-20"], None, "scan"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
                  "hailong flags list", "hailong flags show",
-                 "hailong hours show", "hailong holidays list"}
+                 "hailong hours show", "hailong holidays list", "hailong scale list"}
 # Sending a test mail changes nothing stored (it bypasses the outbox); a report is read only.
 CLI_READ_ONLY |= {"hailong email test", "hailong report"}
+# Scores and closed periods read (a closing is audited as `hailong period close`).
+CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -285,8 +326,10 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     argv, stdin, action = CLI_WRITES[command]
     (tmp_path / "org.csv").write_bytes(ORG_CSV)
     (tmp_path / "p.png").write_bytes(NEW_PNG)
+    (tmp_path / "scale.json").write_text(json.dumps(SCALE), encoding="utf-8")
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
-              "{flag}": str(facts["flags"]["in"])}
+              "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"]),
+              "{scale}": str(tmp_path / "scale.json")}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
     hailong("--database", str(path), *argv, input=stdin)

@@ -4,7 +4,7 @@ revision 2, 3, ...; every revision stays readable; the scores of a closed period
 import pytest
 
 from server import jobs
-from server.errors import Conflict, Invalid
+from server.errors import Conflict, Invalid, NotFound
 from server.manage import periods as period_actions
 from server.manage import scores as score_actions
 from server.manage.actor import cli_actor
@@ -100,12 +100,14 @@ def test_a_flag_review_that_changes_a_closed_period_makes_a_revision(db):
     first = score_actions.period_scores(db, cli_actor(), "2026-10", settings=SETTINGS)
     sa1 = next(r for r in first["staff"] if r["code"] == "SA1")
     assert (sa1["n"], sa1["flagged"], sa1["excluded"]) == (9, 3, 0)
+    flag(db, votes[20:22], "open", ids["staff"]["SA2"])  # a new flag on the closed month
+    assert [r["reason"] for r in step(db)["revisions"]] == ["2 votes newly flagged"]
     review(db, flag_id, "confirmed")
     done = step(db)
     assert [r["reason"] for r in done["revisions"]] == ["3 votes changed standing after a flag review"]
     second = score_actions.period_scores(db, cli_actor(), "2026-10", settings=SETTINGS)
     sa1 = next(r for r in second["staff"] if r["code"] == "SA1")
-    assert (second["period"]["revision"], sa1["n"], sa1["flagged"], sa1["excluded"]) == (2, 9, 0, 3)
+    assert (second["period"]["revision"], sa1["n"], sa1["flagged"], sa1["excluded"]) == (3, 9, 0, 3)
     with_flagged = score_actions.period_scores(db, cli_actor(), "2026-10", include_flagged=True, settings=SETTINGS)
     assert next(r for r in with_flagged["staff"] if r["code"] == "SA1")["n"] == 9
 
@@ -118,3 +120,47 @@ def test_closing_audits_one_entry_and_the_job_audits_its_revision(db):
     step(db)
     rows = db.execute("SELECT actor_kind, action, object_type, object_id FROM audit_log ORDER BY id").fetchall()
     assert rows == [("cli", "close", "period", "2026-10@A"), ("job", "revise", "period", "2026-10@A")]
+
+
+def test_hrs_review_of_a_flag_on_a_closed_month_makes_a_revision_through_the_real_review(db):
+    from server.manage import flags as flag_actions
+    from server.storage import flags as flag_storage
+    from server.storage import rollups as rollup_storage
+    from server.storage import timestamp, write_transaction
+
+    ids = make_org(db)
+    votes = october(db, ids)
+    with write_transaction(db):  # the scan's way: the flag, its votes, their days marked dirty
+        flag_id, _ = flag_storage.insert_flag(db, {
+            "key": "burst|test", "kind": "burst", "severity": "high", "staff_id": ids["staff"]["SA3"],
+            "unit_id": ids["units"]["A"], "counter_id": None, "device_id": None, "first_at": None, "last_at": None,
+            "test": "poisson", "statistic": 9.0, "p_value": 1e-6, "q_value": 1e-5, "n_votes": 4, "detail": {},
+            "created_at": timestamp()})
+        flag_storage.add_flag_votes(db, flag_id, votes[24:28])
+        rollup_storage.mark_dirty(db, flag_actions.dirty_pairs(db, flag_id, SETTINGS["TIMEZONE"]))
+    step(db)
+    period_actions.close_period(db, cli_actor(), "2026-10", settings=SETTINGS)
+    flag_actions.review_flag(db, cli_actor(), flag_id, "dismiss", "the citizen confirmed it", SETTINGS)
+    done = step(db)
+    assert [r["reason"] for r in done["revisions"]] == ["4 votes changed standing after a flag review"]
+    first, second = (period_actions.period_revision(db, cli_actor(), "2026-10", n, settings=SETTINGS) for n in (1, 2))
+    sa3 = [next(r for r in rev["staff"] if r["code"] == "SA3") for rev in (first, second)]
+    assert [(r["n"], r["flagged"]) for r in sa3] == [(8, 4), (12, 0)]
+
+
+def test_a_civil_servant_sees_the_periods_closed_for_their_unit_and_reads_only_their_row(db):
+    from server.manage.actor import Actor
+
+    ids = make_org(db)
+    october(db, ids)
+    for unit in ("A", "B"):
+        period_actions.close_period(db, cli_actor(), "2026-10", unit, settings=SETTINGS)
+    me = Actor(kind="user", name="sa1", roles=[{"role": "staff", "unit_id": None}], staff_id=ids["staff"]["SA1"],
+               user_id=None)
+    assert [(p["key"], p["unit"]) for p in period_actions.list_periods(db, me)] == [("2026-10", "A")]
+    mine = period_actions.period_revision(db, me, "2026-10", 1, settings=SETTINGS)
+    assert [r["code"] for r in mine["staff"]] == ["SA1"] and mine["units"] == [] and mine["total"] is None
+    scores = score_actions.period_scores(db, me, "2026-10", settings=SETTINGS)
+    assert [r["code"] for r in scores["staff"]] == ["SA1"] and scores["period"]["closed"] is True
+    with pytest.raises(NotFound):
+        score_actions.period_scores(db, me, "2026-10", "B", settings=SETTINGS)

@@ -30,21 +30,30 @@ ALLOWED = {
     "users": {"admin"},
     "audit.read": {"admin", "auditor"},
     "calendar.write": {"admin"},
+    "scales.write": {"admin"},
     "alerts.read": {"admin", "manager", "hr"},
     "alerts.write": {"admin", "manager", "hr"},
+    # Scores: a staff-role account reads its own (its own record, its own unit); closing is HR's.
+    "scores": {"admin", "manager", "hr", "auditor", "staff"},
+    "periods.close": {"admin", "hr"},
     # Issue 9. The staff role reads its own flags (NV001's, the "in" flag) and nobody else's.
     "flags.read": {"admin", "manager", "hr", "auditor", "staff"},
     "flags.review": {"admin", "hr"},
+    "objections.read": {"admin", "manager", "hr", "auditor", "staff"},
+    "objections.write": {"staff"},  # only a civil servant's own account objects
+    "objections.answer": {"admin", "hr"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
-DENIED_AS = {"users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
+DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
 OUT_SECRETS = ("DN-BH", "NV004", "NV006", "Phạm Thị Thu Trang", "Bộ phận Một cửa")
 
 # What a list must show to a caller whose roles are on DN-TT.
 IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": "NV001",
               "list devices": "DN-TT-Q1", "audit log": "NV001", "votes": "NV001", "incidents": "incidents",
               "default hours": "Mon-Fri 07:00-11:30,13:00-17:00", "list holidays": "2026-09-02",
-              "list alerts": "DN-TT-Q1", "list flags": "NV001"}
+              "list scales": "long_wait", "get scale": "long_wait",
+              "list alerts": "DN-TT-Q1", "list flags": "NV001", "list scores": "DN-TT",
+              "list periods": "last_vote_id"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -54,9 +63,20 @@ def endpoints(facts):
     Lists have no out-of-scope path: their check is that out-of-scope rows are absent.
     """
     dev_in, dev_out = facts["devices"]["in"], facts["devices"]["out"]
-    role, flags = facts["hr_role_id"], facts["flags"]
+    role, flags, objections = facts["hr_role_id"], facts["flags"], facts["objections"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
+    month, last = facts["month"], facts["last_month"]
     return [
+        ("list scores", "scores", "GET", f"/api/v1/scores?period={month}", None, None, None, 200, None),
+        ("unit scores", "scores", "GET", f"/api/v1/scores?period={month}&unit=DN-TT",
+         f"/api/v1/scores?period={month}&unit=DN-BH", None, None, 200, 404),
+        ("staff scores", "scores", "GET", f"/api/v1/staff/NV001/scores?period={month}",
+         f"/api/v1/staff/NV004/scores?period={month}", None, None, 200, 404),
+        ("list periods", "scores", "GET", "/api/v1/periods", None, None, None, 200, None),
+        ("get revision", "scores", "GET", f"/api/v1/periods/{last}/revisions/1",
+         f"/api/v1/periods/{last}/revisions/1?unit=DN-BH", None, None, 200, 404),
+        ("close period", "periods.close", "POST", "/api/v1/periods", "/api/v1/periods",
+         {"period": last, "unit": "DN-TT"}, {"period": last, "unit": "DN-BH"}, 201, 404),
         ("me", "me", "GET", "/api/v1/me", None, None, None, 200, None),
         ("my tokens", "me", "GET", "/api/v1/me/tokens", None, None, None, 200, None),
         ("list units", "units.read", "GET", "/api/v1/units", None, None, None, 200, None),
@@ -123,6 +143,11 @@ def endpoints(facts):
          {"day": "2026-12-31", "name_vi": "Nghỉ"}, None, 201, None),
         ("remove holiday", "calendar.write", "DELETE", "/api/v1/holidays/2026-09-02", None, None, None, 204, None),
         ("import holidays", "calendar.write", "POST", "/api/v1/holidays/import", None, None, None, 200, None),
+        ("list scales", "units.read", "GET", "/api/v1/scales", None, None, None, 200, None),
+        ("get scale", "units.read", "GET", "/api/v1/scales/1", None, None, None, 200, None),
+        ("publish scale", "scales.write", "POST", "/api/v1/scales", None,
+         {"levels": [{"value": 2, "label_vi": "Có", "label_en": "Yes", "satisfied": True},
+                     {"value": 1, "label_vi": "Không", "label_en": "No", "satisfied": False}]}, None, 201, None),
         ("list alerts", "alerts.read", "GET", "/api/v1/alerts", None, None, None, 200, None),
         ("get alert", "alerts.read", "GET", f"/api/v1/alerts/{alert_in}", f"/api/v1/alerts/{alert_out}",
          None, None, 200, 404),
@@ -134,6 +159,14 @@ def endpoints(facts):
         ("review flag", "flags.review", "POST", f"/api/v1/flags/{flags['in']}/review",
          f"/api/v1/flags/{flags['out']}/review", {"decision": "confirm", "reason": "r"},
          {"decision": "confirm", "reason": "r"}, 200, 404),
+        ("list objections", "objections.read", "GET", "/api/v1/objections", None, None, None, 200, None),
+        ("get objection", "objections.read", "GET", f"/api/v1/objections/{objections['in']}",
+         f"/api/v1/objections/{objections['out']}", None, None, 200, 404),
+        ("file objection", "objections.write", "POST", "/api/v1/objections", None,
+         {"flag": flags["in2"], "text": "Giờ nghỉ trưa tôi vẫn phục vụ."}, None, 201, None),
+        ("answer objection", "objections.answer", "POST", f"/api/v1/objections/{objections['in']}/answer",
+         f"/api/v1/objections/{objections['out']}/answer", {"decision": "rejected", "answer": "a"},
+         {"decision": "rejected", "answer": "a"}, 200, 404),
     ]
 
 
@@ -142,7 +175,7 @@ SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
     "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag", "unit hours",
-    "set unit hours",
+    "set unit hours", "unit scores", "staff scores", "get revision", "close period",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -152,7 +185,8 @@ NAMES = [
     "revoke user token", "audit log", "votes",
     "incidents", "list alerts", "get alert", "ack alert", "list flags", "get flag", "review flag",
     "default hours", "set default hours", "unit hours", "set unit hours", "list holidays",
-    "add holiday", "remove holiday", "import holidays",
+    "add holiday", "remove holiday", "import holidays", "list scales", "get scale", "publish scale",
+    "list scores", "unit scores", "staff scores", "list periods", "get revision", "close period",
 ]
 CASES = [
     (name, role, scope)

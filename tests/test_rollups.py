@@ -20,7 +20,12 @@ NOW = dt.datetime(2026, 11, 27, 3, tzinfo=dt.timezone.utc)
 
 
 def assert_equal_to_recount(db, timezone=TZ):
-    assert storage.all_rows(db) == rollups.full_recount(db, timezone)
+    daily = storage.all_rows(db)
+    assert daily == rollups.full_recount(db, timezone)
+    monthly = {}
+    for (day, *rest), n in daily.items():
+        monthly[(day[:7], *rest)] = monthly.get((day[:7], *rest), 0) + n
+    assert storage.all_monthly_rows(db) == monthly
 
 
 def test_ho_chi_minh_city_has_one_offset_and_paris_has_two():
@@ -128,3 +133,35 @@ def test_a_vote_the_ingest_has_not_attributed_stops_the_rollup_before_it(db):
 @pytest.mark.parametrize("text", ["2026-10-31T16:59:59.999Z", "2026-10-31T17:00:00.000Z"])
 def test_python_and_sql_agree_on_the_local_day(db, text):
     assert days.local_day(text, TZ) == db.execute("SELECT date(?, '+420 minutes')", [text]).fetchone()[0]
+
+
+def test_hailong_jobs_keeps_the_rollups_and_revises_a_closed_period_in_its_own_process(db, db_path, tmp_path):
+    import time
+
+    from devtools.processes import Jobs
+    from server.manage import periods
+    from server.manage.actor import cli_actor
+
+    ids = make_org(db)
+    random_votes(db, ids, seeded(8), 60)
+    periods.close_period(db, cli_actor(), "2026-10", settings={**SETTINGS, **_defaults()})
+    add_vote(db, ids, "SA1", "A-Q1", "2026-10-15T03:00:00.000Z")  # late, for the closed month
+    process = Jobs(db_path, log_path=tmp_path / "jobs.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not db.execute(
+                "SELECT 1 FROM period_revisions WHERE revision = 2").fetchone():
+            time.sleep(0.2)
+    finally:
+        process.stop()
+    assert storage.watermark(db) == db.execute("SELECT MAX(id) FROM votes").fetchone()[0]
+    assert_equal_to_recount(db)
+    assert db.execute("SELECT reason FROM period_revisions ORDER BY revision").fetchall() == [("closed",),
+                                                                                           ("1 late vote",)]
+    assert "closed period 2026-10 (unit all): revision 2, 1 late vote" in process.log_text()
+
+
+def _defaults():
+    from server.settings import DEFAULTS
+
+    return {k: v for k, v in DEFAULTS.items() if k not in SETTINGS}

@@ -26,11 +26,20 @@ def register(cli):
     cli.add_command(users.user)
     cli.add_command(calendar.hours)
     cli.add_command(calendar.holidays)
+    from server.commands import scales  # issue 9: rating-scale versions
+
+    cli.add_command(scales.scale)
     from server.commands import flags  # issue 9: flags and their review, the anomaly scan
 
     cli.add_command(flags.flags)
+    cli.add_command(flags.scan)
     # Alerts, email, monthly reports (issue 9).
     from server.commands import email, reports
 
     cli.add_command(email.email_group)
+    # Scores and periods (issue 9).
+    from server.commands import scores
+
+    cli.add_command(scores.scores)
+    cli.add_command(scores.period)
     cli.add_command(reports.report)

@@ -91,3 +91,41 @@ def review(obj, flag_id, decision, reason):
         raise click.UsageError("Give --confirm or --dismiss.")
     flag = review_flag(obj.db(), cli_actor(), flag_id, decision, reason, obj.config)
     click.echo(f"Flag {flag['id']} {flag['status']}.")
+
+
+@click.command()
+@click.option("--day", help="Scan this local day (YYYY-MM-DD); default yesterday.")
+@click.option("--from", "day_from", help="First local day of a window scanned as one (with --to).")
+@click.option("--to", "day_to", help="Last local day of the window.")
+@click.pass_obj
+def scan(obj, day, day_from, day_to):
+    """Run the anomaly scan over one day or a window of days now, and store its flags (audited as cli).
+
+    A window is tested as one (a month finds a steady excess a single day cannot); running the same
+    window again finds the flags it raised before instead of making new ones.
+
+    Example: hailong scan --from 2026-10-01 --to 2026-10-31
+    """
+    import datetime as dt
+    import zoneinfo
+
+    from server.scoring.scan import scan_days
+
+    if day and (day_from or day_to):
+        raise click.UsageError("Give --day, or --from and --to, not both.")
+    if bool(day_from) != bool(day_to):
+        raise click.UsageError("Give both --from and --to.")
+    if not (day or day_from):
+        today = dt.datetime.now(zoneinfo.ZoneInfo(obj.config["TIMEZONE"])).date()
+        day = (today - dt.timedelta(days=1)).isoformat()
+    first, last = (day, day) if day else (day_from, day_to)
+    for text in (first, last):
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise click.UsageError(f"Not a day: {text} (YYYY-MM-DD).") from None
+    if last < first:
+        raise click.UsageError("--to is before --from.")
+    done = scan_days(obj.db(), obj.config, first, last, actor=cli_actor())
+    click.echo(f"Scanned {first}..{last}: {done['votes']} votes, {done['n_tests']} tests, {done['flags']} flags"
+               f" ({done['new_flags']} new, {done['rapid_repeat']} rapid_repeat). Scan {done['scan_id']}.")

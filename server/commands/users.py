@@ -32,7 +32,7 @@ def create(obj, username, role, unit_code, staff_code, email, full_name, passwor
     A civil servant's own account is linked to their staff record and holds the staff role.
 
     Example: hailong user create --username admin --role admin
-    Example: hailong user create --username nv001 --role staff --staff NV001 --email nhung@example.vn
+    Example: hailong user create --username cb0001 --role staff --staff CB0001 --email nhung@example.vn
     """
     from server.manage.users import create_user
 
@@ -56,7 +56,7 @@ def create(obj, username, role, unit_code, staff_code, email, full_name, passwor
 def update(obj, username, email, staff_code, unlink_staff):
     """Change a user's e-mail address or the staff record their account is linked to.
 
-    Example: hailong user update --username nv001 --staff NV001 --email nhung@example.vn
+    Example: hailong user update --username cb0001 --staff CB0001 --email nhung@example.vn
     """
     from server.manage.users import update_user
 

@@ -3,7 +3,7 @@
 from server import audit
 from server.errors import N_
 from server.manage import conflict, not_found, require, unknown_field
-from server.storage import accounts, org, timestamp, write_transaction
+from server.storage import accounts, history, org, timestamp, write_transaction
 
 UNIT_FIELDS = ("id", "code", "name", "parent", "active", "created_at", "updated_at")
 COUNTER_FIELDS = ("id", "code", "name", "unit", "active", "created_at", "updated_at")
@@ -103,6 +103,14 @@ def visible_counter(db, actor, permission, code):
 def get_counter(db, actor, code):
     require(actor, "counters.read")
     return _pick(visible_counter(db, actor, "counters.read", code), COUNTER_FIELDS)
+
+
+def counter_unit_history(db, actor, code):
+    """The units a counter belonged to and when (oldest first; ``valid_from`` None: since the record began,
+    ``valid_to`` None: still): votes cast at it count for the unit of their time."""
+    require(actor, "counters.read")
+    row = visible_counter(db, actor, "counters.read", code)
+    return [{k: r[k] for k in ("unit", "valid_from", "valid_to")} for r in history.history(db, "counter", row["id"])]
 
 
 def create_counter(db, actor, data):

@@ -9,7 +9,7 @@ parameters; later changes (late votes, flag reviews) make revisions 2, 3, …
 from server import audit
 from server.errors import N_, Conflict, invalid
 from server.manage import not_found, require
-from server.manage.scores import _answer, _is_self_only, _main_unit, _require_read, _restrict, _settings
+from server.manage.scores import _answer, _check_own_unit, _is_self_only, _main_unit, _require_read, _restrict, _settings
 from server.scoring import parameters, periods, rollups
 from server.scoring.days import local_day
 from server.storage import now_utc, timestamp, write_transaction
@@ -77,13 +77,15 @@ def close_period(db, actor, period, unit_code=None, settings=None):
 
 
 def list_periods(db, actor):
-    """Closed periods the actor may read (the whole organisation's, and those of units in scope), newest
-    first, each ``{kind, key, unit, first_day, last_day, closed_at, closed_by, revision, revisions: [...]}``."""
+    """Closed periods the actor may read (the whole organisation's, and those of units in scope; for a
+    civil servant, those closed for their own unit or a unit above it), newest first, each ``{kind, key, unit, first_day, last_day, closed_at, closed_by, revision, revisions: [...]}``."""
     _require_read(actor)
-    scope = None if _is_self_only(actor) else actor.scope(db, "scores.read")
+    self_only = _is_self_only(actor)
+    scope = None if self_only else actor.scope(db, "scores.read")
+    above = _own_units_and_above(db, actor.staff_id) if self_only else None
     out = []
     for row in storage.list_periods(db):
-        if _is_self_only(actor) and row["unit_id"] is not None:
+        if self_only and row["unit_id"] is not None and row["unit_id"] not in above:
             continue
         if scope is not None and row["unit_id"] is not None and row["unit_id"] not in scope:
             continue
@@ -91,21 +93,32 @@ def list_periods(db, actor):
     return out
 
 
+def _own_units_and_above(db, staff_id):
+    """The unit a civil servant belongs to now and every unit above it."""
+    row = db.execute("SELECT unit_id FROM staff WHERE id = ?", [staff_id]).fetchone()
+    units, out, node = storage.units(db), set(), row and row[0]
+    while node is not None and node not in out:
+        out.add(node)
+        node = units.get(node, {}).get("parent_id")
+    return out
+
+
 def period_revision(db, actor, period, revision, unit_code=None, include_flagged=False, settings=None):
-    """Revision ``revision`` of the period closed for ``unit_code`` (None: the whole organisation's, or for
-    a non-admin their one unit's when that is what was closed), in the shape of ``period_scores``,
-    cut to the actor's view. Raises ``NotFound`` (no such closed period or revision), ``Invalid``."""
+    """Revision ``revision`` of the closed period holding ``unit_code``'s subtree (closed for that unit, a
+    unit above it or the whole organisation; None: the whole organisation's, or for a non-admin their one
+    unit's), in the shape of ``period_scores``, cut to the actor's view. Raises ``NotFound`` (no such closed period or revision), ``Invalid``."""
     _require_read(actor)
     parsed = periods.parse_period(period)
     variant = "with_flagged" if include_flagged else "counted"
     if _is_self_only(actor):
+        _check_own_unit(db, actor, parsed, unit_code)
         unit = _main_unit(db, actor.staff_id, parsed)
-        closed = periods.covering(db, parsed, unit["id"]) if unit else None
+        closed = periods.covering(db, parsed, unit["id"] if unit else None)
         view = None
     else:
         if unit_code:
             unit = _unit_for(db, actor, "scores.read", unit_code)
-            closed = storage.find_period(db, parsed.kind, parsed.key, unit["id"])
+            closed = periods.covering(db, parsed, unit["id"])
         else:
             unit = None
             closed = storage.find_period(db, parsed.kind, parsed.key, None)

@@ -84,6 +84,7 @@ def period_scores(db, actor, period, unit_code=None, include_flagged=False, sett
     parsed = periods.parse_period(period)
     variant = "with_flagged" if include_flagged else "counted"
     if _is_self_only(actor):
+        _check_own_unit(db, actor, parsed, unit_code)
         return _own_scores(db, actor.staff_id, parsed, variant, settings)
     unit, view = _view(db, actor, unit_code)
     closed = periods.covering(db, parsed, unit["id"] if unit else None) if (unit or view is None) else None
@@ -131,6 +132,14 @@ def _own_scores(db, staff_id, parsed, variant, settings):
     full["staff"] = [row for row in full["staff"] if row["staff_id"] == staff_id]
     full.update(counters=[], units=[], total=None, votes={k: sum(r[k] for r in full["staff"]) for k in scores.STANDINGS})
     return full
+
+
+def _check_own_unit(db, actor, parsed, unit_code):
+    """A civil servant may name only the unit their own votes of the period belong to."""
+    if unit_code:
+        unit = _main_unit(db, actor.staff_id, parsed)
+        if unit is None or unit["code"] != unit_code:
+            raise not_found(N_("No unit with this code."))
 
 
 class _Everyone:
@@ -292,7 +301,7 @@ def dashboard(db, actor, settings=None):
     sat = _satisfied_lookup(db)
     per_month = collections.defaultdict(lambda: [0, 0])
     votes_today, votes_month = collections.Counter(), collections.Counter()
-    for row in rollup_storage.day_rows(db, first, periods.parse_period(month_key).last_day, unit_ids=scope):
+    for row in rollup_storage.day_totals(db, first, periods.parse_period(month_key).last_day, scope):
         if row["day"] == today:
             votes_today[row["standing"]] += row["n"]
         if row["day"].startswith(month_key):
@@ -312,7 +321,7 @@ def dashboard(db, actor, settings=None):
         "month": {"key": month_key, "n": n, "rate": s / n if n else None, "rate_low": low if n else None,
                   "rate_high": high if n else None},
         "months": months,
-        "trend": _trend([m["rate"] for m in months if m["rate"] is not None]),
+        "trend": _trend([m["rate"] for m in months]),
         "open_flags": evaluation.open_flags(db, scope),
         "open_alerts": evaluation.open_alerts(db, scope),
         "silent_devices": evaluation.silent_devices(db, scope),
@@ -328,13 +337,14 @@ def _satisfied_lookup(db):
 
 
 def _trend(rates):
-    """Mann–Kendall over the monthly rates when ``analysis.trends`` offers it; None with fewer than 3 months."""
-    if len(rates) < 3:
+    """Mann–Kendall over the monthly rates (months without votes left out, the others keep their place);
+    None with fewer than 3 months of votes. ``tau`` is None when the rates do not vary."""
+    if sum(rate is not None for rate in rates) < 3:
         return None
-    try:
-        from analysis.trends import mann_kendall
-    except ImportError:
-        return None
-    tau, p_value = mann_kendall(rates)
+    from analysis.trends import mann_kendall
+
+    tau, p_value = mann_kendall([float("nan") if rate is None else rate for rate in rates])
+    if tau != tau:  # NaN: every month alike
+        return {"direction": "flat", "tau": None, "p_value": 1.0}
     direction = "flat" if p_value >= 0.05 else ("up" if tau > 0 else "down")
     return {"direction": direction, "tau": float(tau), "p_value": float(p_value)}

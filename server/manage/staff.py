@@ -15,6 +15,7 @@ from server.manage import conflict, not_found, require
 from server.manage.org import visible_unit
 from server.storage import accounts
 from server.storage import staff as staff_storage
+from server.storage import history as history_storage
 from server.storage import timestamp, write_transaction
 
 FIELDS = ("id", "code", "full_name", "title", "unit", "active", "has_photo", "created_at", "updated_at")
@@ -58,6 +59,14 @@ def _visible(db, actor, permission, code):
 def get_staff(db, actor, code):
     require(actor, "staff.read")
     return _pick(_visible(db, actor, "staff.read", code))
+
+
+def unit_history(db, actor, code):
+    """The units a staff member belonged to and when (oldest first; ``valid_from`` None: since the record
+    began, ``valid_to`` None: still): votes count for the unit of their time."""
+    require(actor, "staff.read")
+    row = _visible(db, actor, "staff.read", code)
+    return [{k: r[k] for k in ("unit", "valid_from", "valid_to")} for r in history_storage.history(db, "staff", row["id"])]
 
 
 def create_staff(db, actor, data):

@@ -9,11 +9,12 @@ counts the chunk's votes that fall in a closed period (``note_late_votes``:
 the period, staff or counter in its subtree), and each recount of a
 ``(day, staff)`` pair counts the votes of closed periods whose standing
 changed (``note_standing_changes``). Both add to a pending counter in
-``rollup_state`` (``late:ID``, ``review:ID``); ``revise_pending`` then
+``rollup_state`` (``late:ID``, ``review:ID``, ``flagged:ID``); ``revise_pending`` then
 freezes the next revision from the rollups, which by then hold those votes.
 """
 
 import calendar
+import collections
 import dataclasses
 import re
 import types
@@ -164,16 +165,25 @@ def note_standing_changes(db, day, before, after):
     """Count, per closed period holding ``day``, the votes whose standing a recount changed.
 
     ``before``/``after``: ``{(unit, counter unit, counter, version, rating, standing): n}`` of one (day, staff).
+    Votes that became ``flagged`` are noted as newly flagged (``flagged:ID``), any other change (confirmed,
+    dismissed) as a review (``review:ID``), so the revision's reason says which.
     """
-    changed = sum(max(0, n - before.get(key, 0)) for key, n in after.items())
-    if not changed:
+    gained = collections.Counter()
+    for key, n in after.items():
+        gained[key[-1]] += max(0, n - before.get(key, 0))
+    flagged = gained.pop("flagged", 0)
+    reviewed = sum(gained.values())
+    if not flagged and not reviewed:
         return
     touched = {unit for key in set(before) | set(after) if before.get(key, 0) != after.get(key, 0)
                for unit in key[:2]}
     for period_row in storage.closed_overlapping(db, day, day):
         units = subtree(db, period_row["unit_id"])
         if units is None or touched & units:
-            storage.add_pending(db, f"review:{period_row['id']}", changed)
+            if reviewed:
+                storage.add_pending(db, f"review:{period_row['id']}", reviewed)
+            if flagged:
+                storage.add_pending(db, f"flagged:{period_row['id']}", flagged)
 
 
 def revise_pending(db, params, timezone):
@@ -200,6 +210,9 @@ def revise_pending(db, params, timezone):
             if "review" in noted:
                 k = noted["review"][1]
                 parts.append(f"{k} vote{'s' if k != 1 else ''} changed standing after a flag review")
+            if "flagged" in noted:
+                k = noted["flagged"][1]
+                parts.append(f"{k} vote{'s' if k != 1 else ''} newly flagged")
             reason = "; ".join(parts)
             number = freeze(db, period_row, reason, JOB_ACTOR.name, params, timezone)
             storage.clear_pending(db, names)

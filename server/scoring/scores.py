@@ -21,8 +21,10 @@ excluded, whichever is scored.
 
 import collections
 import json
+import pickle
+import threading
 
-from analysis.levels import tally as make_tally
+from analysis.levels import Tally, describe_scale
 from analysis.scores import Params, evaluate, rollup, summarize
 from server.storage import periods as period_storage
 from server.storage import rollups as rollup_storage
@@ -35,14 +37,57 @@ def scales(db):
     return {version: json.loads(levels) for version, levels in rollup_storage.scales(db).items()}
 
 
-def compute(db, period, unit_ids=None, params=None, include_flagged=False, open_flags=None):
+def compute(db, period, unit_ids=None, params=None, include_flagged=False, open_flags=None, cache=True):
     """Scores of ``period`` (``server.scoring.periods.Period``) for the units ``unit_ids`` (None: all).
 
     Returns ``{"staff": [...], "counters": [...], "units": [...], "total": {...}, "votes": {standing: n}}``
     (rows described in ``docs/hr.md``). ``open_flags``: ``{staff_id: count}`` to show on staff rows.
+    The answer is remembered (``cache``) until the rollups, flags, names or scales change: a province's
+    month takes about a second to compute and a ranking page is opened many times between two runs
+    of the rollup job. Each call gets its own copy.
     """
+    params = params or Params()
+    key = None
+    if cache:
+        key = (_fingerprint(db), period, None if unit_ids is None else frozenset(unit_ids), params,
+               include_flagged, frozenset((open_flags or {}).items()))
+        with _lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+        if hit is not None:
+            return pickle.loads(hit)
     rows = rollup_storage.period_rows(db, period.first_day, period.last_day, unit_ids)
-    return score_rows(db, rows, unit_ids, params or Params(), include_flagged, open_flags or {})
+    answer = score_rows(db, rows, unit_ids, params, include_flagged, open_flags or {})
+    if cache:
+        with _lock:
+            _cache[key] = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return answer
+
+
+CACHE_SIZE = 16
+_cache = collections.OrderedDict()
+_lock = threading.Lock()
+
+
+def clear_cache():
+    """Forget every remembered answer (for a test or tool that writes ``vote_rollups`` by hand: writes
+    through ``server.storage.rollups`` count a new generation themselves)."""
+    with _lock:
+        _cache.clear()
+
+
+def _fingerprint(db):
+    """What a computed answer depends on besides its arguments, read in one cheap query."""
+    return db.execute(
+        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
+        " (SELECT value FROM rollup_state WHERE name = 'generation'),"
+        " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
+        " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
+        " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)"
+    ).fetchone()
 
 
 def compute_both(db, period, unit_ids=None, params=None, open_flags=None):
@@ -57,13 +102,13 @@ def recompute_month(db, key, params=None):
     """Everyone's scores of one month (``"2026-10"``) from the rollups: what ``bench/scores.py`` times."""
     from server.scoring.periods import parse_period
 
-    return compute(db, parse_period(key), None, params)
+    return compute(db, parse_period(key), None, params, cache=False)
 
 
 def score_rows(db, rows, unit_ids, params, include_flagged, open_flags):
     """The score tables from rollup rows ``(staff, unit, counter, counter unit, version, rating, standing, n)``."""
     used = {"counted", "flagged"} if include_flagged else {"counted"}
-    all_scales = scales(db)
+    all_scales = _Levels(scales(db))
     in_view = (lambda unit: True) if unit_ids is None else (lambda unit: unit in unit_ids)
 
     staff_counts = collections.defaultdict(collections.Counter)  # staff -> {(version, rating): n}
@@ -118,6 +163,31 @@ def score_rows(db, rows, unit_ids, params, include_flagged, open_flags):
             "votes": {standing: votes.get(standing, 0) for standing in STANDINGS}}
 
 
+class _Levels:
+    """``analysis.levels.tally`` for many subjects: each scale version described once
+    (``describe_scale``, its own definitions), then every subject's counts read through it."""
+
+    def __init__(self, scale_levels):
+        self.scales = scale_levels
+        self.described = {}
+
+    def tally(self, counts):
+        n = satisfied = 0
+        weight_sum = 0.0
+        for (version, rating), count in counts.items():
+            if version not in self.described:
+                if version not in self.scales:
+                    raise ValueError(f"unknown scale version {version}")
+                self.described[version] = describe_scale(self.scales[version])
+            info = self.described[version].get(rating)
+            if info is None:
+                raise ValueError(f"rating {rating} is not a level of scale version {version}")
+            n += count
+            satisfied += count if info.satisfied else 0
+            weight_sum += count * info.weight
+        return Tally(n, satisfied, weight_sum, dict(counts))
+
+
 def _standing_counts(counter):
     return {"flagged": counter.get("flagged", 0), "excluded": counter.get("excluded", 0),
             "counted": counter.get("counted", 0)}
@@ -128,7 +198,7 @@ def _subjects(counts, units_of, standing_of, all_scales, params):
     subjects = []
     for subject_id, by_unit in units_of.items():
         group = max(by_unit.items(), key=lambda item: (item[1], -item[0]))[0]
-        subjects.append({"id": subject_id, "group": group, "tally": make_tally(counts.get(subject_id, {}), all_scales)})
+        subjects.append({"id": subject_id, "group": group, "tally": all_scales.tally(counts.get(subject_id, {}))})
     rows = evaluate(subjects, params)
     for row in rows:
         row.update(_standing_counts(standing_of[row["id"]]))
@@ -138,7 +208,7 @@ def _subjects(counts, units_of, standing_of, all_scales, params):
 def _units(units, unit_ids, unit_counts, unit_standing, unit_staff, all_scales, params):
     """Each unit of the view pooled over its subtree, and the view's total."""
     view = set(units) if unit_ids is None else set(unit_ids) & set(units)
-    own = {unit: make_tally(counts, all_scales) for unit, counts in unit_counts.items()}
+    own = {unit: all_scales.tally(counts) for unit, counts in unit_counts.items()}
     pooled = collections.defaultdict(list)
     standing = collections.defaultdict(collections.Counter)
     staff = collections.defaultdict(set)

@@ -74,9 +74,24 @@ def insert_flag(db, flag):
 
 
 def add_flag_votes(db, flag_id, vote_ids):
+    """Attach votes to a flag (those already on it are skipped); returns how many were new."""
+    before = db.conn.total_changes
     db.conn.executemany(
         "INSERT INTO flag_votes (flag_id, vote_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(flag_id, int(v)) for v in vote_ids],
+    )
+    return db.conn.total_changes - before
+
+
+def refresh_vote_count(db, flag_id):
+    """``n_votes`` and the span ``first_at``..``last_at`` from the votes on the flag."""
+    db.execute(
+        "UPDATE flags SET n_votes = (SELECT COUNT(*) FROM flag_votes WHERE flag_id = ?),"
+        " first_at = (SELECT MIN(v.counted_at) FROM flag_votes fv JOIN votes v ON v.id = fv.vote_id"
+        "             WHERE fv.flag_id = ?),"
+        " last_at = (SELECT MAX(v.counted_at) FROM flag_votes fv JOIN votes v ON v.id = fv.vote_id"
+        "            WHERE fv.flag_id = ?) WHERE id = ?",
+        [flag_id, flag_id, flag_id, flag_id],
     )
 
 
@@ -167,3 +182,70 @@ def reviews_of_flag(db, flag_id):
                     "reason": after.get("reason")})
     return out
 
+
+
+# --- Objections ---------------------------------------------------------------
+
+OBJECTION_COLUMNS = (
+    "o.id, o.staff_id, s.code AS staff, s.full_name AS staff_name, o.flag_id, o.period_id, p.kind AS period_kind,"
+    " p.key AS period, o.text, o.created_at, cu.username AS created_by, o.status, o.answer, o.answered_at,"
+    " o.answered_by, COALESCE(f.unit_id, s.unit_id) AS unit_id, u.code AS unit"
+)
+OBJECTION_FROM = (
+    " FROM objections o JOIN staff s ON s.id = o.staff_id LEFT JOIN flags f ON f.id = o.flag_id"
+    " LEFT JOIN periods p ON p.id = o.period_id LEFT JOIN users cu ON cu.id = o.created_by"
+    " LEFT JOIN units u ON u.id = COALESCE(f.unit_id, s.unit_id)"
+)
+
+
+def insert_objection(db, staff_id, flag_id, period_id, text, created_at, created_by):
+    return db.execute(
+        "INSERT INTO objections (staff_id, flag_id, period_id, text, created_at, created_by)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [staff_id, flag_id, period_id, text, created_at, created_by],
+    ).lastrowid
+
+
+def open_objection_on(db, staff_id, flag_id, period_id):
+    """The id of the person's open objection to this flag or period, or None."""
+    row = db.execute(
+        "SELECT id FROM objections WHERE staff_id = ? AND status = 'open' AND IFNULL(flag_id, 0) = ?"
+        " AND IFNULL(period_id, 0) = ?",
+        [staff_id, flag_id or 0, period_id or 0],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def objection_by_id(db, objection_id):
+    return query_one(db, f"SELECT {OBJECTION_COLUMNS}{OBJECTION_FROM} WHERE o.id = ?", [objection_id])
+
+
+def list_objections(db, unit_ids=None, own_staff_id=None, status=None, staff_id=None, before_id=None, limit=100):
+    """Objections newest first: of the units ``unit_ids`` (the flag's unit, else the person's; None: all),
+    or of ``own_staff_id``."""
+    params, reach = [], []
+    if unit_ids is None:
+        reach.append("1 = 1")
+    elif unit_ids:
+        reach.append(f"COALESCE(f.unit_id, s.unit_id) IN ({','.join('?' * len(unit_ids))})")
+        params.extend(sorted(unit_ids))
+    if own_staff_id is not None:
+        reach.append("o.staff_id = ?")
+        params.append(own_staff_id)
+    if not reach:
+        return []
+    where = ["(" + " OR ".join(reach) + ")"]
+    for clause, value in (("o.status = ?", status), ("o.staff_id = ?", staff_id), ("o.id < ?", before_id)):
+        if value:
+            where.append(clause)
+            params.append(value)
+    return query(db, f"SELECT {OBJECTION_COLUMNS}{OBJECTION_FROM} WHERE {' AND '.join(where)}"
+                     " ORDER BY o.id DESC LIMIT ?", [*params, limit])
+
+
+def set_answer(db, objection_id, status, answer, answered_at, answered_by):
+    """Answer an open objection; returns 1, or 0 when it was answered meanwhile."""
+    return db.execute(
+        "UPDATE objections SET status = ?, answer = ?, answered_at = ?, answered_by = ? WHERE id = ? AND status = 'open'",
+        [status, answer, answered_at, answered_by, objection_id],
+    ).rowcount

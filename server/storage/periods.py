@@ -120,7 +120,8 @@ def time_span(db, after_id, up_to):
 
 
 def add_pending(db, name, count):
-    """Add to a pending revision counter (``late:ID``, ``review:ID``) kept in ``rollup_state``."""
+    """Add to a pending revision counter (``late:ID``, ``review:ID``, ``flagged:ID``) kept in
+    ``rollup_state``."""
     db.execute(
         "INSERT INTO rollup_state (name, value) VALUES (?, ?)"
         " ON CONFLICT (name) DO UPDATE SET value = rollup_state.value + excluded.value",
@@ -131,7 +132,8 @@ def add_pending(db, name, count):
 def pending(db):
     """``[(name, count)]`` of pending revisions."""
     return db.execute(
-        "SELECT name, value FROM rollup_state WHERE name LIKE 'late:%' OR name LIKE 'review:%' ORDER BY name"
+        "SELECT name, value FROM rollup_state WHERE name LIKE 'late:%' OR name LIKE 'review:%'"
+        " OR name LIKE 'flagged:%' ORDER BY name"
     ).fetchall()
 
 

@@ -16,6 +16,7 @@ from server.storage import query
 
 WATERMARK = "votes_rolled_up_to"
 KEY = ("day", "staff_id", "unit_id", "counter_id", "counter_unit_id", "scale_version", "rating", "standing")
+MONTH_KEY = ("month", *KEY[1:])
 
 # A vote's standing (the contract in docs/scoring.md): excluded once any flag
 # on it is confirmed; flagged while any flag on it is open, or while it carries
@@ -50,6 +51,15 @@ def set_watermark(db, vote_id):
         "INSERT INTO rollup_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         [WATERMARK, vote_id],
     )
+    bump_generation(db)
+
+
+def bump_generation(db):
+    """Count a change of the rollups (readers that remember computed scores compare it)."""
+    db.execute(
+        "INSERT INTO rollup_state (name, value) VALUES ('generation', 1)"
+        " ON CONFLICT (name) DO UPDATE SET value = rollup_state.value + 1"
+    )
 
 
 def chunk_end(db, after_id, size):
@@ -71,16 +81,18 @@ def first_unattributed(db, after_id, up_to):
 
 
 def add_votes_sql(db, after_id, up_to, offset_minutes):
-    """Add the votes ``(after_id, up_to]`` to the rollups, the day computed in SQL at a fixed offset."""
-    db.execute(
-        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n)"
-        f" SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+    """Add the votes ``(after_id, up_to]`` to the rollups, the day computed in SQL at a fixed offset.
+
+    The chunk is grouped once (a few thousand rows at most) and added to the
+    daily and the monthly table alike.
+    """
+    counts = {tuple(row[:-1]): row[-1] for row in db.execute(
+        f"SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
         " FROM votes v WHERE v.id > ? AND v.id <= ?"
-        " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
-        " ON CONFLICT (day, staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing)"
-        " DO UPDATE SET n = vote_rollups.n + excluded.n",
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [after_id, up_to],
-    )
+    )}
+    add_counts(db, counts)
 
 
 def votes_for_python_days(db, after_id, up_to):
@@ -92,13 +104,36 @@ def votes_for_python_days(db, after_id, up_to):
     ).fetchall()
 
 
+_UPSERT = (" ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n")
+
+
 def add_counts(db, counts):
-    """Add ``{(day, staff, unit, counter, counter unit, version, rating, standing): n}`` to the rollups."""
+    """Add ``{(day, staff, unit, counter, counter unit, version, rating, standing): n}`` to the daily
+    rollups and to their monthly sums."""
+    rows = [(*key, n) for key, n in counts.items() if n]
     db.conn.executemany(
         f"INSERT INTO vote_rollups ({', '.join(KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (day, staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing)"
-        " DO UPDATE SET n = vote_rollups.n + excluded.n",
-        [(*key, n) for key, n in counts.items()],
+        + _UPSERT.format(key=", ".join(KEY), table="vote_rollups"),
+        rows,
+    )
+    add_monthly(db, [((row[0][:7], *row[1:-1]), row[-1]) for row in rows])
+
+
+def add_monthly(db, deltas):
+    """Add ``[((month, staff, unit, counter, counter unit, version, rating, standing), n)]`` (n may be
+    negative: a recount's difference) to the monthly sums; rows that reach 0 are removed."""
+    monthly = {}
+    for key, n in deltas:
+        monthly[key] = monthly.get(key, 0) + n
+    changed = [(*key, n) for key, n in monthly.items() if n]
+    db.conn.executemany(
+        f"INSERT INTO vote_rollups_monthly ({', '.join(MONTH_KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        + _UPSERT.format(key=", ".join(MONTH_KEY), table="vote_rollups_monthly"),
+        changed,
+    )
+    db.conn.executemany(
+        f"DELETE FROM vote_rollups_monthly WHERE {' AND '.join(f'{c} = ?' for c in MONTH_KEY)} AND n = 0",
+        [row[:-1] for row in changed if row[-1] < 0],
     )
 
 
@@ -113,27 +148,30 @@ def mark_dirty(db, pairs):
                         list(pairs))
 
 
-def pair_rows(db, day, staff_id):
-    """``{(unit_id, counter_unit_id, counter_id, scale_version, rating, standing): n}`` of one (day, staff)."""
+def pair_rows(db, day, staff_id, columns=("unit_id", "counter_unit_id", "counter_id", "scale_version", "rating",
+                                          "standing")):
+    """``{(columns...): n}`` of one (day, staff); by default keyed (unit_id, counter_unit_id, counter_id,
+    scale_version, rating, standing)."""
     return {tuple(row[:-1]): row[-1] for row in db.execute(
-        "SELECT unit_id, counter_unit_id, counter_id, scale_version, rating, standing, n FROM vote_rollups"
-        " WHERE day = ? AND staff_id = ?", [day, staff_id])}
+        f"SELECT {', '.join(columns)}, n FROM vote_rollups WHERE day = ? AND staff_id = ?", [day, staff_id])}
 
 
 def clear_pair(db, day, staff_id):
+    """Take one (day, staff) pair out of the daily rollups and their monthly sums (to be recounted)."""
+    bump_generation(db)
+    add_monthly(db, [((day[:7], staff_id, *key), -n) for key, n in pair_rows(db, day, staff_id, KEY[2:]).items()])
     db.execute("DELETE FROM vote_rollups WHERE day = ? AND staff_id = ?", [day, staff_id])
     db.execute("DELETE FROM rollup_dirty WHERE day = ? AND staff_id = ?", [day, staff_id])
 
 
 def recount_pair_sql(db, day, staff_id, start_utc, end_utc, up_to, offset_minutes):
     """Put back one (day, staff) pair from its raw votes up to the watermark (fixed offset)."""
-    db.execute(
-        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n)"
-        f" SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+    add_counts(db, {tuple(row[:-1]): row[-1] for row in db.execute(
+        f"SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
         " FROM votes v WHERE v.staff_id = ? AND v.counted_at >= ? AND v.counted_at < ? AND v.id <= ?"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [staff_id, start_utc, end_utc, up_to],
-    )
+    )})
 
 
 def votes_of_pair(db, staff_id, start_utc, end_utc, up_to):
@@ -151,10 +189,11 @@ def all_rows(db):
 
 
 def period_rows(db, first_day, last_day, unit_ids=None):
-    """Rollup rows of the days ``first_day..last_day`` summed over days: columns staff_id, unit_id,
+    """Rollup rows of the whole months ``first_day..last_day`` summed: columns staff_id, unit_id,
     counter_id, counter_unit_id, scale_version, rating, standing, n. ``unit_ids`` (None: all) keeps the
-    rows whose staff's or counter's unit (at vote time) is among them. One query: the caller groups."""
-    where, params = ["day >= ? AND day <= ?"], [first_day, last_day]
+    rows whose staff's or counter's unit (at vote time) is among them. One query of the monthly sums:
+    the caller groups."""
+    where, params = ["month >= ? AND month <= ?"], [first_day[:7], last_day[:7]]
     if unit_ids is not None:
         if not unit_ids:
             return []
@@ -163,10 +202,15 @@ def period_rows(db, first_day, last_day, unit_ids=None):
         params += [*sorted(unit_ids), *sorted(unit_ids)]
     return db.execute(
         "SELECT staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing, SUM(n)"
-        f" FROM vote_rollups WHERE {' AND '.join(where)}"
+        f" FROM vote_rollups_monthly WHERE {' AND '.join(where)}"
         " GROUP BY staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating, standing",
         params,
     ).fetchall()
+
+
+def all_monthly_rows(db):
+    """Every monthly row as ``{key tuple: n}`` (tests compare it with the daily rows summed)."""
+    return {tuple(row[:-1]): row[-1] for row in db.execute(f"SELECT {', '.join(MONTH_KEY)}, n FROM vote_rollups_monthly")}
 
 
 def day_rows(db, first_day, last_day, staff_id=None, unit_ids=None):
@@ -189,6 +233,52 @@ def day_rows(db, first_day, last_day, staff_id=None, unit_ids=None):
     )
 
 
+def day_totals(db, first_day, last_day, unit_ids=None):
+    """Votes per day, scale version, rating and standing over staff of ``unit_ids`` (None: all): the
+    dashboard's counts and monthly rates."""
+    where, params = ["day >= ? AND day <= ?"], [first_day, last_day]
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        where.append(f"unit_id IN ({','.join('?' * len(unit_ids))})")
+        params += sorted(unit_ids)
+    return query(
+        db,
+        "SELECT day, scale_version, rating, standing, SUM(n) AS n FROM vote_rollups"
+        f" WHERE {' AND '.join(where)} GROUP BY day, scale_version, rating, standing",
+        params,
+    )
+
+
 def scales(db):
     """``{version: levels JSON text}`` of every rating-scale version."""
     return dict(db.execute("SELECT version, levels FROM rating_scales").fetchall())
+
+
+# --- For bench/scores.py -------------------------------------------------------
+
+
+def period_rows_from_votes(db, start_utc, end_utc):
+    """What ``period_rows`` gives, by a plain GROUP BY over the raw votes of ``start_utc..end_utc``:
+    the comparison ``bench/scores.py`` measures the rollups against."""
+    return db.execute(
+        f"SELECT {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*) FROM votes v"
+        " WHERE v.counted_at >= ? AND v.counted_at < ? GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        [start_utc, end_utc],
+    ).fetchall()
+
+
+def copy_votes_of_last_day(db):
+    """Copies of the newest day's votes above the watermark, as if they had just arrived (new uuids and
+    sequence numbers); returns how many. Only ``bench/scores.py`` calls it, inside a transaction it rolls back."""
+    last = db.execute("SELECT MAX(counted_at) FROM votes").fetchone()[0]
+    cut = last[:10] + "T00:00:00.000Z"
+    columns = [c for c in ("device_id", "counter_id", "staff_id", "rating", "reasons", "ticket", "local_time",
+                           "scale_version", "signature", "digest", "received_at", "clock_offset_ms", "batch_id",
+                           "flags", "unit_id", "counter_unit_id", "counted_at", "time_corrected")]
+    return db.execute(
+        f"INSERT INTO votes (uuid, seq, {', '.join(columns)})"
+        f" SELECT uuid || '-copy', seq + 1000000000, {', '.join(columns)} FROM votes WHERE counted_at >= ?"
+        " ORDER BY id",
+        [cut],
+    ).rowcount

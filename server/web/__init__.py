@@ -135,7 +135,8 @@ def page_errors(bp):
 
 
 def init_app(app):
-    from server.web import audit, auth, calendar, devices, formats, me, org, public, staff, users
+    from server.web import audit, auth, calendar, devices, formats, me, org, public, scales, staff, users
+    from server.web import flags, objections, periods, scores  # issue 9: the evaluation pages
 
     from server.auth import current_actor
 
@@ -144,7 +145,8 @@ def init_app(app):
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["translate"] = translate
     formats.init_app(app)
-    for module in (auth, org, staff, devices, users, audit, public, me, calendar):
+    for module in (auth, org, staff, devices, users, audit, public, me, calendar, scales, scores, flags, periods,
+                   objections):
         app.register_blueprint(module.bp)
     from server.web import alerts, reports  # issue 9: alerts, the monthly unit report
 
@@ -153,13 +155,15 @@ def init_app(app):
 
     @app.get("/")
     def home():
-        """The first page the visitor's roles open (units for everyone with a role; a civil servant's own page)."""
+        """The first page the visitor's roles open: the dashboard of their subtree, a staff member's own page."""
         actor = current_actor()
-        if actor is not None and not actor.can("units.read"):
-            if actor.can("self.read"):
-                return redirect(url_for("web_me.me"))
-            return redirect(url_for("web_auth.account"))
-        return redirect(url_for("web_org.units"))
+        if actor is None or actor.can("scores.read"):
+            return redirect(url_for("web_scores.dashboard"))
+        if actor.can("self.read"):
+            return redirect(url_for("web_me.me"))
+        if actor.can("units.read"):
+            return redirect(url_for("web_org.units"))
+        return redirect(url_for("web_auth.account"))
 
     @app.get("/lang/<code>")
     def set_language(code):

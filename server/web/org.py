@@ -115,6 +115,7 @@ def counter(code):
             return redirect(url_for("web_org.counter", code=code))
     unit = org.get_unit(db, actor, row["unit"])
     return render_template("counter.html", counter=row, unit=unit, errors=errors, message=message,
+                           unit_history=org.counter_unit_history(db, actor, code),
                            under=_under(db, actor, [unit["id"]], counter_id=row["id"]),
                            roster=rosters.roster(db, actor, code),
                            can_assign=actor.can("counters.write") and actor.can("staff.write"),

@@ -64,6 +64,7 @@ def edit(code):
             return redirect(url_for("web_staff.edit", code=code))
     can_write = actor.can("staff.write")
     return render_template("staff_edit.html", person=staff.get_staff(db, actor, code) if row else row,
+                           unit_history=staff.unit_history(db, actor, code),
                            errors=errors, message=message, can_write=can_write,
                            units=_unit_choices(db, actor, "staff.write") if can_write else []), status
 

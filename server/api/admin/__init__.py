@@ -52,10 +52,13 @@ def missing_body_file(name):
 
 def register(app):
     from server.api.admin import account, audit, calendar, devices, org, staff, users
-    from server.api.admin import flags
+    from server.api.admin import flags, objections, scales
 
-    for module in (account, org, staff, devices, users, audit, flags, calendar):
+    for module in (account, org, staff, devices, users, audit, flags, objections, calendar, scales):
         app.register_blueprint(module.bp)
     from server.api.admin import alerts  # issue 9: alerts
 
     app.register_blueprint(alerts.bp)
+    from server.api.admin import scores  # issue 9: scores and periods
+
+    app.register_blueprint(scores.bp)

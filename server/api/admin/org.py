@@ -62,9 +62,11 @@ def create_counter():
 
 @bp.get("/counters/<code>")
 @api_requires("counters.read")
-@doc("One counter", response=CounterSchema, tag="counters")
+@doc("One counter, with the units it belonged to and when (`unit_history`)", response=CounterSchema,
+     tag="counters")
 def counter(code):
-    return org.get_counter(db(), current_actor(), code)
+    actor = current_actor()
+    return {**org.get_counter(db(), actor, code), "unit_history": org.counter_unit_history(db(), actor, code)}
 
 
 @bp.patch("/counters/<code>")

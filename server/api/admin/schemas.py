@@ -22,6 +22,12 @@ Name = lambda **kw: Text(  # noqa: E731
 )
 
 
+class UnitSpanSchema(BaseSchema):
+    unit = fields.String(dump_only=True)
+    valid_from = fields.String(dump_only=True, allow_none=True, metadata={"description": "null: since the record began"})
+    valid_to = fields.String(dump_only=True, allow_none=True, metadata={"description": "null: still"})
+
+
 class UnitSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     code = Code(required=True)
@@ -46,6 +52,8 @@ class CounterSchema(BaseSchema):
     active = fields.Boolean(load_default=True)
     created_at = fields.String(dump_only=True)
     updated_at = fields.String(dump_only=True)
+    unit_history = fields.List(fields.Nested(UnitSpanSchema), dump_only=True, metadata={
+        "description": "one counter: the units it belonged to and when"})
 
 
 class CounterUpdateSchema(BaseSchema):
@@ -90,6 +98,8 @@ class StaffSchema(BaseSchema):
     has_photo = fields.Boolean(dump_only=True)
     created_at = fields.String(dump_only=True)
     updated_at = fields.String(dump_only=True)
+    unit_history = fields.List(fields.Nested(UnitSpanSchema), dump_only=True, metadata={
+        "description": "one record: the units they belonged to and when (votes count for the unit of their time)"})
 
 
 class StaffUpdateSchema(BaseSchema):
@@ -386,3 +396,63 @@ class HolidaySchema(BaseSchema):
 class HolidayImportSchema(BaseSchema):
     rows = fields.Integer(dump_only=True)
     changed = fields.List(fields.String(), dump_only=True, metadata={"description": "days added or renamed"})
+
+
+# --- Rating-scale versions (server/manage/scales.py) -------------------------------------
+
+class ScaleLevelSchema(BaseSchema):
+    value = Integer(required=True, metadata={"description": "what a tablet sends as `rating`"})
+    label_vi = Text(required=True)
+    label_en = Text(required=True)
+    satisfied = fields.Boolean(required=True, metadata={"description": "counts as satisfied in the rate"})
+    weight = fields.Float(load_default=None, allow_none=True, metadata={
+        "description": "0-100 in the index; default: spread evenly by rank (lowest 0, highest 100)"})
+    negative = fields.Boolean(dump_only=True, metadata={"description": "not satisfied (what older tablets read)"})
+
+
+class ScaleReasonSchema(BaseSchema):
+    code = Code(required=True)
+    label_vi = Text(required=True)
+    label_en = Text(required=True)
+
+
+class ScaleSchema(BaseSchema):
+    """A rating-scale version: published once, never changed; the newest is current."""
+
+    version = fields.Integer(dump_only=True)
+    levels = fields.List(fields.Nested(ScaleLevelSchema), required=True)
+    reasons = fields.List(fields.Nested(ScaleReasonSchema), load_default=list)
+    note = Text(load_default="", validate=validate.Length(max=500, error=N_("At most 500 characters.")))
+    created_at = fields.String(dump_only=True)
+    published_by = fields.String(dump_only=True, allow_none=True)
+    votes = fields.Integer(dump_only=True, metadata={"description": "votes cast under this version"})
+    current = fields.Boolean(dump_only=True, metadata={"description": "the version tablets are given"})
+class ObjectionSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    flag = Integer(load_default=None, allow_none=True, metadata={"description": "the id of one of your flags"})
+    period = Text(load_default=None, allow_none=True, metadata={
+        "description": "a closed period (2026-10, 2026-Q4, 2026) whose grade you object to"})
+    text = Text(required=True, validate=validate.Length(min=1, max=4000, error=N_("From 1 to 4000 characters.")))
+    staff = fields.String(dump_only=True)
+    staff_name = fields.String(dump_only=True)
+    unit = fields.String(dump_only=True, allow_none=True)
+    period_kind = fields.String(dump_only=True, allow_none=True)
+    created_at = fields.String(dump_only=True)
+    created_by = fields.String(dump_only=True, allow_none=True)
+    status = fields.String(dump_only=True, metadata={"description": "open, upheld or rejected"})
+    answer = fields.String(dump_only=True, allow_none=True)
+    answered_at = fields.String(dump_only=True, allow_none=True)
+    answered_by = fields.String(dump_only=True, allow_none=True)
+
+
+class ObjectionQuerySchema(BaseSchema):
+    status = Text(validate=validate.OneOf(("open", "upheld", "rejected"), error=N_("One of open, upheld, rejected.")))
+    staff = Code()
+    before_id = Integer()
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=500, error=N_("From 1 to 500.")))
+
+
+class ObjectionAnswerSchema(BaseSchema):
+    decision = Text(required=True, validate=validate.OneOf(("upheld", "rejected"),
+                                                           error=N_("Either upheld or rejected.")))
+    answer = Text(required=True, validate=validate.Length(min=1, max=4000, error=N_("From 1 to 4000 characters.")))

@@ -28,9 +28,11 @@ def create():
 
 @bp.get("/staff/<code>")
 @api_requires("staff.read")
-@doc("One staff record", response=StaffSchema, tag="staff")
+@doc("One staff record, with the units they belonged to and when (`unit_history`)", response=StaffSchema,
+     tag="staff")
 def get(code):
-    return staff.get_staff(db(), current_actor(), code)
+    actor = current_actor()
+    return {**staff.get_staff(db(), actor, code), "unit_history": staff.unit_history(db(), actor, code)}
 
 
 @bp.patch("/staff/<code>")

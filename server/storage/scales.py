@@ -1,0 +1,41 @@
+"""Rating-scale versions as stored (``rating_scales``): each version once, never changed; the newest is current.
+
+Votes keep the version they were cast with (``votes.scale_version``); a
+score maps each version's levels by that version's own definition.
+"""
+
+import json
+
+from server.storage import query
+
+
+def _row(row):
+    return {**row, "levels": json.loads(row["levels"]), "reasons": json.loads(row["reasons"])}
+
+
+def list_scales(db):
+    """Every version, newest first, with how many votes were cast under it."""
+    rows = query(
+        db,
+        "SELECT s.version, s.levels, s.reasons, s.created_at, s.published_by, s.note,"
+        " (SELECT COUNT(*) FROM votes v WHERE v.scale_version = s.version) AS votes"
+        " FROM rating_scales s ORDER BY s.version DESC",
+    )
+    return [_row(row) for row in rows]
+
+
+def get_scale(db, version):
+    rows = query(db, "SELECT version, levels, reasons, created_at, published_by, note FROM rating_scales"
+                     " WHERE version = ?", [version])
+    return _row(rows[0]) if rows else None
+
+
+def insert_scale(db, levels, reasons, now, published_by, note):
+    """Store the next version; returns its number. Runs inside the caller's transaction."""
+    version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM rating_scales").fetchone()[0]
+    db.execute(
+        "INSERT INTO rating_scales (version, levels, reasons, created_at, published_by, note) VALUES (?, ?, ?, ?, ?, ?)",
+        [version, json.dumps(levels, ensure_ascii=False), json.dumps(reasons, ensure_ascii=False), now,
+         published_by, note],
+    )
+    return version
