@@ -5,6 +5,10 @@ their scope. The expected permissions are written out here, independently
 of server/auth/actor.py, as the spec. Every refused request must change
 nothing and reveal nothing about the object it asked for; every 403, and
 nothing else, leaves one audit entry of the denial.
+
+The evaluation pages (dashboard, ranking and its downloads, staff page, unit
+comparison, flags, periods, objections, /me) have the same matrix for
+signed-in browsers, page × role × in/out of scope, in tests/test_score_pages.py.
 """
 
 import io
