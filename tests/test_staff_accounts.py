@@ -117,3 +117,26 @@ def test_the_cli_makes_and_links_a_staff_account(people):
     assert changed.stdout.strip() == "Updated user nobody: e-mail x@example.vn, staff record NV003."
     bad = hailong("--database", str(path), "user", "update", "--username", "nobody", "--email", "nope", check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "e-mail" in bad.stderr
+
+
+def test_a_staff_user_gets_403_on_every_page_but_their_own_and_their_account(people):
+    """Checked against the app's URL map, so a page added later is covered too."""
+    path, facts = people
+    app = app_for(path)
+    client = app.test_client()
+    sign_in(client, "staff")
+    values = {"code": "NV001", "username": "staff", "flag_id": facts["flags"]["in"], "fmt": "csv",
+              "objection_id": facts["objections"]["in"], "alert_id": facts["alerts"]["in"], "key": "2026-10",
+              "revision": 1, "unit": "DN-TT", "period": "2026-10", "filename": "admin.css"}
+    own = ("web_auth.", "web_public.", "web_me.")
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or not rule.endpoint.startswith("web_") or rule.endpoint.startswith(own):
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+        assert client.get(url).status_code == 403, url
+        checked.append(url)
+    assert "/admin/users" in checked and len(checked) > 10
