@@ -59,8 +59,10 @@ def seed(server, tmp_path, months=3, seed=9):
             for _ in range(per_month):
                 _vote(tablet, staff, share, rng, office_moment(rng, first, last.day))
         # This month: a few votes today, so the dashboard has "today" and "this month".
-        for _ in range(3):
-            _vote(tablet, staff, share, rng, dt.datetime.now(ZONE) - dt.timedelta(minutes=rng.randrange(1, 30)))
+        now = dt.datetime.now(ZONE)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        for _ in range(3):  # within today, also just after midnight
+            _vote(tablet, staff, share, rng, max(midnight, now - dt.timedelta(minutes=rng.randrange(1, 30))))
     for tablet in tablets.values():
         while tablet.send("votes")[0]:
             pass
