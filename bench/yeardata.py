@@ -36,9 +36,10 @@ import zoneinfo
 import numpy as np
 
 from bench import WORK
+from devtools.demo_history import store_in_batches
 from devtools.processes import BIN
 from server import storage
-from server.storage import batches, devices, votes
+from server.storage import devices
 
 CACHE = os.path.join(WORK, "cache")
 TZ = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
@@ -196,15 +197,7 @@ def generate(path, recipe, log):
                     "counted_at": counted, "time_corrected": 0,
                 })
             for device_id, rows in rows_by_device.items():
-                for start in range(0, len(rows), 100):
-                    chunk = rows[start:start + 100]
-                    counts = {"accepted": len(chunk), "duplicate": 0, "conflict": 0, "rejected": 0}
-                    batch_id = batches.insert_batch(db, "votes", device_id, chunk[-1]["received_at"],
-                                                    chunk[-1]["local_time"], 0, counts)
-                    for row in chunk:
-                        row["batch_id"] = batch_id
-                    votes.insert_votes(db, chunk)
-                    batches.set_ack(db, "votes", device_id, chunk[-1]["seq"], batch_id)
+                store_in_batches(db, device_id, rows)
             total += n
             if index % 25 == 0:
                 log(f"  {day}: {total:,} votes ({time.perf_counter() - started:.0f} s)")

@@ -137,17 +137,23 @@ def _day(db, day, zone, people, tablets, rng, today):
             "time_corrected": 0,
         })
     for counter_id, rows in by_tablet.items():
-        device_id = tablets[counter_id]["id"]
-        for start in range(0, len(rows), 100):
-            chunk = rows[start:start + 100]
-            counts = {"accepted": len(chunk), "duplicate": 0, "conflict": 0, "rejected": 0}
-            batch_id = batches.insert_batch(db, "votes", device_id, chunk[-1]["received_at"],
-                                            chunk[-1]["local_time"], 0, counts)
-            for row in chunk:
-                row["batch_id"] = batch_id
-            votes.insert_votes(db, chunk)
-            batches.set_ack(db, "votes", device_id, chunk[-1]["seq"], batch_id)
+        store_in_batches(db, tablets[counter_id]["id"], rows)
     return len(taps)
+
+
+def store_in_batches(db, device_id, rows, size=100):
+    """Past votes of one device (dicts of ``votes.COLUMNS`` but the batch), as the pipeline would have
+    stored them: a batch record per ``size`` votes, the device's acknowledgement where the last one left it.
+    The scores bench's cached year (``bench/yeardata.py``) is stored the same way."""
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
+        counts = {"accepted": len(chunk), "duplicate": 0, "conflict": 0, "rejected": 0}
+        batch_id = batches.insert_batch(db, "votes", device_id, chunk[-1]["received_at"], chunk[-1]["local_time"],
+                                        0, counts)
+        for row in chunk:
+            row["batch_id"] = batch_id
+        votes.insert_votes(db, chunk)
+        batches.set_ack(db, "votes", device_id, chunk[-1]["seq"], batch_id)
 
 
 def _moment(day, zone, rng):

@@ -4,7 +4,7 @@ test calls it directly; ``hailong jobs`` only schedules them."""
 import datetime as dt
 
 from server import calendar
-from server.storage import devices
+from server.storage import connect, devices
 
 
 def check_silent_devices(db, settings, now):
@@ -32,3 +32,16 @@ def roll_up_votes(db, settings, now):
     done = rollups.roll_up(db, settings["TIMEZONE"], chunk=settings["ROLLUP_CHUNK_VOTES"])
     done["revisions"] = periods.revise_pending(db, parameters.params_from_settings(settings), settings["TIMEZONE"])
     return done
+
+
+def run_step(database, settings, step):
+    """Run one job step on a connection of its own, closed after it.
+
+    ``hailong jobs`` hands APScheduler module-level targets that call this:
+    each run opens a fresh connection, so a failed run leaves nothing open.
+    """
+    db = connect(database, settings["BUSY_TIMEOUT_MS"])
+    try:
+        return step(db, settings, dt.datetime.now(dt.timezone.utc))
+    finally:
+        db.close()

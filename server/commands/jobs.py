@@ -7,18 +7,13 @@ import signal
 import click
 
 from server import jobs as job_steps
-from server.storage import connect
 
 log = logging.getLogger("hailong.jobs")
 
 
 def silent_devices_job(database, settings):
-    """Module-level target, as APScheduler wants: one fresh connection per run."""
-    db = connect(database, settings["BUSY_TIMEOUT_MS"])
-    try:
-        marked = job_steps.check_silent_devices(db, settings, dt.datetime.now(dt.timezone.utc))
-    finally:
-        db.close()
+    """Module-level target, as APScheduler wants (``run_step``: one fresh connection per run)."""
+    marked = job_steps.run_step(database, settings, job_steps.check_silent_devices)
     if marked:
         log.warning("devices silent during opening hours: %s", ", ".join(marked))
 

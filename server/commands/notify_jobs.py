@@ -5,33 +5,25 @@ import logging
 
 from server import notify
 from server.notify import alerts, mail
-from server.storage import connect
+from server.jobs import run_step
 
 log = logging.getLogger("hailong.jobs")
 
 
-def _run(step, database, settings):
-    db = connect(database, settings["BUSY_TIMEOUT_MS"])
-    try:
-        return step(db, settings, dt.datetime.now(dt.timezone.utc))
-    finally:
-        db.close()
-
-
 def alerts_job(database, settings):
-    raised = _run(alerts.check, database, settings)
+    raised = run_step(database, settings, alerts.check)
     if raised:
         log.warning("alerts raised: %s", ", ".join(map(str, raised)))
 
 
 def email_job(database, settings):
-    _run(mail.send_due, database, settings)
+    run_step(database, settings, mail.send_due)
 
 
 def monthly_reports_job(database, settings):
     from server.commands.reports import queue_monthly_reports
 
-    queued = _run(queue_monthly_reports, database, settings)
+    queued = run_step(database, settings, queue_monthly_reports)
     if queued:
         log.info("monthly reports queued: %s", ", ".join(queued))
 

@@ -3,20 +3,16 @@
 import datetime as dt
 import logging
 
-from server.storage import connect
+from server import jobs as job_steps
 
 log = logging.getLogger("hailong.jobs")
 
 
 def scan_job(database, settings):
-    """Module-level target, as APScheduler wants: one fresh connection per run."""
+    """Module-level target, as APScheduler wants (``run_step``: one fresh connection per run)."""
     from server.scoring import scan
 
-    db = connect(database, settings["BUSY_TIMEOUT_MS"])
-    try:
-        done = scan.nightly(db, settings, dt.datetime.now(dt.timezone.utc))
-    finally:
-        db.close()
+    done = job_steps.run_step(database, settings, scan.nightly)
     for summary in done:
         log.info("anomaly scan of %s: %d votes, %d tests, %d flags (%d new, %d rapid_repeat)",
                  summary["days"][0], summary["votes"], summary["n_tests"], summary["flags"], summary["new_flags"],

@@ -4,18 +4,13 @@ import datetime as dt
 import logging
 
 from server import jobs as job_steps
-from server.storage import connect
 
 log = logging.getLogger("hailong.jobs")
 
 
 def rollup_job(database, settings):
-    """Module-level target, as APScheduler wants: one fresh connection per run."""
-    db = connect(database, settings["BUSY_TIMEOUT_MS"])
-    try:
-        done = job_steps.roll_up_votes(db, settings, dt.datetime.now(dt.timezone.utc))
-    finally:
-        db.close()
+    """Module-level target, as APScheduler wants (``run_step``: one fresh connection per run)."""
+    done = job_steps.run_step(database, settings, job_steps.roll_up_votes)
     if done["votes"] or done["pairs"]:
         log.info("rollups: %d new votes, %d (day, staff) pairs recounted, up to vote %d",
                  done["votes"], done["pairs"], done["watermark"])
