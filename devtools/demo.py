@@ -86,6 +86,7 @@ class Demo:
         self.votes_stop = threading.Event()
         self.children, self.tablets, self.threads = [], [], []
         self.server = None
+        self.history_votes = 0  # past votes written before the live tablets start (demo_history.py)
         # What every command and process of the demo gets on top of the environment.
         self.extra_env = {"PYTHONUNBUFFERED": "1", "HAILONG_INSTANCE": self.instance}
         self.env = {**os.environ, **self.extra_env}
@@ -186,6 +187,7 @@ class Demo:
                           what="hailong hours set-default"))
         self.people(org)
         history = write_history(self.database)  # TIMEZONE: the default, Asia/Ho_Chi_Minh
+        self.history_votes = history["votes"]
         self.say(f"Wrote {history['votes']:,} signed past votes since {history['first_day']} from"
                  f" {history['devices']} retired history tablets, so the HR pages have months to show"
                  f" (devtools/demo_history.py).")
@@ -345,11 +347,12 @@ class Demo:
             return {}
 
     def server_votes(self):
-        """The server's vote count, read-only; None while its database is busy."""
+        """The server's count of the live tablets' votes (the history's left out), read-only; None while
+        its database is busy."""
         try:
             conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5)
             try:
-                return conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
+                return conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0] - self.history_votes
             finally:
                 conn.close()
         except sqlite3.Error:
