@@ -306,3 +306,4 @@ def test_a_long_ranking_is_shown_a_page_at_a_time_and_the_funnel_keeps_everyone(
     assert funnel.findall(first) == funnel.findall(second)  # the plot keeps every person
     beyond = client.get(f"/scores?period={month}&sort=code&dir=asc&page=99").get_data(as_text=True)
     assert 'data-staff="NV004"' in beyond  # the last page, not an empty one
+

@@ -93,6 +93,8 @@ def test_the_staff_page_draws_levels_trend_and_reasons_and_shades_the_heat_map(s
             assert page.locator("#heatmap tbody tr").count() == 7
             months = page.locator("#trend tbody tr").count()
             assert months == len(scored.seeded["periods"])
+            if months >= 3:  # Mann–Kendall and Theil–Sen need three months of votes
+                assert "Theil–Sen" in page.text_content("#series-trend")
         assert violations(page, found) == []
 
 
@@ -104,6 +106,7 @@ def test_the_dashboard_and_the_unit_comparison_are_drawn(scored, browser):
         assert page.url.endswith("/dashboard")
         assert int(page.text_content("#votes-month .big").replace(".", "")) >= 12
         assert page.evaluate(INKED, "canvas[data-chart]")[0] > 1000
+        assert "biểu đồ p" in page.text_content("#control thead")  # each month against its p-chart limits
         assert open_page(page, scored, f"/scores/units?period={month}", "en") == 1
         units = page.eval_on_selector_all("#units tbody tr", "rows => rows.map(r => r.dataset.unit)")
         assert {"DN-TT", "DN-BH"} <= set(units)

@@ -218,3 +218,30 @@ def test_the_dashboard_trend_reads_the_months_in_order_and_is_never_nan():
     assert score_actions._trend([0.9, 0.9, 0.9, None]) == {"direction": "flat", "tau": None, "p_value": 1.0}
     rising = score_actions._trend([0.5, 0.6, None, 0.7, 0.8, 0.9])
     assert rising["direction"] == "up" and rising["tau"] == pytest.approx(1.0)
+
+
+def test_a_person_s_monthly_trend_says_its_direction_and_theil_sen_slope_only_with_three_months():
+    from server.manage.scores import series_trend
+
+    def month(i, rate, n=100):
+        return {"month": f"2026-{i:02d}", "n": n, "rate": rate}
+
+    rising = [month(i, 0.70 + 0.03 * i) for i in range(1, 9)]
+    trend = series_trend(rising)
+    assert trend["direction"] == "up" and trend["months"] == 8
+    assert abs(trend["slope"] - 0.03) < 1e-9 and trend["slope_low"] <= 0.03 <= trend["slope_high"]
+    assert series_trend([month(1, 0.9), month(2, 0.8), month(3, None, n=0)]) is None
+    assert series_trend([month(i, 0.9) for i in range(1, 6)])["direction"] == "flat"
+
+
+def test_p_chart_limits_mark_the_month_that_differs_by_more_than_chance():
+    from server.manage.scores import control_limits
+
+    months = [{"month": f"2026-{i:02d}", "n": 400, "satisfied": 360, "rate": 0.9} for i in range(1, 6)]
+    months.append({"month": "2026-06", "n": 400, "satisfied": 280, "rate": 0.7})
+    months.append({"month": "2026-07", "n": 0, "satisfied": 0, "rate": None})
+    control = control_limits(months)
+    assert [m["outside"] for m in control["months"]] == [False] * 5 + [True, False]
+    assert control["months"][-1]["lower"] is None
+    assert abs(control["center"] - (5 * 360 + 280) / 2400) < 1e-12
+    assert control_limits([{"month": "2026-01", "n": 0, "satisfied": 0, "rate": None}]) is None

@@ -238,7 +238,8 @@ def staff_detail(db, actor, staff_code, period, settings=None):
         "score": score,
         "score_with_flagged": with_flagged,
         "levels": level_rows,
-        "series": _series(db, person["id"], parsed, settings),
+        "series": (series := _series(db, person["id"], parsed, settings)),
+        "series_trend": series_trend(series),
         "reasons": reason_rows,
         "heatmap": heatmap,
         "flags": evaluation.staff_flags(db, person["id"]),
@@ -322,10 +323,53 @@ def dashboard(db, actor, settings=None):
                   "rate_high": high if n else None},
         "months": months,
         "trend": _trend([m["rate"] for m in months]),
+        "control": control_limits(months),
         "open_flags": evaluation.open_flags(db, scope),
         "open_alerts": evaluation.open_alerts(db, scope),
         "silent_devices": evaluation.silent_devices(db, scope),
     }
+
+
+def series_trend(series):
+    """Whether a person's monthly raw rate rises or falls: Mann–Kendall (Kendall's tau against time) and
+    the Theil–Sen slope with its 95% interval, in rate per month, over the months with votes.
+
+    ``{"months", "tau", "p_value", "direction" ("up"|"down"|"flat"), "slope", "slope_low", "slope_high"}``,
+    or None with fewer than 3 months of votes. Both are rank statistics: one odd month moves them little.
+    """
+    from analysis.trends import mann_kendall, theil_sen
+
+    rates = [m["rate"] if m.get("n") else float("nan") for m in series]
+    months = sum(rate == rate for rate in rates)
+    if months < 3:
+        return None
+    tau, p_value = mann_kendall(rates)
+    slope, low, high = theil_sen(rates)
+    flat = tau != tau or p_value >= 0.05
+    return {"months": months, "tau": None if tau != tau else tau, "p_value": p_value,
+            "direction": "flat" if flat else ("up" if tau > 0 else "down"),
+            "slope": slope, "slope_low": low, "slope_high": high}
+
+
+def control_limits(months):
+    """p-chart limits (3 sigma) for the monthly rates of a subtree, around their pooled rate.
+
+    ``{"center", "months": [{"month", "lower", "upper", "outside"}]}`` (limits None for a month without
+    votes), or None without votes. A month outside its limits differs from the others by more than
+    chance gives at its number of votes: something changed that month.
+    """
+    from analysis.trends import p_chart
+
+    if not sum(m["n"] for m in months):
+        return None
+    center, lower, upper = p_chart([m["satisfied"] for m in months], [m["n"] for m in months])
+    rows = []
+    for m, low, high in zip(months, lower, upper):
+        known = bool(m["n"])
+        rows.append({"month": m["month"], "lower": float(low) if known else None,
+                     "upper": float(high) if known else None,
+                     "outside": known and not float(low) <= m["rate"] <= float(high)})
+    return {"center": center, "months": rows}
 
 
 def _satisfied_lookup(db):
