@@ -63,6 +63,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
+PORT_RELEASE_SECONDS = 10.0  # how long a stopped process's port may stay taken by the kernel
+
+
 def port_free(port):
     """Whether ``port`` can be bound on 127.0.0.1 the way gunicorn binds it (SO_REUSEADDR)."""
     with socket.socket() as sock:
@@ -244,6 +247,13 @@ class Process:
                 clean = False
                 self._end_group()
                 break
+            time.sleep(0.05)
+        # The kernel may still hold the port a moment after the last process
+        # is gone (a connection it closed half-way, FIN_WAIT, which
+        # SO_REUSEADDR does not step over): a restart on the same port waits
+        # for it, as a supervisor restarting gunicorn would have to.
+        released = time.monotonic() + PORT_RELEASE_SECONDS
+        while self.port and not port_free(int(self.port)) and time.monotonic() < released:
             time.sleep(0.05)
         return clean
 
