@@ -151,24 +151,22 @@ def units(db):
 
 def staff_names(db, staff_ids):
     """``{id: (code, full_name)}`` of these staff."""
-    out = {}
-    ids = list(staff_ids)
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        for row in db.execute(
-            f"SELECT id, code, full_name FROM staff WHERE id IN ({','.join('?' * len(part))})", part
-        ):
-            out[row[0]] = (row[1], row[2])
-    return out
+    return _codes_and_names(db, "staff", "full_name", staff_ids)
 
 
 def counter_names(db, counter_ids):
+    """``{id: (code, name)}`` of these counters."""
+    return _codes_and_names(db, "counters", "name", counter_ids)
+
+
+def _codes_and_names(db, table, name_column, ids):
+    """``{id: (code, name)}`` read 500 ids a query (SQLite's limit on parameters is near)."""
     out = {}
-    ids = list(counter_ids)
+    ids = list(ids)
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
         for row in db.execute(
-            f"SELECT id, code, name FROM counters WHERE id IN ({','.join('?' * len(part))})", part
+            f"SELECT id, code, {name_column} FROM {table} WHERE id IN ({','.join('?' * len(part))})", part
         ):
             out[row[0]] = (row[1], row[2])
     return out
