@@ -15,6 +15,7 @@ from server.scoring.days import local_day
 from server.storage import now_utc, timestamp, write_transaction
 from server.storage import org as org_storage
 from server.storage import periods as storage
+from server.storage.staff import unit_of as staff_unit
 
 
 def _unit_for(db, actor, permission, unit_code):
@@ -95,8 +96,7 @@ def list_periods(db, actor):
 
 def _own_units_and_above(db, staff_id):
     """The unit a civil servant belongs to now and every unit above it."""
-    row = db.execute("SELECT unit_id FROM staff WHERE id = ?", [staff_id]).fetchone()
-    units, out, node = storage.units(db), set(), row and row[0]
+    units, out, node = storage.units(db), set(), staff_unit(db, staff_id)
     while node is not None and node not in out:
         out.add(node)
         node = units.get(node, {}).get("parent_id")

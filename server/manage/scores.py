@@ -9,7 +9,6 @@ app's or the CLI's settings as ``settings`` (the ``SCORE_*`` parameters and
 
 import collections
 import datetime as dt
-import json
 import zoneinfo
 
 from analysis.levels import describe_scale
@@ -23,6 +22,7 @@ from server.storage import accounts, evaluation, now_utc, timestamp
 from server.storage import org as org_storage
 from server.storage import periods as period_storage
 from server.storage import rollups as rollup_storage
+from server.storage import scales as scale_storage
 from server.storage import staff as staff_storage
 
 SERIES_MONTHS = 12
@@ -249,8 +249,9 @@ def staff_detail(db, actor, staff_code, period, settings=None):
 
 def _reason_labels(db):
     out = {}
-    for version, reasons in db.execute("SELECT version, reasons FROM rating_scales").fetchall():
-        for reason in json.loads(reasons):
+    for scale in scale_storage.every_scale(db):
+        version = scale["version"]
+        for reason in scale["reasons"]:
             out[(version, reason["code"])] = reason
     return out
 

@@ -48,7 +48,7 @@ def roll_up(db, timezone, chunk=20_000, dirty_chunk=200, max_seconds=None):
                 _add(db, low, high, offset, timezone)
                 periods.note_late_votes(db, low, high, timezone)
                 storage.set_watermark(db, high)
-                rolled += db.execute("SELECT COUNT(*) FROM votes WHERE id > ? AND id <= ?", [low, high]).fetchone()[0]
+                rolled += storage.count_votes(db, low, high)
         if waiting_at is not None:
             break
     while max_seconds is None or time.monotonic() - started < max_seconds:
@@ -98,16 +98,10 @@ def full_recount(db, timezone, up_to=None):
     """
     up_to = storage.watermark(db) if up_to is None else up_to
     statuses = collections.defaultdict(set)
-    for vote_id, status in db.execute(
-        "SELECT fv.vote_id, f.status FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id"
-    ):
+    for vote_id, status in storage.flag_statuses_of_votes(db):
         statuses[vote_id].add(status)
     counts = collections.Counter()
-    for vote_id, counted_at, flags, *rest in db.execute(
-        "SELECT id, counted_at, flags, staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating"
-        " FROM votes WHERE id <= ?",
-        [up_to],
-    ):
+    for vote_id, counted_at, flags, *rest in storage.votes_for_recount(db, up_to):
         counts[(local_day(counted_at, timezone), *rest, standing(statuses[vote_id], flags))] += 1
     return dict(counts)
 

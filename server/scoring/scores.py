@@ -81,13 +81,7 @@ def clear_cache():
 
 def _fingerprint(db):
     """What a computed answer depends on besides its arguments, read in one cheap query."""
-    return db.execute(
-        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
-        " (SELECT value FROM rollup_state WHERE name = 'generation'),"
-        " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
-        " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
-        " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)"
-    ).fetchone()
+    return rollup_storage.fingerprint(db)
 
 
 def compute_both(db, period, unit_ids=None, params=None, open_flags=None):

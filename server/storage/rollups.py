@@ -255,6 +255,37 @@ def scales(db):
     return dict(db.execute("SELECT version, levels FROM rating_scales").fetchall())
 
 
+def count_votes(db, after_id, up_to):
+    """Votes with ``after_id < id <= up_to``."""
+    return db.execute("SELECT COUNT(*) FROM votes WHERE id > ? AND id <= ?", [after_id, up_to]).fetchone()[0]
+
+
+def flag_statuses_of_votes(db):
+    """``(vote_id, flag status)`` for every flagged vote (a full recount's standings)."""
+    return db.execute("SELECT fv.vote_id, f.status FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id")
+
+
+def votes_for_recount(db, up_to):
+    """Every vote up to ``up_to``: id, counted_at, ingest flags, then the rollup key's columns."""
+    return db.execute(
+        "SELECT id, counted_at, flags, staff_id, unit_id, counter_id, counter_unit_id, scale_version, rating"
+        " FROM votes WHERE id <= ?",
+        [up_to],
+    )
+
+
+def fingerprint(db):
+    """What computed scores depend on besides their arguments, read in one cheap query: the database file,
+    the rollups' generation, the flags and their reviews, names and scales."""
+    return db.execute(
+        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
+        " (SELECT value FROM rollup_state WHERE name = 'generation'),"
+        " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
+        " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
+        " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)"
+    ).fetchone()
+
+
 # --- For bench/scores.py -------------------------------------------------------
 
 

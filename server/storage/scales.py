@@ -24,6 +24,13 @@ def list_scales(db):
     return [_row(row) for row in rows]
 
 
+def every_scale(db):
+    """Every version, oldest first, without counting votes (cheap: for labels in pages)."""
+    rows = query(db, "SELECT version, levels, reasons, created_at, published_by, note FROM rating_scales"
+                     " ORDER BY version")
+    return [_row(row) for row in rows]
+
+
 def get_scale(db, version):
     rows = query(db, "SELECT version, levels, reasons, created_at, published_by, note FROM rating_scales"
                      " WHERE version = ?", [version])

@@ -54,6 +54,12 @@ def save(db, staff_id, code, full_name, title, unit_id, active, now):
     return staff_id
 
 
+def unit_of(db, staff_id):
+    """The unit a staff member belongs to now (None for an unknown id)."""
+    row = db.execute("SELECT unit_id FROM staff WHERE id = ?", [staff_id]).fetchone()
+    return row and row[0]
+
+
 def vote_count(db, staff_id):
     return db.execute("SELECT COUNT(*) FROM votes WHERE staff_id = ?", [staff_id]).fetchone()[0]
 
