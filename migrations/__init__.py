@@ -222,5 +222,5 @@ def m005_staff_pin_and_photo(db):
 
 
 # Later migrations live in one module per area, imported in the order they
-# apply: the counter kiosk's, accounts and roles, the device streams, then evaluation.
-from migrations import kiosk, accounts, sync, scores  # noqa: E402,F401
+# apply: the counter kiosk's, accounts and roles, the device streams, evaluation, then the tamper-evident log.
+from migrations import kiosk, accounts, sync, scores, ledger  # noqa: E402,F401

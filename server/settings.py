@@ -35,6 +35,11 @@ def not_negative(value):
         raise ValueError("must be 0 or more")
 
 
+def log_name(value):
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}", value):
+        raise ValueError("must be 1 to 100 letters, digits, dots, dashes, underscores or plus signs, no spaces")
+
+
 def probability_percent(value):
     if not 50 <= value <= 99:
         raise ValueError("must be a percentage from 50 to 99")
@@ -294,6 +299,16 @@ SETTINGS = (
             " completed 70 Hoàn thành / Completed; not_completed 0 Không hoàn thành / Not completed",
             "Grades best first, separated by `;`: a code, the lowest true satisfaction rate in percent, the"
             " Vietnamese name, `/`, the English name. The last threshold is 0.", grades_spec),
+    # The tamper-evident log and exports (issue 10; server/ledger/, server/exports/, docs/verify.md).
+    Setting("LOG_NAME", "hailong", "Name of this server's log: the first word of every checkpoint's origin line"
+            " (`LOG_NAME/votes`) and the name its signing key goes by. Set it once, before the first checkpoint,"
+            " to something that names the province (e.g. `hailong.danang.gov.vn`).", log_name),
+    Setting("JOBS_LOG_APPEND_SECONDS", 5, "How often `hailong jobs` appends new votes, sign-in events and audit"
+            " entries to their Merkle trees (the log's merge delay is at most this plus one chunk).", positive),
+    Setting("LOG_CHUNK_LEAVES", 5_000, "Leaves appended per write transaction: the ingest waits at most one chunk"
+            " for the write lock.", positive),
+    Setting("LOG_CHECKPOINT_MINUTES", 60, "How often `hailong jobs` signs a checkpoint of a tree that grew; one is"
+            " signed at least every 24 hours even when none did.", positive),
     # Alerts, email and the monthly unit report (issue 9, server/notify/).
     Setting(
         "SMTP_HOST",

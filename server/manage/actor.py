@@ -42,6 +42,13 @@ PERMISSIONS = {
     "scales.write": {"admin"},
     "self.read": {"staff"},
     "objections.write": {"staff"},
+    # The tamper-evident log and exports (issue 10). Auditors read checkpoints
+    # and proofs, ask for a checkpoint now, and export raw votes and the audit
+    # log of their subtree as verifiable bundles.
+    "log.read": {"admin", "auditor"},
+    "log.checkpoint": {"admin", "auditor"},
+    "votes.export": {"admin", "auditor"},
+    "audit.export": {"admin", "auditor"},
 }
 
 
