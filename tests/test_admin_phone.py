@@ -10,7 +10,9 @@ PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counte
          "/admin/audit", "/account", "/api/docs", "/admin/holidays?year=2026", "/admin/scales",
          # The evaluation pages.
          "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/flags?status=all",
-         "/periods", "/objections?status=all"]
+         "/periods", "/objections?status=all",
+         # The auditor's log pages (issue 10).
+         "/log", "/log/audit/checkpoints", "/log/verify"]
 PUBLIC = ["/login", "/enroll?code=WJ6EP-ZYGHP"]
 
 # Each visible tap target with its height; a checkbox is tapped through its label.
@@ -58,8 +60,8 @@ def test_the_folded_menu_opens_to_44_px_items(phone, people_server):
     phone.click("header summary")
     items = phone.locator("header nav a, header nav button")
     # Ranking and flags (the dashboard is the brand's link); six admin areas, holidays, scales, alerts;
-    # the account, sign out.
-    assert items.count() == 13
+    # the log's checkpoints; the account, sign out.
+    assert items.count() == 14
     assert all(box["height"] >= 44 for box in (item.bounding_box() for item in items.all()))
     phone.click("header nav a:has-text('Thiết bị')")
     phone.wait_for_url(people_server.url + "/admin/devices")
