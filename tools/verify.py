@@ -682,6 +682,10 @@ def _verify_batch(batch):
     return bad
 
 
+# A pool costs about 0.1 s to start: below this many rows one process is quicker.
+POOL_MIN_ROWS = 8000
+
+
 class Signatures:
     """Ed25519 checks, batched; with ``jobs`` > 1 and many rows, over a pool of processes."""
 
@@ -692,7 +696,7 @@ class Signatures:
         self.batch, self.refs, self.pending = [], [], collections.deque()
         self.pool = None
         self.checked = 0
-        if jobs > 1 and expected_rows >= 4 * self.BATCH:
+        if jobs > 1 and expected_rows >= POOL_MIN_ROWS:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self.pool = multiprocessing.get_context(method).Pool(jobs, _worker_init, (devices,))
             self.window = 4 * jobs
@@ -1459,6 +1463,14 @@ def _summary(v, report):
         report.plain(line)
 
 
+def default_jobs():
+    """One process per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="verify.py", description="Check a hailong export bundle without the server (docs/verify.md).")
@@ -1466,7 +1478,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
                         help="a checkpoint note you kept from earlier (repeatable)")
     parser.add_argument("--key", help="the server's key as `hailong keys show` prints it (or a file holding it)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--jobs", type=int, default=default_jobs(), metavar="N",
                         help="processes checking signatures (default: one per CPU)")
     args = parser.parse_args(argv)
     status, _ = verify(args.bundle, args.checkpoint, args.key, max(1, args.jobs),
