@@ -43,3 +43,6 @@ def register(cli):
     cli.add_command(scores.scores)
     cli.add_command(scores.period)
     cli.add_command(reports.report)
+    from server.commands import export  # issue 10: verifiable exports
+
+    cli.add_command(export.export)
