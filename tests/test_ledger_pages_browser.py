@@ -11,8 +11,10 @@ Content-Security-Policy rule.
 """
 
 import base64
+import json
 import re
 import urllib.parse
+import zipfile
 
 import pytest
 
@@ -171,3 +173,37 @@ def test_the_log_pages_fit_a_phone_and_the_checkpoint_prints_alone(logged, brows
         assert not page.locator("header").is_visible() and not page.locator("#download-note").is_visible()
         assert page.locator("#note").is_visible() and page.locator("#note-qr svg").is_visible()
         assert page.locator("#verifier-key").is_visible()
+
+
+def test_the_audit_log_page_leads_to_the_log_and_exports_a_bundle_that_verifies_against_a_kept_checkpoint(
+        logged, browser, tmp_path):
+    with signed_in(browser, logged, "auditor") as page:
+        found = watch(page)
+        open_page(page, logged, "/admin/audit", "vi")
+        page.click("#log-links a:has-text('Điểm kiểm chứng')")
+        page.wait_for_selector("#trees")
+        # The auditor keeps a checkpoint of the audit log, as its page offers...
+        page.click("#trees tr[data-tree=audit] form.publish button")
+        page.wait_for_selector("#note")
+        with page.expect_download() as kept:
+            page.click("#download-note")
+        checkpoint = tmp_path / kept.value.suggested_filename
+        kept.value.save_as(checkpoint)
+        # ...and later exports the audit log from its page.
+        open_page(page, logged, "/admin/audit", "vi")
+        page.click("#audit-export summary")
+        page.select_option("#audit-export select[name=format]", "jsonl")
+        with page.expect_download() as download:
+            page.click("#audit-export button")
+        bundle = tmp_path / download.value.suggested_filename
+        download.value.save_as(bundle)
+        assert violations(page, found) == []
+    with zipfile.ZipFile(bundle) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        entries = [json.loads(line) for line in archive.read("audit.jsonl").decode("utf-8").splitlines()]
+    assert (manifest["kind"], manifest["format"]) == ("audit", "jsonl")
+    # The unit's auditor gets the unit's entries (its tablet's enrollment code), not the other unit's.
+    issued = {entry["object_id"] for entry in entries if entry["action"] == "issue_code"}
+    assert issued == {"DN-TT-Q1"}, issued
+    report = hailong("verify", str(bundle), "--checkpoint", str(checkpoint), check=False)
+    assert report.returncode == 0, report.stdout + report.stderr
