@@ -13,7 +13,7 @@ import pytest
 from server import storage
 from server.ledger import keys, log
 from server.settings import DEFAULTS
-from tests.people import app_for, csrf_token, sign_in
+from tests.people import app_for, csrf_token, insert_vote, sign_in
 
 ROLES = ("anonymous", "nobody", "admin", "manager", "hr", "auditor", "staff")
 AUDITORS = {"admin", "auditor"}
@@ -127,3 +127,29 @@ def test_the_checkpoint_file_is_the_stored_note_byte_for_byte(checkpointed):
     db.close()
     assert response.get_data() == note.encode("utf-8")
     assert response.headers["Content-Disposition"].startswith("attachment; filename=\"hailong-audit-")
+
+
+def test_a_vote_says_when_it_is_not_in_the_log_yet_then_not_in_a_checkpoint_yet(checkpointed):
+    path, facts = checkpointed
+    uuid = "00000000-0000-7000-8000-0000000000c1"
+    db = storage.connect(path)
+    insert_vote(db, facts["devices"]["in"], "DN-TT-Q1", "NV001", uuid, seq=2)
+    client = client_as(path, "auditor")
+    page = client.get(f"/log/verify?vote={uuid}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "This vote is not in the log yet" in page and 'id="proof-hashes"' not in page
+    log.catch_up(db, "votes")
+    db.close()
+    page = client.get(f"/log/verify?vote={uuid}", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert "Chưa có điểm kiểm chứng đã ký nào bao gồm lượt đánh giá này" in page and 'id="leaf-index"' in page
+
+
+def test_a_vote_changed_in_the_database_after_it_joined_the_log_shows_as_changed(checkpointed):
+    path, _ = checkpointed
+    db = storage.connect(path)
+    db.execute("UPDATE votes SET rating = 1 WHERE uuid = ?", [VOTE_IN])
+    db.commit()
+    db.close()
+    page = client_as(path, "admin").get(f"/log/verify?vote={VOTE_IN}", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "it was changed after it joined the log" in text and "state-online" not in text

@@ -20,7 +20,7 @@ from server.ledger import checkpoints as notes
 from server.ledger import log, merkle
 from server.manage import ledger as ledger_service
 from server.manage.devices import qr_svg
-from server.web import attempt, page_errors
+from server.web import attempt, page_errors, translate
 
 bp = Blueprint("web_ledger", __name__)
 
@@ -103,7 +103,7 @@ def verify_vote():
     if not vote_id:
         return render_template("vote_proof.html", **context)
     if not UUID.match(vote_id):
-        context["errors"] = {"vote": [_translated(NOT_A_UUID)]}
+        context["errors"] = {"vote": [translate(NOT_A_UUID)]}
         return render_template("vote_proof.html", **context), 400
     proof, errors, message, status = attempt(
         lambda: ledger_service.vote_proof(db, actor, current_app.config, vote_id.lower()))
@@ -115,29 +115,17 @@ def verify_vote():
 
 
 def root_reached(proof):
-    """The root the vote's leaf hash and inclusion proof lead to (base64), shown beside the checkpoint's."""
+    """The root the vote's leaf hash and inclusion proof lead to (base64), shown beside the checkpoint's.
+
+    Worked out here from the hashes the page shows, not taken from the
+    action's verdict: what the auditor reads is what was checked.
+    """
     if not proof["checkpoint"] or proof["inclusion"] is None:
         return None
     path = [base64.b64decode(h) for h in proof["inclusion"]]
     root = merkle.root_from_inclusion(base64.b64decode(proof["leaf_hash"]), proof["leaf_index"],
                                       proof["checkpoint"]["size"], path)
-    return b64(root) if root is not None else None
-
-
-def _translated(message):
-    from server.web import translate
-
-    return translate(message)
-
-
-@bp.app_template_filter("b64")
-def b64(value):
-    """A hash or key as base64, the way checkpoints and proofs write them; text is shown as it is."""
-    if value is None:
-        return "–"
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return str(value)
+    return base64.b64encode(root).decode("ascii") if root is not None else None
 
 
 page_errors(bp)
