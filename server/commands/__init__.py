@@ -46,3 +46,7 @@ def register(cli):
     from server.commands import export  # issue 10: verifiable exports
 
     cli.add_command(export.export)
+    # The auditor's verifier (issue 10): tools/verify.py's checks as a command.
+    from server.commands import verify
+
+    cli.add_command(verify.verify)
