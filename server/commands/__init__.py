@@ -48,3 +48,10 @@ def register(cli):
 
     cli.add_command(ledger.checkpoint)
     cli.add_command(ledger.keys)
+    from server.commands import export  # issue 10: verifiable exports
+
+    cli.add_command(export.export)
+    # The auditor's verifier (issue 10): tools/verify.py's checks as a command.
+    from server.commands import verify
+
+    cli.add_command(verify.verify)
