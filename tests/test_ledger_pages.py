@@ -8,6 +8,8 @@ people database (tests/people.py) has one vote in DN-TT (in the roles' scope)
 and one in DN-BH (out of it).
 """
 
+import re
+
 import pytest
 
 from server import storage
@@ -153,3 +155,20 @@ def test_a_vote_changed_in_the_database_after_it_joined_the_log_shows_as_changed
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "it was changed after it joined the log" in text and "state-online" not in text
+
+
+def test_checkpoints_are_listed_newest_first_fifty_a_page(checkpointed):
+    path, facts = checkpointed
+    db = storage.connect(path)
+    settings = {**DEFAULTS, "INSTANCE": str(path.parent)}
+    ids = [facts["checkpoints"]["sessions"]] + [log.publish(db, settings, "sessions", "schedule")["id"]
+                                                for _ in range(54)]
+    db.close()
+    client = client_as(path, "auditor")
+    first = client.get("/log/sessions/checkpoints", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'data-checkpoint="(\d+)"', first)]
+    assert shown == ids[::-1][:50]
+    older = re.search(r'href="([^"]+)" id="older"', first).group(1).replace("&amp;", "&")
+    rest = client.get(older, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert [int(n) for n in re.findall(r'data-checkpoint="(\d+)"', rest)] == ids[::-1][50:]
+    assert 'id="older"' not in rest and "the jobs process, on schedule" in rest

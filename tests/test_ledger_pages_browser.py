@@ -102,6 +102,10 @@ def test_a_checkpoint_published_from_the_page_shows_its_note_as_text_file_and_qr
         assert page.text_content("#verifier-key") in shown and page.text_content("#public-key") in shown
         public = base64.b64decode(page.text_content("#public-key"))
         assert notes.verify_note(row["note"], public)
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=logged.url)
+        page.click("button.copy")
+        assert page.evaluate("navigator.clipboard.readText()") == row["note"]
+        assert page.text_content("button.copy") == {"vi": "Đã sao chép", "en": "Copied"}[lang]
         with page.expect_download() as download:
             page.click("#download-note")
         assert download.value.path().read_bytes() == row["note"].encode("utf-8")
