@@ -9,6 +9,8 @@ nothing else, leaves one audit entry of the denial.
 The evaluation pages (dashboard, ranking and its downloads, staff page, unit
 comparison, flags, periods, objections, /me) have the same matrix for
 signed-in browsers, page × role × in/out of scope, in tests/test_score_pages.py.
+The auditor's log pages (checkpoints, publishing one, a vote's proof) have theirs in
+tests/test_ledger_pages.py.
 """
 
 import io

@@ -654,6 +654,18 @@ def _row_where(file, where, values):
     return f"{file} {where} ({', '.join(parts)})"
 
 
+class Ref:
+    """Where a row is, made into words only when a finding names it (most rows never are)."""
+
+    __slots__ = ("file", "where", "values")
+
+    def __init__(self, file, where, values):
+        self.file, self.where, self.values = file, where, values
+
+    def __str__(self):
+        return _row_where(self.file, self.where, self.values)
+
+
 def _cp_where(cp):
     return f"checkpoint id {cp.get('id')} (size {cp.get('size')}, time {cp.get('time')})"
 
@@ -1045,7 +1057,7 @@ class Verifier:
                 if isinstance(values, BadRow):
                     report.fail(f"{name} {where}".strip(), str(values), "row")
                     continue
-                ref = _row_where(name, where, values)
+                ref = Ref(name, where, values)
                 index = values.get("leaf_index")
                 if not isinstance(index, int) or isinstance(index, bool):
                     report.fail(ref, "leaf_index is not a number", "row")
