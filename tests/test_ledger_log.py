@@ -89,13 +89,15 @@ def test_proof_nodes_are_the_union_of_the_audit_paths_whatever_the_indices_come_
     log.catch_up(db, "votes")
     rng = random.Random(4)
     for size in (1, 2, 64, 100, 150):
-        for picked in ([], [0], [size - 1], list(range(size)), sorted(rng.sample(range(size), size // 3))):
+        dense = sorted(set(range(size)) - set(rng.sample(range(size), min(3, size))))  # dense blocks, gaps
+        for picked in ([], [0], [size - 1], list(range(size)), sorted(rng.sample(range(size), size // 3)), dense):
             union = set()
             for index in picked:
                 union.update(merkle.audit_path_ranges(index, size))
             want = [(s, e, log.node(db, "votes", s, e)) for s, e in sorted(union, key=lambda r: (r[0], -r[1]))]
-            assert list(log.proof_nodes(db, "votes", picked, size)) == want
-            assert list(log.proof_nodes(db, "votes", iter(picked), size)) == want
+            for block in (0, 2, 8, 32, log.BLOCK):  # dense blocks listed whole, of every width
+                assert list(log.proof_nodes(db, "votes", picked, size, block)) == want
+                assert list(log.proof_nodes(db, "votes", iter(picked), size, block)) == want
     assert db.execute("SELECT COUNT(*) FROM temp.sqlite_master").fetchone()[0] == 0
 
 

@@ -156,78 +156,137 @@ def leaf_of_row(db, tree, row_id):
     return row and {"index": row["index"], "hash": bytes(row["hash"])}
 
 
-def proof_nodes(db, tree, indices, size):
+# A complete subtree of SMALLEST_BLOCK to BLOCK leaves that are all exported (a dense export) is listed from
+# one read per level instead of node by node: 0.7 µs a node instead of ~3 on the bench machine.
+BLOCK = 4096
+SMALLEST_BLOCK = 32
+
+
+def proof_nodes(db, tree, indices, size, block=BLOCK):
     """The union of the audit paths of the leaves ``indices`` in the tree of ``size``: ``(start, end, hash)``.
 
     Sorted by start ascending, end descending, each once. ``indices`` is
     ascending and may hold millions (an export's rows): a list or range is
     searched in place, any other iterable is first copied into a temporary
     table (``store.scratch_indices``), so memory stays flat. Stored hashes are
-    read a range at a time per level.
+    read a range at a time per level; a block of ``block`` leaves that are
+    all indices (a dense export) is listed from one read per level.
     """
     _size_ok(db, tree, size)
     if isinstance(indices, (list, tuple, range)):
-        yield from _proof_nodes(db, tree, indices, size, lambda x: _bisect_successor(indices, x))
+        yield from _proof_nodes(db, tree, _Sorted(indices), size, block)
         return
     scratch = store.scratch_indices(db, indices)
     try:
-        window = _Window(store.scratch_stream(db, scratch), lambda x: store.scratch_successor(db, scratch, x))
-        yield from _proof_nodes(db, tree, window, size, window.successor)
+        yield from _proof_nodes(db, tree, _Window(db, scratch), size, block)
     finally:
         store.drop_scratch(db, scratch)
 
 
-def _bisect_successor(indices, x):
-    at = bisect.bisect_left(indices, x)
-    return indices[at] if at < len(indices) else None
-
-
-def _proof_nodes(db, tree, indices, size, successor):
+def _proof_nodes(db, tree, source, size, block):
     levels = _LevelReader(db, tree)
-    for start, end in merkle.proof_ranges(indices, size, successor):
-        if merkle.is_perfect(start, end):
+    for start, end, below in merkle.proof_walk(source, size, block, min(SMALLEST_BLOCK, block)):
+        if below:
+            yield from _block_nodes(db, tree, start, end)
+        elif merkle.is_perfect(start, end):
             level = (end - start).bit_length() - 1
             yield start, end, levels.get(level, start >> level)
         else:
             yield start, end, node(db, tree, start, end)
 
 
-class _Window:
-    """An ascending stream with a look-ahead of at least ``ahead`` items, so that most questions "the first
-    index >= x" are answered in memory; the rest go to ``far`` (a query)."""
+def _block_nodes(db, tree, start, end):
+    """Every node below the complete subtree ``[start, end)``, in pre-order, from one read per level."""
+    pattern = merkle.block_pattern(end - start)
+    top = (end - start).bit_length() - 1
+    hashes = []
+    for level in range(top):
+        rows = store.stored_hashes(db, tree, level, start >> level, ((end) >> level) - 1)
+        if len(rows) != (end - start) >> level:
+            raise LogError(f"the {tree} tree is missing stored nodes in [{start}, {end}) at level {level}")
+        hashes.append([bytes(digest) for _, digest in rows])
+    for offset, stop, level in pattern:
+        yield start + offset, start + stop, hashes[level][offset >> level]
 
-    def __init__(self, stream, far, ahead=4096):
-        self._stream, self._far, self._ahead = stream, far, ahead
-        self._buf, self._pos, self._done = [], 0, False
+
+class _Sorted:
+    """A list or range of ascending indices as ``merkle.proof_walk``'s source."""
+
+    def __init__(self, indices):
+        self._items, self._pos = indices, 0
+        self.head = indices[0] if len(indices) else None
+
+    def advance(self):
+        self._pos += 1
+        self.head = self._items[self._pos] if self._pos < len(self._items) else None
+
+    def successor(self, x):
+        at = bisect.bisect_left(self._items, x, self._pos)
+        return self._items[at] if at < len(self._items) else None
+
+    def covered(self, start, end):
+        last = self._pos + (end - start) - 1
+        return self.head == start and last < len(self._items) and self._items[last] == end - 1
+
+    def skip(self, end):
+        self._pos = bisect.bisect_left(self._items, end, self._pos)
+        self.head = self._items[self._pos] if self._pos < len(self._items) else None
+
+
+class _Window:
+    """Indices in a temporary table, read ahead in batches so that most questions ("the first index >= x",
+    "are all of [start, end) indices") are answered in memory; the rest are queries."""
+
+    def __init__(self, db, scratch, ahead=2 * BLOCK):
+        self._db, self._scratch, self._ahead = db, scratch, ahead
+        self._buf, self._pos, self._after, self._done = [], 0, -1, False
+        self._fill()
+        self.head = self._buf[0] if self._buf else None
 
     def _fill(self):
         if self._pos:
             del self._buf[:self._pos]
             self._pos = 0
         while not self._done and len(self._buf) < 2 * self._ahead:
-            value = next(self._stream, None)
-            if value is None:
+            batch = store.scratch_batch(self._db, self._scratch, self._after, 2 * self._ahead)
+            self._buf.extend(batch)
+            if len(batch) < 2 * self._ahead:
                 self._done = True
-            else:
-                self._buf.append(value)
+            if batch:
+                self._after = batch[-1]
 
-    def __iter__(self):
-        return self
+    def _at(self, pos):
+        """The item ``pos`` places after the head, reading more if needed; None past the end."""
+        if self._pos + pos >= len(self._buf) and not self._done:
+            self._fill()
+        at = self._pos + pos
+        return self._buf[at] if at < len(self._buf) else None
 
-    def __next__(self):
+    def advance(self):
+        self._pos += 1
         if len(self._buf) - self._pos < self._ahead:
             self._fill()
-        if self._pos >= len(self._buf):
-            raise StopIteration
-        value = self._buf[self._pos]
-        self._pos += 1
-        return value
+        self.head = self._buf[self._pos] if self._pos < len(self._buf) else None
 
     def successor(self, x):
         buf = self._buf
         if buf and buf[-1] >= x:
             return buf[bisect.bisect_left(buf, x, self._pos)]
-        return None if self._done else self._far(x)
+        return None if self._done else store.scratch_successor(self._db, self._scratch, x)
+
+    def covered(self, start, end):
+        return self.head == start and self._at(end - start - 1) == end - 1
+
+    def skip(self, end):
+        while True:
+            at = bisect.bisect_left(self._buf, end, self._pos)
+            self._pos = at
+            if at < len(self._buf) or self._done:
+                break
+            self._fill()
+        if len(self._buf) - self._pos < self._ahead:
+            self._fill()
+        self.head = self._buf[self._pos] if self._pos < len(self._buf) else None
 
 
 class _LevelReader:

@@ -182,33 +182,92 @@ def proof_ranges(indices, size, successor):
     (the caller keeps the indices where it can look them up: a temporary
     table, a list). Memory is O(log size) whatever the number of indices.
     """
-    it = iter(indices)
-    head = next(it, None)
+    for start, end, below in proof_walk(_Stream(indices, successor), size):
+        if not below:
+            yield start, end
+        else:
+            for offset, stop, _level in block_pattern(end - start):
+                yield start + offset, start + stop
+
+
+class _Stream:
+    """Ascending indices, one at a time, for ``proof_walk``: ``head`` is the next (None at the end)."""
+
+    def __init__(self, indices, successor):
+        self._it, self.successor = iter(indices), successor
+        self.head = next(self._it, None)
+
+    def advance(self):
+        self.head = next(self._it, None)
+
+    def covered(self, start, end):  # a plain stream cannot look that far ahead cheaply
+        return False
+
+
+def block_pattern(width):
+    """Every node strictly below a complete subtree of ``width`` leaves, in pre-order:
+    ``(start offset, end offset, level)``. The same for every block, so it is made once per width."""
+    found = _PATTERNS.get(width)
+    if found is None:
+        found = []
+
+        def walk(start, end):
+            if end - start > 1:
+                half = (end - start) // 2
+                level = half.bit_length() - 1
+                found.append((start, start + half, level))
+                walk(start, start + half)
+                found.append((start + half, end, level))
+                walk(start + half, end)
+
+        walk(0, width)
+        _PATTERNS[width] = found
+    return found
+
+
+_PATTERNS = {}
+
+
+def proof_walk(source, size, block=0, smallest=None):
+    """``proof_ranges``' walk over a ``source`` (``head``, ``advance()``, ``successor(x)``, ``covered(start,
+    end)``, ``skip(end)``): yields ``(start, end, below)``: ``below`` False for the node ``[start, end)``
+    itself, True for every node strictly below it (a complete subtree of ``smallest`` to ``block`` leaves,
+    the largest such, that are all indices: each of its nodes has an index under its sibling), left for
+    the caller to list with ``block_pattern``; its indices are consumed."""
+    smallest = block if smallest is None else smallest
+    if source.head is None or size <= 1:
+        return
+    if source.head >= size:
+        raise ValueError(f"leaf index {source.head} is not in a tree of size {size}")
 
     def first_at_least(x):
-        return head if head is not None and head >= x else successor(x)
+        head = source.head
+        return head if head is not None and head >= x else source.successor(x)
 
-    if head is None or size <= 1:
-        return
-    if head >= size:
-        raise ValueError(f"leaf index {head} is not in a tree of size {size}")
     # Nodes still to visit, right sibling under left: (start, end, in the union, holds an index).
     stack = [(0, size, False, True)]
     while stack:
         start, end, wanted, touched = stack.pop()
-        if wanted:
-            yield start, end
         if not touched:
+            yield start, end, False
             continue
-        if end - start == 1:
+        width = end - start
+        if wanted:
+            yield start, end, False
+        if (smallest <= width <= block and width & (width - 1) == 0 and start % width == 0
+                and source.covered(start, end)):
+            yield start, end, True
+            source.skip(end)
+            _check(source, end - 1, size)
+            continue
+        if width == 1:
             # A touched leaf: consume the index it holds and check the order of the rest.
-            previous = head
-            head = next(it, None)
-            if head is not None and (head <= previous or head >= size):
-                raise ValueError(f"leaf indices must be ascending and below {size}: {previous} then {head}")
+            previous = source.head
+            source.advance()
+            _check(source, previous, size)
             continue
-        mid = start + split(end - start)
-        left = head < mid
+        mid = start + split(width)
+        left = source.head < mid
         if left:
             nxt = first_at_least(mid)
             right = nxt is not None and nxt < end
@@ -217,3 +276,9 @@ def proof_ranges(indices, size, successor):
         # A child is in the union when its sibling holds an index (it is on that index's audit path).
         stack.append((mid, end, left, right))
         stack.append((start, mid, right, left))
+
+
+def _check(source, previous, size):
+    head = source.head
+    if head is not None and (head <= previous or head >= size):
+        raise ValueError(f"leaf indices must be ascending and below {size}: {previous} then {head}")

@@ -125,16 +125,10 @@ def scratch_successor(db, name, at_least):
     return row and row[0]
 
 
-def scratch_stream(db, name, batch=8192):
-    """The indices back in ascending order, read a batch at a time."""
-    after = -1
-    while True:
-        rows = db.execute(f"SELECT idx FROM {name} WHERE idx > ? ORDER BY idx LIMIT ?", [after, batch]).fetchall()
-        for (idx,) in rows:
-            yield idx
-        if len(rows) < batch:
-            return
-        after = rows[-1][0]
+def scratch_batch(db, name, after, limit):
+    """The next ``limit`` indices after ``after``, ascending."""
+    return [idx for (idx,) in db.execute(f"SELECT idx FROM {name} WHERE idx > ? ORDER BY idx LIMIT ?",
+                                         [after, limit]).fetchall()]
 
 
 def drop_scratch(db, name):
