@@ -93,6 +93,8 @@ def _operation(rule, view, facts):
         if facts["many"]:
             schema = {"type": "object", "properties": {facts["many"]: {"type": "array", "items": schema}}}
         ok["content"] = {"application/json": {"schema": schema}}
+    if facts.get("produces"):  # a file (an export's zip), not JSON
+        ok["content"] = {facts["produces"]: {"schema": {"type": "string", "format": "binary"}}}
     op["responses"][str(facts["status"])] = ok
     for status, text in (("400", "Invalid fields"), ("401", "Not signed in"), ("403", "Role does not allow"),
                          ("404", "Not found or outside your scope")):

@@ -36,8 +36,9 @@ def not_negative(value):
 
 
 def log_name(value):
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}", value):
-        raise ValueError("must be 1 to 100 letters, digits, dots, dashes, underscores or plus signs, no spaces")
+    # A signed note's key name holds no space and no "+" (the verifier key is NAME+ID+KEY): C2SP signed-note.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+        raise ValueError("must be 1 to 100 letters, digits, dots, dashes or underscores, no spaces")
 
 
 def probability_percent(value):

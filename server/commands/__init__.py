@@ -43,3 +43,10 @@ def register(cli):
     cli.add_command(scores.scores)
     cli.add_command(scores.period)
     cli.add_command(reports.report)
+    from server.commands import export  # issue 10: verifiable exports
+
+    cli.add_command(export.export)
+    # The auditor's verifier (issue 10): tools/verify.py's checks as a command.
+    from server.commands import verify
+
+    cli.add_command(verify.verify)

@@ -152,6 +152,9 @@ def init_app(app):
 
     app.register_blueprint(alerts.bp)
     app.register_blueprint(reports.bp)
+    from server.web import export_pages  # issue 10: verifiable exports
+
+    app.register_blueprint(export_pages.bp)
 
     @app.get("/")
     def home():

@@ -12,12 +12,12 @@ from server.db import get_db
 from server.api.errors import ApiError
 
 
-def doc(summary, body=None, response=None, many=False, status=200, query=None, tag=None):
-    """Attach OpenAPI facts to a view (read by server/openapi.py)."""
+def doc(summary, body=None, response=None, many=False, status=200, query=None, tag=None, produces=None):
+    """Attach OpenAPI facts to a view (read by server/openapi.py); ``produces``: a file's media type."""
 
     def decorator(view):
         view.openapi = {"summary": summary, "body": body, "response": response, "many": many,
-                        "status": status, "query": query, "tag": tag}
+                        "status": status, "query": query, "tag": tag, "produces": produces}
         return view
 
     return decorator
@@ -62,3 +62,6 @@ def register(app):
     from server.api.admin import scores  # issue 9: scores and periods
 
     app.register_blueprint(scores.bp)
+    from server.api.admin import exports  # issue 10: verifiable exports
+
+    app.register_blueprint(exports.bp)

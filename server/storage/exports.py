@@ -1,0 +1,240 @@
+"""Reads for exports (server/exports/): votes with their leaf index and reviews, incidents, devices,
+sequence ranges, audit rows, all streamed in keyset chunks so memory stays flat at any size.
+
+Each chunk is its own short statement (``id > last AND id <= up_to``), so no
+read transaction stays open for the length of a download: a slow client
+does not hold the WAL back. ``up_to`` is the source row id of the last leaf
+under the export's checkpoint: rows after it are not exported, and rows up
+to it never change (votes and audit entries are immutable; a flag's review
+may change and is read as it is now).
+
+Which votes an export takes (``criteria``, made by ``server/exports``):
+``start``/``end`` (UTC text, ``counted_at`` in ``[start, end)``), ``scope``
+and ``units`` (sets of unit ids, None for no limit: a vote is in when its
+staff member's or its counter's unit at vote time is in the set, as
+``votes.read`` scopes), ``staff_id``, ``device_id``, ``flagged`` (include |
+exclude | only: ingest flags, or a scan flag open or confirmed).
+"""
+
+from server.storage import query
+
+CHUNK = 5_000
+
+# Columns of a vote chunk, in this order (server/exports/bundle.py reads them by position).
+VOTE_COLUMNS = ("leaf_index", "id", "uuid", "device_id", "seq", "counter_id", "staff_id", "unit_id",
+                "counter_unit_id", "rating", "reasons", "ticket", "local_time", "received_at", "counted_at",
+                "time_corrected", "clock_offset_ms", "scale_version", "flags", "signature")
+_VOTES = (
+    "SELECT l.idx, v.id, v.uuid, v.device_id, v.seq, v.counter_id, v.staff_id, v.unit_id, v.counter_unit_id,"
+    " v.rating, v.reasons, v.ticket, v.local_time, v.received_at, v.counted_at, v.time_corrected,"
+    " v.clock_offset_ms, v.scale_version, v.flags, v.signature"
+    " FROM votes v JOIN log_leaves l ON l.tree = 'votes' AND l.row_id = v.id"
+)
+# A vote counts as flagged by an ingest flag, or by a scan flag still open or confirmed (not dismissed).
+_FLAGGED = ("((v.flags IS NOT NULL AND v.flags <> '') OR EXISTS (SELECT 1 FROM flag_votes fv"
+            " JOIN flags f ON f.id = fv.flag_id WHERE fv.vote_id = v.id AND f.status IN ('open', 'confirmed')))")
+
+
+def _marks(n):
+    return ",".join("?" * n)
+
+
+def _units(unit_ids, where, params):
+    if not unit_ids:
+        where.append("0 = 1")
+        return
+    marks = _marks(len(unit_ids))
+    where.append(f"(v.unit_id IN ({marks}) OR v.counter_unit_id IN ({marks}))")
+    params.extend([*sorted(unit_ids), *sorted(unit_ids)])
+
+
+def period_conditions(criteria):
+    """``(where, params)`` of the period alone (sequence ranges are taken before the other filters)."""
+    where, params = [], []
+    # The unary + keeps SQLite walking votes in id order (a keyset chunk) instead of
+    # choosing the counted_at index and sorting the whole period for every chunk.
+    if criteria.get("start"):
+        where.append("+v.counted_at >= ?")
+        params.append(criteria["start"])
+    if criteria.get("end"):
+        where.append("+v.counted_at < ?")
+        params.append(criteria["end"])
+    return where, params
+
+
+def filter_conditions(criteria):
+    """``(where, params)`` of everything but the period: scope, unit subtree, staff, device, flagged."""
+    where, params = [], []
+    for name in ("scope", "units"):
+        if criteria.get(name) is not None:
+            _units(criteria[name], where, params)
+    if criteria.get("staff_id") is not None:
+        where.append("+v.staff_id = ?")
+        params.append(criteria["staff_id"])
+    if criteria.get("device_id") is not None:
+        where.append("+v.device_id = ?")
+        params.append(criteria["device_id"])
+    if criteria.get("flagged") == "only":
+        where.append(_FLAGGED)
+    elif criteria.get("flagged") == "exclude":
+        where.append(f"NOT {_FLAGGED}")
+    return where, params
+
+
+def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
+    """``(rows, reviews, last_id)`` per chunk of votes with ``after < id <= up_to``, ascending.
+
+    ``rows`` are tuples in ``VOTE_COLUMNS`` order; ``reviews`` maps the
+    chunk's vote ids to their scan flags (``flag, kind, status, reason,
+    reviewed_at``), read with one query per chunk; ``last_id`` is how far the
+    scan got (for progress), also on the last, possibly empty, chunk.
+    """
+    period, period_params = period_conditions(criteria)
+    filters, filter_params = filter_conditions(criteria)
+    where = " AND ".join(["v.id > ?", "v.id <= ?", *period, *filters])
+    sql = f"{_VOTES} WHERE {where} ORDER BY v.id LIMIT ?"
+    while after < up_to:
+        rows = db.execute(sql, [after, up_to, *period_params, *filter_params, chunk]).fetchall()
+        last = rows[-1][1] if len(rows) == chunk else up_to
+        reviews = _reviews(db, after, last) if rows else {}
+        yield rows, reviews, last
+        after = last
+
+
+def _reviews(db, after, last):
+    """Scan flags of the votes with ``after < id <= last``, by vote id, in flag id order."""
+    found = {}
+    for vote_id, flag_id, kind, status, reason, reviewed_at in db.execute(
+        "SELECT fv.vote_id, f.id, f.kind, f.status, f.review_reason, f.reviewed_at FROM flag_votes fv"
+        " JOIN flags f ON f.id = fv.flag_id WHERE fv.vote_id > ? AND fv.vote_id <= ? ORDER BY fv.vote_id, f.id",
+        [after, last],
+    ):
+        found.setdefault(vote_id, []).append(
+            {"flag": flag_id, "kind": kind, "status": status, "reason": reason, "reviewed_at": reviewed_at})
+    return found
+
+
+def codes(db):
+    """``{"unit": {id: code}, "counter": {...}, "staff": {...}}``: read once per export, not per row."""
+    return {table: dict(db.execute(f"SELECT id, code FROM {name}").fetchall())
+            for table, name in (("unit", "units"), ("counter", "counters"), ("staff", "staff"))}
+
+
+def leaf_row_id(db, tree, index):
+    """The source row id of leaf ``index`` of ``tree`` (0 when there is none)."""
+    row = db.execute("SELECT row_id FROM log_leaves WHERE tree = ? AND idx = ?", [tree, index]).fetchone()
+    return row[0] if row else 0
+
+
+def sequence_bounds(db, criteria, up_to):
+    """``{device_id: (first_seq, last_seq)}`` of the period's votes with ``id <= up_to``, before other filters."""
+    period, params = period_conditions(criteria)
+    where = " AND ".join(["v.id <= ?", *period])
+    rows = db.execute(f"SELECT v.device_id, MIN(v.seq), MAX(v.seq) FROM votes v WHERE {where}"
+                      " GROUP BY v.device_id", [up_to, *params]).fetchall()
+    return {device: (first, last) for device, first, last in rows}
+
+
+def withheld_ranges(db, criteria, up_to):
+    """``(device_id, from_seq, to_seq)``: runs of consecutive seqs in the period the filters left out.
+
+    Ordered by device and seq; streamed (a staff filter on a busy tablet
+    leaves a run between almost every two exported votes). Consecutive
+    means no seq missing in between: a missing one is a gap with its own
+    incident, never hidden inside a withheld range.
+    """
+    filters, filter_params = filter_conditions(criteria)
+    if not filters:
+        return
+    period, period_params = period_conditions(criteria)
+    kept = " AND ".join(filters)
+    where = " AND ".join(["v.id <= ?", *period, f"NOT COALESCE(({kept}), 0)"])
+    cursor = db.execute(
+        "SELECT device_id, MIN(seq), MAX(seq) FROM ("
+        " SELECT v.device_id, v.seq, v.seq - ROW_NUMBER() OVER (PARTITION BY v.device_id ORDER BY v.seq) AS grp"
+        f" FROM votes v WHERE {where}) GROUP BY device_id, grp ORDER BY device_id, MIN(seq)",
+        [up_to, *period_params, *filter_params],
+    )
+    while True:
+        rows = cursor.fetchmany(CHUNK)
+        if not rows:
+            return
+        yield from rows
+
+
+INCIDENT_COLUMNS = ("id", "device", "stream", "kind", "seq", "item_uuid", "digest", "detail", "created_at",
+                    "resolved_at", "counter", "staff")
+
+
+def incidents_of(db, device_ids, stream="votes", chunk=CHUNK):
+    """Sync incidents of ``stream`` of the devices, by device then id, as ``INCIDENT_COLUMNS`` tuples."""
+    sql = ("SELECT i.id, i.device_id, i.stream, i.kind, i.seq, i.item_uuid, i.digest, i.detail, i.created_at,"
+           " i.resolved_at, c.code, s.code FROM sync_incidents i JOIN devices d ON d.id = i.device_id"
+           " JOIN counters c ON c.id = d.counter_id LEFT JOIN staff s ON s.id = i.staff_id"
+           " WHERE i.device_id = ? AND i.stream = ? AND i.id > ? ORDER BY i.id LIMIT ?")
+    for device in sorted(device_ids):
+        after = 0
+        while True:
+            rows = db.execute(sql, [device, stream, after, chunk]).fetchall()
+            yield from rows
+            if len(rows) < chunk:
+                break
+            after = rows[-1][0]
+
+
+def devices_of(db, device_ids):
+    """The devices' public keys, counters and enrollment and revocation times, by id."""
+    found = []
+    ids = sorted(device_ids)
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        found += query(
+            db,
+            "SELECT d.id, c.code AS counter, d.public_key, d.status, d.enrolled_at, d.revoked_at FROM devices d"
+            f" JOIN counters c ON c.id = d.counter_id WHERE d.id IN ({_marks(len(part))}) ORDER BY d.id",
+            part,
+        )
+    return found
+
+
+AUDIT_COLUMNS = ("leaf_index", "id", "at", "actor_kind", "actor", "address", "action", "object_type", "object_id",
+                 "unit_id", "before", "after")
+
+
+def audit_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
+    """``(rows, last_id)`` per chunk of audit entries with ``after < id <= up_to``, ``AUDIT_COLUMNS`` tuples.
+
+    ``criteria``: ``scope`` (unit ids or None: entries of those units, as
+    ``audit.read`` scopes), ``start``/``end`` on ``at``.
+    """
+    where, params = ["a.id > ?", "a.id <= ?"], []
+    if criteria.get("scope") is not None:
+        scope = sorted(criteria["scope"]) or [None]
+        where.append(f"a.unit_id IN ({_marks(len(scope))})")
+        params.extend(scope)
+    if criteria.get("start"):
+        where.append("+a.at >= ?")
+        params.append(criteria["start"])
+    if criteria.get("end"):
+        where.append("+a.at < ?")
+        params.append(criteria["end"])
+    sql = ("SELECT l.idx, a.id, a.at, a.actor_kind, a.actor, a.address, a.action, a.object_type, a.object_id,"
+           " a.unit_id, a.before, a.after FROM audit_log a JOIN log_leaves l ON l.tree = 'audit' AND l.row_id = a.id"
+           f" WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?")
+    while after < up_to:
+        rows = db.execute(sql, [after, up_to, *params, chunk]).fetchall()
+        last = rows[-1][1] if len(rows) == chunk else up_to
+        yield rows, last
+        after = last
+
+
+def resolve(db, unit=None, staff=None, device=None):
+    """Ids of the codes an export is filtered by: ``{"unit": (id) | None, "staff": ..., "device": ...}``."""
+    found = {}
+    for name, value, sql in (("unit", unit, "SELECT id FROM units WHERE code = ?"),
+                             ("staff", staff, "SELECT id FROM staff WHERE code = ?"),
+                             ("device", device, "SELECT id FROM devices WHERE id = ?")):
+        if value is not None:
+            row = db.execute(sql, [value]).fetchone()
+            found[name] = row[0] if row else None
+    return found
