@@ -44,6 +44,7 @@ PACES = {"normal": 1.0, "fast": 10.0}
 TABLETS = {"tthcc-q1": "DN-TTHCC-Q1", "bienhoa-q2": "DN-BH-Q2", "tanhiep-q1": "DN-BH-TH-Q1"}
 # Demo sign-ins: printed by the demo, never used outside it.
 ADMIN_USER, ADMIN_PASSWORD = "admin", "hailong-demo-2026"
+AUDITOR_USER, AUDITOR_UNIT = "kiemtoan", "DN"  # the province's auditor: checkpoints, exports, proofs
 STAFF_PIN = "246810"
 # Written to instance/config.py, so every process and every command typed in
 # this folder (hailong device list, the pages) sees the same settings.
@@ -194,6 +195,13 @@ class Demo:
         first, last = history["last_month"]  # what the nightly scan would have found, as an admin asks for it
         self.say(self.cli(HAILONG, "--database", self.database, "scan", "--from", first, "--to", last,
                           what="hailong scan").splitlines()[-1])
+        self.last_month = first, last
+        # The history enters the tamper-evident log and gets its first signed checkpoints, as
+        # `hailong jobs` would do within seconds; the auditor's pages then have something to show.
+        notes = self.cli(HAILONG, "--database", self.database, "checkpoint", "--tree", "all",
+                         what="hailong checkpoint")
+        self.say(f"Signed the first checkpoints of the log ({notes.count('— ')} trees): see"
+                 " docs/verify.md.")
         if not processes.port_free(self.port):
             wanted, self.port = self.port, processes.free_port()
             self.say(f"Port {wanted} is taken; using {self.port} instead.")
@@ -235,8 +243,11 @@ class Demo:
             first = org["staff_by_unit"][org["unit_of_counter"][counter]][0]
             self.cli(HAILONG, "--database", self.database, "staff", "set-pin", first, "--pin", STAFF_PIN,
                      what=f"hailong staff set-pin {first}")
-        self.say(f"Created the admin user {ADMIN_USER!r} and kiosk PIN {STAFF_PIN} for the first "
-                 "person of each tablet's office.")
+        self.cli(HAILONG, "--database", self.database, "user", "create", "--username", AUDITOR_USER,
+                 "--role", "auditor", "--unit", AUDITOR_UNIT, "--full-name", "Kiểm toán viên (demo)",
+                 "--password-stdin", what="hailong user create", input=ADMIN_PASSWORD + "\n")
+        self.say(f"Created the admin user {ADMIN_USER!r}, the auditor {AUDITOR_USER!r} (unit {AUDITOR_UNIT})"
+                 f" and kiosk PIN {STAFF_PIN} for the first person of each tablet's office.")
 
     def sign_in_kiosks(self):
         """Sign the first person of each office in at its kiosk, as they would at opening time."""
@@ -281,6 +292,11 @@ class Demo:
             f"  admin pages   {self.url}/  (sign in as {ADMIN_USER} / {ADMIN_PASSWORD})",
             f"  API docs      {self.url}/api/docs  and  {self.url}/api/openapi.json",
             f"  devices       {hailong} --database {database} device list",
+            f"  auditor       {self.url}/log  (sign in as {AUDITOR_USER} / {ADMIN_PASSWORD}): checkpoints,"
+            " exports, one vote's proof",
+            f"  export        {hailong} --database {database} export --from {self.last_month[0]} --to"
+            f" {self.last_month[1]} -o {self.rel(self.instance)}/last-month.zip",
+            f"  verify        {hailong} --database {database} verify {self.rel(self.instance)}/last-month.zip",
         ]
         for tablet in self.tablets:
             lines.append(f"  tablet        {device} --data-dir {self.rel(tablet.data_dir)} status")

@@ -85,7 +85,10 @@ def people(people_template, tmp_path):
     """``(db_path, facts)``: a fresh copy of the people database for one test."""
     from tests.people import copy_db
 
+    from server.ledger import keys
+
     template, facts = people_template
+    keys.ensure_key(str(tmp_path))  # the log's signing key, in the copy's instance folder
     return copy_db(template, tmp_path / "people.db"), facts
 
 

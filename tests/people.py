@@ -142,8 +142,19 @@ def build(path, tmp_path):
     facts["hr_role_id"] = accounts.roles_of(db, accounts.user_by_username(db, "hr")["id"])[0]["id"]
     facts["token_ids"] = {username: accounts.tokens_of(db, accounts.user_by_username(db, username)["id"])[0]["id"]
                           for username in PEOPLE}
+    facts["checkpoints"] = publish_checkpoints(db, tmp_path)
     db.close()
     return facts
+
+
+def publish_checkpoints(db, folder):
+    """The log's key and two checkpoints of the votes tree (issue 10); their ids."""
+    from server.ledger import keys, log
+    from server.settings import DEFAULTS
+
+    keys.ensure_key(str(folder))
+    settings = {**DEFAULTS, "INSTANCE": str(folder)}
+    return [log.publish(db, settings, "votes", "schedule")["id"] for _ in range(2)]
 
 
 def this_and_last_month(moment=None):
@@ -192,6 +203,7 @@ def snapshot(db):
         "flags": "SELECT id, status, reviewed_by, review_reason FROM flags ORDER BY id",
         "dirty": "SELECT day, staff_id FROM rollup_dirty ORDER BY day, staff_id",
         "objections": "SELECT id, status, answer FROM objections ORDER BY id",
+        "checkpoints": "SELECT id, tree, size FROM log_checkpoints ORDER BY id",
     }
     return json.dumps({name: db.execute(sql).fetchall() for name, sql in tables.items()})
 

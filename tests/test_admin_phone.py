@@ -10,7 +10,9 @@ PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counte
          "/admin/audit", "/account", "/api/docs", "/admin/holidays?year=2026", "/admin/scales",
          # The evaluation pages.
          "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/flags?status=all",
-         "/periods", "/objections?status=all"]
+         "/periods", "/objections?status=all",
+         # The auditor's log pages (issue 10).
+         "/log", "/log/audit/checkpoints", "/log/verify"]
 PUBLIC = ["/login", "/enroll?code=WJ6EP-ZYGHP"]
 
 # Each visible tap target with its height; a checkbox is tapped through its label.

@@ -15,7 +15,9 @@ PAGES = ["/admin/units", "/admin/units/DN-TT", "/admin/counters", "/admin/counte
          "/admin/staff/NV001", "/admin/staff/import", "/admin/devices", "/admin/users", "/admin/users/hr",
          "/admin/audit", "/account", "/api/docs", "/enroll?code=WJ6EP-ZYGHP", "/admin/nothing-here",
          # The evaluation pages (their charts are checked with months of votes in test_score_pages_browser.py).
-         "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/periods", "/objections"]
+         "/dashboard", "/scores", "/scores/units", "/scores/staff/NV001", "/flags", "/periods", "/objections",
+         # The auditor's log pages (a checkpoint's page, with its QR code: tests/test_ledger_pages_browser.py).
+         "/log", "/log/verify"]
 LISTEN = """document.addEventListener('securitypolicyviolation', e => {
     (window.__violations = window.__violations || []).push(e.violatedDirective + ' ' + e.blockedURI);
 });"""

@@ -9,6 +9,8 @@ nothing else, leaves one audit entry of the denial.
 The evaluation pages (dashboard, ranking and its downloads, staff page, unit
 comparison, flags, periods, objections, /me) have the same matrix for
 signed-in browsers, page × role × in/out of scope, in tests/test_score_pages.py.
+The auditor's log pages (checkpoints, publishing one, a vote's proof) have theirs in
+tests/test_ledger_pages.py.
 """
 
 import io
@@ -46,6 +48,9 @@ ALLOWED = {
     "objections.read": {"admin", "manager", "hr", "auditor", "staff"},
     "objections.write": {"staff"},  # only a civil servant's own account objects
     "objections.answer": {"admin", "hr"},
+    # Issue 10: the tamper-evident log. Checkpoints cover every unit; a vote's proof is scoped like votes.
+    "log.read": {"admin", "auditor"},
+    "log.checkpoint": {"admin", "auditor"},
 }
 # The permission a 403 is audited under, for the kinds of endpoint that group several.
 DENIED_AS = {"scores": {"scores.read"}, "users": {"users.read", "users.write"}, "audit.read": {"audit.read", "votes.read", "incidents.read"}}
@@ -57,7 +62,8 @@ IN_MARKERS = {"list units": "DN-TT", "list counters": "DN-TT-Q1", "list staff": 
               "default hours": "Mon-Fri 07:00-11:30,13:00-17:00", "list holidays": "2026-09-02",
               "list scales": "long_wait", "get scale": "long_wait",
               "list alerts": "DN-TT-Q1", "list flags": "NV001", "list scores": "DN-TT",
-              "list periods": "last_vote_id"}
+              "list periods": "last_vote_id", "list checkpoints": "hailong/votes", "get checkpoint": "hailong/votes",
+              "consistency": '"consistent":true', "server key": "verifier_key"}
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 
 
@@ -70,7 +76,17 @@ def endpoints(facts):
     role, flags, objections = facts["hr_role_id"], facts["flags"], facts["objections"]
     alert_in, alert_out = facts["alerts"]["in"], facts["alerts"]["out"]
     month, last = facts["month"], facts["last_month"]
+    first, second = facts["checkpoints"]
     return [
+        ("list checkpoints", "log.read", "GET", "/api/v1/log/votes/checkpoints", None, None, None, 200, None),
+        ("get checkpoint", "log.read", "GET", f"/api/v1/log/votes/checkpoints/{first}", None, None, None, 200, None),
+        ("consistency", "log.read", "GET", f"/api/v1/log/votes/consistency?first={first}&second={second}", None,
+         None, None, 200, None),
+        ("server key", "log.read", "GET", "/api/v1/log/key", None, None, None, 200, None),
+        ("publish checkpoint", "log.checkpoint", "POST", "/api/v1/log/votes/checkpoints", None, None, None, 201,
+         None),
+        ("vote proof", "log.read", "GET", "/api/v1/votes/00000000-0000-7000-8000-00000000000a/proof",
+         "/api/v1/votes/00000000-0000-7000-8000-00000000000b/proof", None, None, 200, 404),
         ("list scores", "scores", "GET", f"/api/v1/scores?period={month}", None, None, None, 200, None),
         ("unit scores", "scores", "GET", f"/api/v1/scores?period={month}&unit=DN-TT",
          f"/api/v1/scores?period={month}&unit=DN-BH", None, None, 200, 404),
@@ -179,7 +195,7 @@ SCOPED = {
     "get unit", "create unit", "update unit", "get counter", "create counter", "update counter", "get staff",
     "get photo", "create staff", "update staff", "delete staff", "upload photo", "set pin", "get device",
     "revoke device", "issue code", "import", "get alert", "ack alert", "get flag", "review flag", "unit hours",
-    "set unit hours", "unit scores", "staff scores", "get revision", "close period",
+    "set unit hours", "unit scores", "staff scores", "get revision", "close period", "vote proof",
 }
 NAMES = [
     "me", "my tokens", "list units", "get unit", "create unit", "update unit", "list counters", "get counter",
@@ -191,6 +207,7 @@ NAMES = [
     "default hours", "set default hours", "unit hours", "set unit hours", "list holidays",
     "add holiday", "remove holiday", "import holidays", "list scales", "get scale", "publish scale",
     "list scores", "unit scores", "staff scores", "list periods", "get revision", "close period",
+    "list checkpoints", "get checkpoint", "consistency", "server key", "publish checkpoint", "vote proof",
 ]
 CASES = [
     (name, role, scope)

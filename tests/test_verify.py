@@ -153,8 +153,8 @@ def test_a_kept_checkpoint_catches_a_history_rebuilt_without_a_vote(tmp_path):
     assert status == 1
     where = f"FAIL --checkpoint {tmp_path / 'kept.txt'} (size 25, time {kept['note'].split('time ')[1][:20]}): "
     assert [line for line in fails(report) if not line.startswith("FAIL sequence.json")] == [
-        where + "the tree rebuilt from this bundle's rows has another root at this size: the log was rewritten "
-        "since you kept yours"]
+        where + "not among the bundle's checkpoints, and the tree rebuilt from this bundle's rows has another root "
+        "at this size: the log was rewritten since you kept yours"]
 
 
 def test_rows_are_checked_the_same_over_a_pool_of_processes(log, tmp_path, monkeypatch):

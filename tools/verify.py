@@ -654,6 +654,18 @@ def _row_where(file, where, values):
     return f"{file} {where} ({', '.join(parts)})"
 
 
+class Ref:
+    """Where a row is, made into words only when a finding names it (most rows never are)."""
+
+    __slots__ = ("file", "where", "values")
+
+    def __init__(self, file, where, values):
+        self.file, self.where, self.values = file, where, values
+
+    def __str__(self):
+        return _row_where(self.file, self.where, self.values)
+
+
 def _cp_where(cp):
     return f"checkpoint id {cp.get('id')} (size {cp.get('size')}, time {cp.get('time')})"
 
@@ -965,26 +977,26 @@ class Verifier:
                             "check it", "checkpoint")
                 continue
             same = [cp for cp in self.listed if cp["size"] == note["size"]]
-            match = next((cp for cp in same if cp["note"]["body"] == note["body"]), None)
-            rebuilt = None
+            match = next((cp for cp in same if cp["root"] == note["root"]), None)
             parts = [nodes.get(r) for r in decomposition(note["size"])]
-            if all(p is not None for p in parts):
-                rebuilt = fold_root(parts)
-            if same and all(cp["root"] != note["root"] for cp in same):
+            rebuilt = fold_root(parts) if None not in parts else None
+            if match is not None:
+                if self.consistent.get(match["id"]):
+                    self.stats["kept checkpoints consistent"] += 1
+                else:
+                    report.fail(where, f"the server lists it ({_cp_where(match)}), but not consistent with the "
+                                "covering checkpoint: the log was rewritten since", "checkpoint")
+            elif same:
                 report.fail(where, f"the server's checkpoint of this size ({_cp_where(same[0])}) has another root: "
                             "the log was rewritten since you kept yours", "checkpoint")
             elif rebuilt is not None and rebuilt != note["root"]:
-                report.fail(where, "the tree rebuilt from this bundle's rows has another root at this size: "
-                            "the log was rewritten since you kept yours", "checkpoint")
-            elif match is None and not same:
+                report.fail(where, "not among the bundle's checkpoints, and the tree rebuilt from this bundle's "
+                            "rows has another root at this size: the log was rewritten since you kept yours",
+                            "checkpoint")
+            else:
                 report.fail(where, "not among the bundle's checkpoints, which list every checkpoint the server "
                             "made: the server no longer shows it"
                             + (" (its root does match the rows)" if rebuilt is not None else ""), "checkpoint")
-            elif not self.consistent.get((match or same[0])["id"]):
-                report.fail(where, "the bundle's checkpoint of this size is not consistent with the covering one",
-                            "checkpoint")
-            else:
-                self.stats["kept checkpoints consistent"] += 1
 
     # Devices -------------------------------------------------------------------------------------------------
     def devices(self):
@@ -1045,7 +1057,7 @@ class Verifier:
                 if isinstance(values, BadRow):
                     report.fail(f"{name} {where}".strip(), str(values), "row")
                     continue
-                ref = _row_where(name, where, values)
+                ref = Ref(name, where, values)
                 index = values.get("leaf_index")
                 if not isinstance(index, int) or isinstance(index, bool):
                     report.fail(ref, "leaf_index is not a number", "row")
@@ -1191,7 +1203,10 @@ class Verifier:
                 nodes[(s, e)] = value
             return value
 
-        root = node(0, size) if size else EMPTY_ROOT
+        if row is None:  # no row to prove: proof.txt should be empty
+            root = EMPTY_ROOT if not size else None
+        else:
+            root = node(0, size) if size else EMPTY_ROOT
         for _ in rows:  # rows past the tree were refused by rows(); drain them
             pass
         while given_node is not None:
@@ -1416,7 +1431,7 @@ def verify(path, checkpoints=(), key=None, jobs=1, out=None):
             v.localise(size, root)
     if v.kind == "votes":
         v.sequence()
-    v.kept_checkpoints(nodes)
+    v.kept_checkpoints(nodes if rebuilt == root else {})  # subtrees of rows shown to be in the log only
     for name in v.files:
         if name not in v.seen_files and bundle.has(name) and name not in ("manifest.json", "manifest.sig"):
             try:

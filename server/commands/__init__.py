@@ -43,6 +43,11 @@ def register(cli):
     cli.add_command(scores.scores)
     cli.add_command(scores.period)
     cli.add_command(reports.report)
+    # The tamper-evident log (issue 10).
+    from server.commands import ledger
+
+    cli.add_command(ledger.checkpoint)
+    cli.add_command(ledger.keys)
     from server.commands import export  # issue 10: verifiable exports
 
     cli.add_command(export.export)

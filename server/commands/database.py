@@ -13,12 +13,14 @@ from server import settings
 @click.command()
 @click.pass_obj
 def migrate(obj):
-    """Create or upgrade the database schema (run before `serve` and `jobs`), and give the instance a secret key.
+    """Create or upgrade the database schema (run before `serve` and `jobs`), and give the instance its keys.
 
     The key (SECRET_KEY, which signs session cookies) is written once into
     INSTANCE/config.py, readable by its owner only; a key already set there
-    or in HAILONG_SECRET_KEY is left alone. The instance folder is made 0700
-    and the database 0600, new or not.
+    or in HAILONG_SECRET_KEY is left alone. The log's signing key (which
+    signs checkpoints and export manifests) is made once in INSTANCE/log-key,
+    0600, and never replaced (`hailong keys show` prints its public half).
+    The instance folder is made 0700 and the database 0600, new or not.
 
     Example: hailong migrate
     """
@@ -37,6 +39,7 @@ def migrate(obj):
     note = ensure_secret_key(obj.config, os.environ)
     if note:
         click.echo(note)
+    click.echo(ensure_log_key(obj.config))
 
 
 def ensure_secret_key(config, environ):
@@ -62,3 +65,19 @@ def ensure_secret_key(config, environ):
         handle.write(f"SECRET_KEY = {key!r}\n")
     os.chmod(path, 0o600)
     return f"Wrote a random SECRET_KEY to {path} (readable by its owner only)."
+
+
+def ensure_log_key(config):
+    """Make the log's Ed25519 key in the instance folder unless it exists; a line saying what was done."""
+    from server.ledger import keys
+
+    instance = config["INSTANCE"]
+    if not os.path.isdir(instance):
+        return (f"No log key made: the instance folder {instance} does not exist and the database is elsewhere."
+                " `hailong jobs` and `hailong checkpoint` need one: make the folder and run `hailong migrate`"
+                " again.")
+    path, made = keys.ensure_key(instance)
+    if made:
+        return (f"Made the log's signing key {path} (readable by its owner only; never replace it). Its public"
+                " key: `hailong keys show`.")
+    return f"The log's signing key {path} is in place."

@@ -60,6 +60,12 @@ def jobs(obj):
     for line in scan_jobs.schedule(scheduler, settings,
                                    {"replace_existing": True, "coalesce": True, "max_instances": 1}):
         click.echo(f"hailong jobs: {line}")
+    # The tamper-evident log (issue 10): appends and signed checkpoints, server/commands/ledger_jobs.py.
+    from server.commands import ledger_jobs
+
+    for line in ledger_jobs.schedule(scheduler, settings,
+                                     {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("hailong jobs running: silent_devices every "
                f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")

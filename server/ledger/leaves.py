@@ -36,7 +36,7 @@ def vote_signed(row):
         "counter": row["counter"],
         "staff": row["staff"],
         "rating": row["rating"],
-        "reasons": json.loads(row["reasons"]) if row["reasons"] else [],
+        "reasons": [] if row["reasons"] in (None, "", "[]") else json.loads(row["reasons"]),
         "ticket": row["ticket"],
         "local_time": row["local_time"],
         "scale_version": row["scale_version"],

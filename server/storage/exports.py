@@ -91,8 +91,10 @@ def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
     """
     period, period_params = period_conditions(criteria)
     filters, filter_params = filter_conditions(criteria)
-    where = " AND ".join(["v.id > ?", "v.id <= ?", *period, *filters])
-    sql = f"{_VOTES} WHERE {where} ORDER BY v.id LIMIT ?"
+    # Walked in the order of the leaves' (tree, row_id) index, which is the votes' id order: ordering by
+    # v.id instead made SQLite sort every remaining row for each chunk (a temporary b-tree per query).
+    where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
+    sql = f"{_VOTES} WHERE {where} ORDER BY l.row_id LIMIT ?"
     while after < up_to:
         rows = db.execute(sql, [after, up_to, *period_params, *filter_params, chunk]).fetchall()
         last = rows[-1][1] if len(rows) == chunk else up_to
@@ -207,7 +209,7 @@ def audit_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
     ``criteria``: ``scope`` (unit ids or None: entries of those units, as
     ``audit.read`` scopes), ``start``/``end`` on ``at``.
     """
-    where, params = ["a.id > ?", "a.id <= ?"], []
+    where, params = ["l.row_id > ?", "l.row_id <= ?"], []
     if criteria.get("scope") is not None:
         scope = sorted(criteria["scope"]) or [None]
         where.append(f"a.unit_id IN ({_marks(len(scope))})")
@@ -220,7 +222,7 @@ def audit_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
         params.append(criteria["end"])
     sql = ("SELECT l.idx, a.id, a.at, a.actor_kind, a.actor, a.address, a.action, a.object_type, a.object_id,"
            " a.unit_id, a.before, a.after FROM audit_log a JOIN log_leaves l ON l.tree = 'audit' AND l.row_id = a.id"
-           f" WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?")
+           f" WHERE {' AND '.join(where)} ORDER BY l.row_id LIMIT ?")
     while after < up_to:
         rows = db.execute(sql, [after, up_to, *params, chunk]).fetchall()
         last = rows[-1][1] if len(rows) == chunk else up_to

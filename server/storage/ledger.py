@@ -43,10 +43,11 @@ def source_row(db, tree, row_id):
 
 
 def vote_row_by_uuid(db, uuid):
-    """A vote as its leaf is made from, plus its units' ids (for scope checks), or None."""
+    """A vote as its leaf is made from, plus the ids of its units then and now (for scope checks), or None."""
     return query_one(
         db,
-        _VOTE_ROWS.replace("SELECT ", "SELECT v.unit_id, v.counter_unit_id, ", 1) + " WHERE v.uuid = ?",
+        _VOTE_ROWS.replace("SELECT ", "SELECT v.unit_id, v.counter_unit_id, c.unit_id AS counter_unit_now,"
+                           " s.unit_id AS staff_unit_now, ", 1) + " WHERE v.uuid = ?",
         [uuid],
     )
 

@@ -155,6 +155,9 @@ def init_app(app):
     from server.web import export_pages  # issue 10: verifiable exports
 
     app.register_blueprint(export_pages.bp)
+    from server.web import ledger  # issue 10: checkpoints, one vote verified
+
+    app.register_blueprint(ledger.bp)
 
     @app.get("/")
     def home():

@@ -32,11 +32,13 @@ ACTIONS = {
     "password_change_failed": N_("entered a wrong password to change it"),
     "token_create_failed": N_("entered a wrong password to create an API token"),
     "denied": N_("was refused: no permission"),
+    # Issue 10: the log and the exports.
+    "checkpoint": N_("published a checkpoint"), "export": N_("exported"),
 }
 OBJECTS = {
     "unit": N_("unit"), "counter": N_("counter"), "staff": N_("staff member"), "user": N_("user"),
     "device": N_("device"), "api_token": N_("API token"), "org": N_("organisation"), "permission": N_("permission"),
-    "address": N_("address"),
+    "address": N_("address"), "log": N_("log"), "votes": N_("votes"), "audit": N_("audit log"),
 }
 FIELDS = {
     "code": N_("Code"), "name": N_("Name"), "full_name": N_("Full name"), "title": N_("Title"), "unit": N_("Unit"),
@@ -49,6 +51,10 @@ FIELDS = {
     "limit": N_("Limit reached for"), "user": N_("User"),
     # A refused request: the first one's method and address, how often in its hour, the last time.
     "method": N_("Request"), "path": N_("Address"), "times": N_("Times"), "last_at": N_("Last time"),
+    # A checkpoint (its tree, size and root hash); an export (filters, format, counts, the checkpoint it proves against).
+    "tree": N_("Tree"), "size": N_("Leaves"), "root": N_("Root hash"), "filters": N_("Filters"),
+    "format": N_("Format"), "tickets": N_("Tickets"), "counts": N_("Counts"), "checkpoint": N_("Checkpoint"),
+    "complete": N_("Complete"),
 }
 ACTOR_KINDS = {"user": N_("on the pages"), "token": N_("with an API token"), "cli": N_("on the command line"),
                "anonymous": N_("not signed in")}

@@ -62,6 +62,9 @@ def register(app):
     from server.api.admin import scores  # issue 9: scores and periods
 
     app.register_blueprint(scores.bp)
+    from server.api.admin import ledger  # issue 10: the tamper-evident log
+
+    app.register_blueprint(ledger.bp)
     from server.api.admin import exports  # issue 10: verifiable exports
 
     app.register_blueprint(exports.bp)
