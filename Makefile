@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/kiosk.py
 	$(PY) bench/scores.py
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) instance bench/work

@@ -20,7 +20,11 @@ votes look like:
   an unsatisfied one "neutral" 70% of the time.
 
 Signatures and digests are random bytes of the real sizes: nothing here
-verifies them, but the rows weigh what real rows weigh.
+verifies them, but the rows weigh what real rows weigh. A recipe with
+``"signed": True`` (``bench/export.py``'s million votes for the standalone
+verifier) makes the same kind of year with real ones instead: each tablet's
+key from its seed, every vote a uuid7 signed over its canonical bytes
+(``device_client.protocol``), as a tablet would have sent it.
 """
 
 import base64
@@ -36,6 +40,7 @@ import zoneinfo
 import numpy as np
 
 from bench import WORK
+from device_client import protocol
 from devtools.demo_history import store_in_batches
 from devtools.processes import BIN
 from server import storage
@@ -50,7 +55,7 @@ SLOTS = [(7 * 60, 11 * 60 + 30), (13 * 60, 17 * 60)]  # local minutes of a worki
 
 def cached_year(recipe=RECIPE, cache=CACHE, log=print):
     """The path of the cached year database, made when missing or when its recipe changed."""
-    path = os.path.join(cache, f"year-{recipe['votes']}.db")
+    path = year_path(recipe, cache)
     stamp = path + ".recipe.json"
     want = json.dumps(recipe, sort_keys=True)
     if os.path.exists(path) and os.path.exists(stamp) and open(stamp).read() == want:
@@ -69,6 +74,11 @@ def cached_year(recipe=RECIPE, cache=CACHE, log=print):
         handle.write(want)
     log(f"  {made:,} votes in {time.perf_counter() - started:.0f} s")
     return path
+
+
+def year_path(recipe=RECIPE, cache=CACHE):
+    """Where ``cached_year`` keeps the year of ``recipe`` (signed years apart from the others)."""
+    return os.path.join(cache, f"year-{recipe['votes']}{'-signed' if recipe.get('signed') else ''}.db")
 
 
 def hailong(database, *args, input_text=None, ok_if_exists=False):
@@ -143,13 +153,18 @@ def generate(path, recipe, log):
     # Each person works at one counter of their unit; each counter has one tablet.
     home = np.array([counters_of[unit][i % len(counters_of[unit])] for i, (_, unit) in enumerate(staff)])
     counter_unit = dict(counter_rows)
-    device_of = {}
+    device_of, keys = {}, {}
     with storage.write_transaction(db):
         for counter_id, _ in counter_rows:
             device_id = f"dev-y{counter_id:05d}"
-            devices.insert_device(db, device_id, counter_id, base64.b64encode(rng.bytes(32)).decode(),
-                                  rng.bytes(32).hex(), "2025-01-02T01:00:00.000Z", "bench-year")
+            seed = rng.bytes(32)  # an unsigned year's "public key" is these random bytes themselves
+            keys[device_id] = protocol.signing_key_from_seed(seed)
+            public = (protocol.public_key_b64(keys[device_id]) if recipe.get("signed")
+                      else base64.b64encode(seed).decode())
+            devices.insert_device(db, device_id, counter_id, public, rng.bytes(32).hex(), "2025-01-02T01:00:00.000Z",
+                                  "bench-year")
             device_of[counter_id] = device_id
+    signer = Signer(conn, keys) if recipe.get("signed") else None
     share = rng.lognormal(0.0, 1.2, len(staff))
     share /= share.sum()
     true_rate = rng.beta(18, 2, len(staff))
@@ -185,7 +200,7 @@ def generate(path, recipe, log):
                 seq[device_id] += 1
                 counted = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
                 r = int(rating[k])
-                rows_by_device.setdefault(device_id, []).append({
+                row = {
                     "uuid": f"{int(utc.timestamp() * 1000):012x}-7000-8000-{total + k:012x}"[:36],
                     "device_id": device_id, "seq": seq[device_id], "counter_id": counter_id,
                     "staff_id": int(staff[person][0]), "rating": r,
@@ -195,7 +210,10 @@ def generate(path, recipe, log):
                     "received_at": counted, "clock_offset_ms": 0, "flags": [],
                     "unit_id": int(staff[person][1]), "counter_unit_id": counter_unit[counter_id],
                     "counted_at": counted, "time_corrected": 0,
-                })
+                }
+                if signer:
+                    signer.sign(row, int(utc.timestamp() * 1000), total + k)
+                rows_by_device.setdefault(device_id, []).append(row)
             for device_id, rows in rows_by_device.items():
                 store_in_batches(db, device_id, rows)
             total += n
@@ -204,6 +222,29 @@ def generate(path, recipe, log):
     conn.execute("PRAGMA journal_mode = WAL")
     db.close()
     return total
+
+
+class Signer:
+    """Real signatures for a signed year: each row becomes the vote its tablet signed."""
+
+    def __init__(self, conn, keys):
+        self.keys = keys
+        self.counter_code = dict(conn.execute("SELECT id, code FROM counters").fetchall())
+        self.staff_code = dict(conn.execute("SELECT id, code FROM staff").fetchall())
+
+    def sign(self, row, ms, n):
+        """Give ``row`` a uuid7 (from its time and running number ``n``), its signature and its digest."""
+        value = (ms << 80) | (0x7 << 76) | (0b10 << 62) | n
+        h = f"{value:032x}"
+        row["uuid"] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        canonical = protocol.canonical_vote_bytes({
+            "id": row["uuid"], "device": row["device_id"], "seq": row["seq"],
+            "counter": self.counter_code[row["counter_id"]], "staff": self.staff_code[row["staff_id"]],
+            "rating": row["rating"], "reasons": row["reasons"], "ticket": row["ticket"],
+            "local_time": row["local_time"], "scale_version": row["scale_version"],
+        })
+        row["signature"] = protocol.sign(self.keys[row["device_id"]], canonical)
+        row["digest"] = protocol.vote_digest(canonical)
 
 
 def copy_of(path, target):

@@ -1,4 +1,4 @@
-"""``make bench`` keeps working: both benchmarks run end to end, small, into a temporary folder.
+"""``make bench`` keeps working: every benchmark runs end to end, small, into a temporary folder.
 
 Nothing else runs the benches between releases, and a server change that
 breaks one (an import moved, a function renamed) should fail here, not in
@@ -63,6 +63,22 @@ def test_the_scores_bench_runs_and_writes_the_keys_of_bench_scores_json(tmp_path
     assert data["data"]["votes"] == 3000
     assert data["same_counts_both_ways"] is True, out
     committed = json.loads((ROOT / "bench" / "scores.json").read_text(encoding="utf-8"))
+    assert keys(data) == keys(committed)
+
+
+def test_the_export_bench_runs_and_writes_the_keys_of_bench_export_json(tmp_path):
+    results = tmp_path / "export.json"
+    out = run_bench("export.py", "--votes", 3000, "--signed-votes", 500, "--preload", 2000, "--ingest-votes", 400,
+                    "--ingest-devices", 2, "--cache", tmp_path / "cache", "--work-dir", tmp_path / "work",
+                    "--results", results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert data["csv_export"]["votes"] == data["sqlite3_cli"]["rows"] == data["merkle_append"]["tree_size"] == 3000
+    assert data["verify"]["votes"] == 500 and data["verify"]["exit"] == 0, out
+    assert data["ingest"]["database_check"]["ok"] is True, data["ingest"]["database_check"]
+    assert data["ingest"]["tree_caught_up_s_after_run"] is not None, out
+    assert data["ingest"]["jobs_errors"] == []
+    assert not list((tmp_path / "work").glob("*.db"))  # the year's copy with its tree is not left behind
+    committed = json.loads((ROOT / "bench" / "export.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
 
 
