@@ -20,6 +20,7 @@ from server import audit
 from server.errors import N_, Invalid
 from server.exports import bundle
 from server.manage import forbid, require
+from server.manage.ledger import signing_key
 from server.scoring.days import day_bounds_utc
 from server.storage import exports as store
 from server.storage import org, write_transaction
@@ -50,6 +51,7 @@ def prepare_votes(db, actor, settings, filters):
     """Check ``filters`` (``from``, ``to``, ``unit``, ``staff``, ``device``, ``flagged``, ``hash_tickets``,
     ``bom``, ``format``) for ``actor``; ``Invalid`` names the fields, ``Forbidden`` a unit out of scope."""
     require(actor, "votes.export")
+    signing_key(settings)  # the manifest is signed: no key, a clear error before the download starts
     errors = {}
     fmt, bom, start, end = _common(filters, settings, errors)
     flagged = filters.get("flagged") or "include"
@@ -79,6 +81,7 @@ def prepare_votes(db, actor, settings, filters):
 def prepare_audit(db, actor, settings, filters):
     """The audit log of ``actor``'s scope (``from``, ``to`` on the entry's time; ``bom``, ``format``)."""
     require(actor, "audit.export")
+    signing_key(settings)
     errors = {}
     fmt, bom, start, end = _common(filters, settings, errors)
     if errors:

@@ -50,13 +50,18 @@ def get_checkpoint(db, actor, tree, checkpoint_id):
 def server_key(db, actor, settings):
     """The server's public key as an auditor keeps it (``hailong keys show``)."""
     require(actor, "log.read")
-    key = _key(settings)
+    key = signing_key(settings)
     name = settings["LOG_NAME"]
     return {"name": name, "public_key": keys.public_key_b64(key), "key_id": keys.key_id(name, key).hex(),
             "verifier_key": keys.verifier_key(name, key)}
 
 
-def _key(settings):
+def signing_key(settings):
+    """The log's signing key, or ``Conflict`` telling the operator to run ``hailong migrate``.
+
+    Asked for before any work that signs (a checkpoint, an export's manifest),
+    so a missing key is one clear error and never a broken download.
+    """
     try:
         return keys.load_key(settings["INSTANCE"])
     except keys.KeyFileError:
@@ -67,7 +72,7 @@ def publish_checkpoint(db, actor, settings, tree):
     """Sign a checkpoint of the tree now (after catching it up); audited. Returns it."""
     require(actor, "log.checkpoint")
     _tree(tree)
-    _key(settings)  # a clear error before any work
+    signing_key(settings)  # a clear error before any work
     log.catch_up(db, tree, chunk=settings["LOG_CHUNK_LEAVES"])  # the backlog in chunks, outside the audited write
     with write_transaction(db):
         row = log.publish(db, settings, tree, "manual")
