@@ -8,7 +8,10 @@ never a rebuild. A chunk of ``LOG_CHUNK_LEAVES`` is one write transaction,
 so the ingest waits for the write lock at most that long, and a crash loses
 nothing (the next run continues after ``log_trees.last_row_id``). SQLite
 gives ids in commit order, so no row can appear later below one already
-appended.
+appended. PostgreSQL (issue 12) does not: a sequence value taken by a
+transaction that commits late can land below rows already appended, so there
+the appender must follow a commit-ordered sequencer (or take the ids under a
+lock) rather than ``id > last_row_id``.
 
 Only complete subtrees are stored; the nodes along the right edge of a tree
 whose size is not a power of two are computed from them when asked for.
