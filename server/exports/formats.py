@@ -103,38 +103,65 @@ def sheet_title(title):
 class CsvRows:
     """CSV: UTF-8, CRLF, optional BOM, text cells made inert, null as the empty cell."""
 
-    def __init__(self, out, columns, json_columns=(), numeric=(), bom=False):
+    def __init__(self, out, columns, json_columns=(), numeric=(), bom=False, header=True):
         self._text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
         self._writer = csv.writer(self._text, lineterminator="\r\n")
-        self._json = [i for i, name in enumerate(columns) if name in json_columns]
-        self._text_cells = [i for i, name in enumerate(columns) if name not in numeric and name not in json_columns]
+        self._json, self._text_cells = _csv_kinds(columns, json_columns, numeric)
         self.rows = 0
         if bom:
             self._text.write(BOM)
-        self._writer.writerow(columns)
+        if header:
+            self._writer.writerow(columns)
 
     def write(self, row):
-        row = list(row)
-        for i in self._text_cells:
-            value = row[i]
-            if value.__class__ is str:
-                if value and value[0] in _DANGER:
-                    row[i] = "'" + value
-            elif value is True:
-                row[i] = "true"
-            elif value is False:
-                row[i] = "false"
-        for i in self._json:
-            value = row[i]
-            if value.__class__ is not str:
-                row[i] = "[]" if value == [] else _json_text(value)
-        self._writer.writerow(row)
+        self._writer.writerow(_csv_cells(row, self._json, self._text_cells))
         self.rows += 1
 
     def close(self):
         self._text.flush()
         self._text.detach()
         return self.rows
+
+
+def _csv_kinds(columns, json_columns, numeric):
+    """Positions of the JSON cells and of the text cells (neither JSON nor numeric)."""
+    return ([i for i, name in enumerate(columns) if name in json_columns],
+            [i for i, name in enumerate(columns) if name not in numeric and name not in json_columns])
+
+
+def _csv_cells(row, json_cells, text_cells):
+    """A row's cells as CsvRows writes them: inert text, ``true``/``false``, JSON text."""
+    row = list(row)
+    for i in text_cells:
+        value = row[i]
+        if value.__class__ is str:
+            if value and value[0] in _DANGER:
+                row[i] = "'" + value
+        elif value is True:
+            row[i] = "true"
+        elif value is False:
+            row[i] = "false"
+    for i in json_cells:
+        value = row[i]
+        if value.__class__ is not str:
+            row[i] = "[]" if value == [] else _json_text(value)
+    return row
+
+
+def csv_text(rows, columns, json_columns=(), numeric=()):
+    """``rows`` as CsvRows writes them (no header), as one string."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    json_cells, text_cells = _csv_kinds(columns, json_columns, numeric)
+    writer.writerows(_csv_cells(row, json_cells, text_cells) for row in rows)
+    return out.getvalue()
+
+
+def csv_header(columns, bom=False):
+    """The header line CsvRows starts with (after the BOM when asked for)."""
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerow(columns)
+    return (BOM if bom else "") + out.getvalue()
 
 
 class JsonLines:

@@ -103,6 +103,125 @@ def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
         after = last
 
 
+# --- Votes as CSV text built by SQLite (server/exports/sql_csv.py) -------------
+#
+# Python's csv module and the per-row work around it cost about 10 µs a row;
+# SQLite writes the same line (printf of the cells) in a fraction of that and
+# hands a whole chunk back as one string (group_concat): Python touches no row.
+# The rules are server/exports/formats.py's (CsvRows). Cells SQLite cannot be
+# trusted to write exactly are reported in ``checked`` instead, and the caller
+# then writes that chunk with the csv module.
+
+CSV_CHUNK = 5_000  # rows per statement: each chunk's text is held a few times over (SQLite's, Python's, encoded)
+CHECKED, QUOTE_CHECKED = "\x1f", "\x1e"  # marks in ``checked`` (see vote_csv_chunks)
+_LINE_FORMAT = ",".join(["%s"] * 20) + "\r\n"
+_CHECKED_FORMAT = (CHECKED + "%s") * 5 + QUOTE_CHECKED + "%s%s"
+# Flags the SQL below writes itself: comma-separated, without a double quote, a backslash or a control character.
+_ODD_FLAG = "*[\"\\" + "".join(chr(c) for c in range(1, 32)) + "]*"
+_PLAIN_FLAGS = "(substr(v.flags, 1, 1) <> '[' AND v.flags NOT GLOB ?)"
+# Sorted as Python sorts strings (SQLite compares UTF-8 bytes: the same order as code points).
+_SORTED_FLAGS = ("(SELECT json_group_array(value) FROM (SELECT value FROM json_each("
+                 "'[\"' || replace(v.flags, ',', '\",\"') || '\"]') ORDER BY value))")
+_REVIEW = (
+    "CASE WHEN EXISTS (SELECT 1 FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id WHERE fv.vote_id = v.id)"
+    " THEN '\"' || replace((SELECT json_group_array(json_object('flag', id, 'kind', kind, 'status', status,"
+    " 'reason', review_reason, 'reviewed_at', reviewed_at)) FROM (SELECT f.id, f.kind, f.status, f.review_reason,"
+    " f.reviewed_at FROM flag_votes fv JOIN flags f ON f.id = fv.flag_id WHERE fv.vote_id = v.id ORDER BY f.id)),"
+    " '\"', '\"\"') || '\"' ELSE '[]' END"
+)
+
+
+def _csv_quoted(x):
+    """SQL for text ``x`` as the csv module writes it: in double quotes, doubled inside, when it holds a comma,
+    a double quote, CR or LF."""
+    return (f"CASE WHEN instr({x}, '\"') OR instr({x}, ',') OR instr({x}, char(10)) OR instr({x}, char(13))"
+            f" THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END")
+
+
+def _inert(x, starts):
+    """SQL for text ``x`` with one leading apostrophe when it starts with one of ``starts``."""
+    points = ", ".join(str(ord(char)) for char in starts)
+    return f"CASE WHEN unicode({x}) IN ({points}) THEN '''' || {x} ELSE {x} END"
+
+
+def _code_cell(column, code, cells, params):
+    """A code's cell: the code itself, or for the few whose cell is not (``cells``: {id: cell}), that cell."""
+    if not cells:
+        return code
+    cases = []
+    for code_id, cell in sorted(cells.items()):
+        cases.append("WHEN ? THEN ?")
+        params.extend([code_id, cell])
+    return f"CASE {column} {' '.join(cases)} ELSE {code} END"
+
+
+def vote_csv_chunks(db, criteria, up_to, inert_starts, code_cells, after=0, chunk=CSV_CHUNK):
+    """``(rows, indices, last_id, text, checked)`` per chunk of votes with ``after < id <= up_to``.
+
+    ``text`` is the chunk's CSV lines (the columns of server/exports/bundle.py's
+    ``VOTE_COLUMNS``, ``\\r\\n`` line ends), ``rows`` how many, ``indices`` their
+    leaf indices (a ``range`` when they are one run), ``last_id`` how far the
+    scan got (as in ``vote_chunks``). Written exactly here: numbers; codes
+    (``code_cells``: ``{"counter"|"staff"|"unit": {id: cell}}`` for the codes
+    whose cell is not the code itself); ``reasons``; ``flags`` when written
+    comma-separated without a double quote, backslash or control character;
+    ``review`` (SQLite's JSON is Python's compact JSON: same key order, same
+    escapes); the ticket (one leading apostrophe for ``inert_starts``, then
+    quoting); the signature's formula start. Left to the caller: ``checked``
+    holds, per row, the other text cells (vote id, device, the three times)
+    each after ``CHECKED``, the signature after ``QUOTE_CHECKED``, then a
+    ``"`` when the flags are of another form. The chunk's ``text`` is right
+    only when no cell after ``CHECKED`` starts with one of ``inert_starts``
+    and ``checked`` holds no comma, double quote, CR or LF.
+
+    One statement per chunk; the inner query yields the rows in leaf order,
+    and ``group_concat`` takes them in the order they come.
+    """
+    period, period_params = period_conditions(criteria)
+    filters, filter_params = filter_conditions(criteria)
+    code_params = []
+    counter = _code_cell("v.counter_id", "c.code", code_cells.get("counter"), code_params)
+    staff = _code_cell("v.staff_id", "s.code", code_cells.get("staff"), code_params)
+    unit = _code_cell("v.unit_id", "u.code", code_cells.get("unit"), code_params)
+    counter_unit = _code_cell("v.counter_unit_id", "cu.code", code_cells.get("unit"), code_params)
+    reasons = _csv_quoted("(CASE WHEN v.reasons IS NULL OR v.reasons = '' THEN '[]' ELSE v.reasons END)")
+    flags = (f"CASE WHEN v.flags IS NULL OR v.flags = '' OR NOT {_PLAIN_FLAGS} THEN '[]'"
+             f" ELSE {_csv_quoted(_SORTED_FLAGS)} END")
+    odd_flags = f"CASE WHEN v.flags IS NULL OR v.flags = '' OR {_PLAIN_FLAGS} THEN '' ELSE '\"' END"
+    ticket = _csv_quoted(f"({_inert('v.ticket', inert_starts)})")
+    line = (f"printf(?, l.idx, v.uuid, v.device_id, v.seq, {counter}, {staff}, {unit}, {counter_unit}, v.rating,"
+            f" {reasons}, {ticket}, v.local_time, v.received_at, v.counted_at,"
+            " CASE v.time_corrected WHEN 1 THEN 'true' ELSE 'false' END, v.clock_offset_ms, v.scale_version,"
+            f" {flags}, {_REVIEW}, {_inert('v.signature', inert_starts)})")
+    checked = f"printf(?, v.uuid, v.device_id, v.local_time, v.received_at, v.counted_at, v.signature, {odd_flags})"
+    where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
+    # Filters may leave gaps between leaf indices: then the chunk's own, from the same statement (a flag reviewed
+    # meanwhile must not make the rows and their proof disagree); without any, every chunk is one run.
+    indices = "group_concat(idx)" if period or filters else "NULL"
+    sql = (
+        "SELECT count(*), min(idx), max(idx), max(row_id), group_concat(line, ''), group_concat(checked, ''),"
+        f" {indices}"
+        f" FROM (SELECT l.idx AS idx, l.row_id AS row_id, {line} AS line, {checked} AS checked"
+        " FROM votes v JOIN log_leaves l ON l.tree = 'votes' AND l.row_id = v.id"
+        " LEFT JOIN counters c ON c.id = v.counter_id LEFT JOIN staff s ON s.id = v.staff_id"
+        " LEFT JOIN units u ON u.id = v.unit_id LEFT JOIN units cu ON cu.id = v.counter_unit_id"
+        f" WHERE {where} ORDER BY l.row_id LIMIT ?)"
+    )
+    while after < up_to:
+        # In the order of the marks: the line's format, its codes, the flags' pattern; the check's format and
+        # its flags' pattern; then the keyset, the filters and the chunk size.
+        bound = [_LINE_FORMAT, *code_params, _ODD_FLAG, _CHECKED_FORMAT, _ODD_FLAG,
+                 after, up_to, *period_params, *filter_params, chunk]
+        rows, first, last_idx, last_id, text, checked, listed = db.execute(sql, bound).fetchone()
+        last = last_id if rows == chunk else up_to
+        if rows and last_idx - first + 1 == rows:
+            found = range(first, last_idx + 1)
+        else:
+            found = [int(idx) for idx in listed.split(",")] if listed else []
+        yield rows, found, last, text or "", checked or ""
+        after = last
+
+
 def _reviews(db, after, last):
     """Scan flags of the votes with ``after < id <= last``, by vote id, in flag id order."""
     found = {}
@@ -129,12 +248,16 @@ def leaf_row_id(db, tree, index):
 
 
 def sequence_bounds(db, criteria, up_to):
-    """``{device_id: (first_seq, last_seq)}`` of the period's votes with ``id <= up_to``, before other filters."""
+    """``{device_id: (first_seq, last_seq, exported)}`` of the period's votes with ``id <= up_to``, before the
+    other filters; ``exported`` is true when the filters take at least one of that device's votes (the devices
+    a bundle lists, known before its rows are written)."""
     period, params = period_conditions(criteria)
+    filters, filter_params = filter_conditions(criteria)
+    exported = f"MAX(CASE WHEN {' AND '.join(filters)} THEN 1 ELSE 0 END)" if filters else "1"
     where = " AND ".join(["v.id <= ?", *period])
-    rows = db.execute(f"SELECT v.device_id, MIN(v.seq), MAX(v.seq) FROM votes v WHERE {where}"
-                      " GROUP BY v.device_id", [up_to, *params]).fetchall()
-    return {device: (first, last) for device, first, last in rows}
+    rows = db.execute(f"SELECT v.device_id, MIN(v.seq), MAX(v.seq), {exported} FROM votes v WHERE {where}"
+                      " GROUP BY v.device_id", [*filter_params, up_to, *params]).fetchall()
+    return {device: (first, last, bool(taken)) for device, first, last, taken in rows}
 
 
 def withheld_ranges(db, criteria, up_to):

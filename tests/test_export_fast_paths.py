@@ -1,0 +1,212 @@
+"""The export's fast paths write the same bytes as the reference paths (issue 10, performance).
+
+A votes CSV written by SQLite (server/exports/sql_csv.py) against the csv
+module's (``bundle.FAST = False``), on rows full of awkward values: every
+file of the bundle but the manifest (its time) must be byte for byte the same.
+proof.txt written a block of the tree at a time (server/exports/proof.py)
+against ``log.proof_nodes``, on random index sets and tree sizes.
+"""
+
+import binascii
+import io
+import random
+import zipfile
+
+import pytest
+
+from server import storage
+from server.exports import bundle, proof, sql_csv
+from server.ledger import keys, log
+from server.manage import exports
+from server.manage.actor import cli_actor
+from server.settings import DEFAULTS
+from server.storage import exports as store
+from tests.export_data import add_votes
+from tests.ledger_data import add_votes as add_plain_votes
+from tests.ledger_data import make_database
+
+# Tickets a spreadsheet would run or a CSV must quote; each starts a formula or holds a comma, quote or line end.
+TICKETS = ["=1+1", "+84 912", "-5", "@SUM(A1)", "\tTAB", "\rCR", "'quoted", "A017", "Số 5, \"quầy\"\nhai",
+           "Nguyễn Thị Hồng", "a,b", 'say "hi"', "line\r\nend", "", "  spaced  ", "😀"]
+
+
+def settings_for(path):
+    return {**DEFAULTS, "INSTANCE": str(path.parent), "DATABASE": str(path)}
+
+
+@pytest.fixture
+def awkward_db(people):
+    """The people database with 300 more votes whose every SQL-written cell is awkward somewhere.
+
+    Codes that start formulas or hold commas and quotes, signatures starting
+    with ``+``, tickets of every kind, reasons empty and not, comma-separated
+    flags, scan flags with their reviews (Vietnamese, quotes, line ends and
+    control characters in the reasons), null and negative clock offsets,
+    corrected times. The log is caught up after, so the leaves are the rows'.
+    """
+    path, facts = people
+    keys.ensure_key(str(path.parent))
+    db = storage.connect(path)
+    devices = {"DN-TT-Q1": facts["devices"]["in"], "DN-TT-Q2": facts["devices"]["in2"],
+               "DN-BH-Q1": facts["devices"]["out"]}
+    add_votes(db, devices, 300, tickets=TICKETS, catch_up=False)
+    with storage.write_transaction(db):
+        db.execute("UPDATE units SET code = '=DN,\"TT\"' WHERE code = 'DN-TT'")
+        db.execute("UPDATE staff SET code = '-NV002' WHERE code = 'NV002'")
+        db.execute("UPDATE counters SET code = 'Quầy, 1' WHERE code = 'DN-TT-Q1'")
+        db.execute("UPDATE votes SET signature = '+' || substr(signature, 2) WHERE id % 5 = 0")
+        db.execute("UPDATE votes SET reasons = '' WHERE id % 7 = 0")
+        db.execute("UPDATE votes SET flags = 'rapid_repeat' WHERE id % 11 = 0")
+        db.execute("UPDATE votes SET flags = 'time_corrected,rapid_repeat,đặc biệt' WHERE id % 13 = 0")
+        db.execute("UPDATE votes SET clock_offset_ms = NULL WHERE id % 17 = 0")
+        db.execute("UPDATE votes SET clock_offset_ms = -1500, time_corrected = 1 WHERE id % 19 = 0")
+        reasons = [None, "Đúng quy trình, \"đã xem\"\nxong", "tab\there", "ctrl\x01\x1f", "back\\slash", "x" * 90]
+        for n, reason in enumerate(reasons, 1):
+            flag_id = db.execute(
+                "INSERT INTO flags (key, kind, severity, test, status, reviewed_at, review_reason, created_at)"
+                " VALUES (?, 'burst', 'high', 'poisson', ?, ?, ?, '2026-11-01T00:00:00Z')",
+                [f"awkward-{n}", "open" if reason is None else "dismissed",
+                 None if reason is None else "2026-11-02T00:00:00Z", reason]).lastrowid
+            for (vote_id,) in db.execute("SELECT id FROM votes WHERE id % ? = 0", [n + 2]).fetchall():
+                db.execute("INSERT INTO flag_votes (flag_id, vote_id) VALUES (?, ?)", [flag_id, vote_id])
+    log.catch_up(db, "votes")
+    db.close()
+    return path
+
+
+def bundle_files(path, fast, monkeypatch, **filters):
+    monkeypatch.setattr(bundle, "FAST", fast)
+    db = storage.connect(path)
+    try:
+        out = io.BytesIO()
+        manifest = exports.export_votes(db, cli_actor(), settings_for(path), {"format": "csv", **filters}, out)
+    finally:
+        db.close()
+    files = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    return manifest, {name: files.read(name) for name in files.namelist() if not name.startswith("manifest")}
+
+
+def count_chunks(monkeypatch):
+    """How many chunks SQLite wrote, and how many went to the csv module instead."""
+    seen = {"sql": 0, "python": 0}
+    exact = sql_csv.exact
+
+    def counted(checked):
+        result = exact(checked)
+        seen["sql" if result else "python"] += 1
+        return result
+
+    monkeypatch.setattr(sql_csv, "exact", counted)
+    return seen
+
+
+FILTERS = [{}, {"bom": True}, {"from": "2026-10-05", "to": "2026-10-20"}, {"staff": "NV001"},
+           {"flagged": "only"}, {"flagged": "exclude"}, {"unit": "DN-BH"}]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "all")
+def test_sqlite_writes_the_csv_byte_for_byte_as_the_csv_module(awkward_db, monkeypatch, filters):
+    monkeypatch.setattr(store, "CSV_CHUNK", 37)  # many chunks, and runs across them
+    seen = count_chunks(monkeypatch)
+    fast_manifest, fast = bundle_files(awkward_db, True, monkeypatch, **filters)
+    slow_manifest, slow = bundle_files(awkward_db, False, monkeypatch, **filters)
+    assert fast_manifest["counts"] == slow_manifest["counts"]
+    assert fast_manifest["files"] == slow_manifest["files"]
+    assert fast.keys() == slow.keys()
+    for name in slow:
+        assert fast[name] == slow[name], name
+    # Every awkward value here is one SQLite writes itself: no chunk needed the csv module.
+    assert seen["sql"] >= 1 and seen["python"] == 0
+    assert fast_manifest["counts"]["votes"] > 0
+    if not filters:
+        assert b",'=1+1," in fast["votes.csv"] and b"''=1+1" not in fast["votes.csv"]
+        assert b"\"'=DN,\"\"TT\"\"\"" in fast["votes.csv"]
+
+
+def test_a_chunk_with_a_value_sqlite_only_copies_goes_through_the_csv_module(awkward_db, monkeypatch):
+    db = storage.connect(awkward_db)
+    with storage.write_transaction(db):
+        db.execute("UPDATE votes SET local_time = '=cmd|' || local_time WHERE id = 40")
+        db.execute("UPDATE votes SET uuid = 'a,\"b\"' || uuid WHERE id = 120")
+        db.execute("UPDATE votes SET received_at = received_at || char(10) WHERE id = 200")
+        db.execute("UPDATE votes SET flags = '[\"b\",\"a\"]' WHERE id = 250")
+    db.close()
+    monkeypatch.setattr(store, "CSV_CHUNK", 50)
+    seen = count_chunks(monkeypatch)
+    _, fast = bundle_files(awkward_db, True, monkeypatch)
+    _, slow = bundle_files(awkward_db, False, monkeypatch)
+    assert fast["votes.csv"] == slow["votes.csv"]
+    assert fast["proof.txt"] == slow["proof.txt"]
+    assert seen["python"] == 4 and seen["sql"] >= 2
+
+
+def test_codes_that_need_escaping_are_given_as_their_cells(monkeypatch):
+    cells = sql_csv.code_cells({"unit": {1: "DN", 2: "=X", 3: "a,b"}, "counter": {}, "staff": {4: "'q"}})
+    assert cells == {"unit": {2: "'=X", 3: '"a,b"'}, "counter": {}, "staff": {4: "''q"}}
+    monkeypatch.setattr(sql_csv, "MAX_CODE_CELLS", 1)
+    assert sql_csv.code_cells({"unit": {2: "=X", 3: "a,b"}}) is None
+
+
+@pytest.fixture
+def tree_db(tmp_path):
+    db, device = make_database(tmp_path / "hailong.db", tmp_path)
+    add_plain_votes(db, device, 700)
+    log.catch_up(db, "votes")
+    yield db
+    db.close()
+
+
+def node_by_node(db, indices, size):
+    return "".join(f"{start} {end} {binascii.b2a_base64(digest, newline=False).decode()}\n"
+                   for start, end, digest in log.proof_nodes(db, "votes", indices, size))
+
+
+def block_wise(db, runs, size, block_level):
+    pieces = proof.proof_text(db, "votes", runs, size, block_level=block_level)
+    parts = []
+    while True:
+        try:
+            parts.append(next(pieces))
+        except StopIteration as done:
+            text = "".join(parts)
+            assert text.count("\n") == done.value
+            return text
+
+
+def runs_of(indices):
+    runs = []
+    for index in indices:
+        if runs and runs[-1][1] == index:
+            runs[-1][1] += 1
+        else:
+            runs.append([index, index + 1])
+    return [tuple(run) for run in runs]
+
+
+def test_block_wise_proof_lines_are_the_node_by_node_ones(tree_db):
+    rng = random.Random(10)
+    for _ in range(150):
+        size = rng.choice([0, 1, 2, 3, 5, 8, 64, 255, 256, 257, 511, 700, rng.randint(1, 700)])
+        shape = rng.random()
+        if size == 0:
+            indices = []
+        elif shape < 0.3:  # one run, as an unfiltered or period-filtered export
+            first = rng.randint(0, size - 1)
+            indices = list(range(first, rng.randint(first + 1, size)))
+        elif shape < 0.7:  # a few runs
+            indices = sorted({i for _ in range(rng.randint(1, 6)) for first in [rng.randint(0, size - 1)]
+                              for i in range(first, min(size, first + rng.randint(1, 200)))})
+        else:  # scattered
+            indices = sorted(rng.sample(range(size), rng.randint(0, size)))
+        want = node_by_node(tree_db, indices, size)
+        for block_level in (1, 3, 6, proof.BLOCK_LEVEL):
+            assert block_wise(tree_db, runs_of(indices), size, block_level) == want, (size, block_level)
+
+
+def test_block_wise_proof_refuses_what_the_tree_does_not_hold(tree_db):
+    with pytest.raises(log.LogError):
+        block_wise(tree_db, [(0, 5)], 701, 3)
+    with pytest.raises(ValueError):
+        block_wise(tree_db, [(3, 5), (4, 9)], 100, 3)
+    with pytest.raises(ValueError):
+        block_wise(tree_db, [(90, 101)], 100, 3)
