@@ -91,8 +91,8 @@ def count_chunks(monkeypatch):
     seen = {"sql": 0, "python": 0}
     exact = sql_csv.exact
 
-    def counted(checked):
-        result = exact(checked)
+    def counted(copied, starts):
+        result = exact(copied, starts)
         seen["sql" if result else "python"] += 1
         return result
 

@@ -1,4 +1,4 @@
-"""A votes CSV written by SQLite, a chunk of 20,000 lines per statement, checked against the csv module's rules.
+"""A votes CSV written by SQLite, a chunk of lines per statement, checked against the csv module's rules.
 
 The csv module and the per-row Python around it (a tuple per row, codes
 looked up, cells escaped, a line written) are most of an export's time: about
@@ -23,7 +23,6 @@ from server.storage import exports as store
 # More codes than this needing escaping in one table (there are usually none) and the export takes the csv path.
 MAX_CODE_CELLS = 500
 _QUOTING = ('"', ",", "\r", "\n")
-_FORMULA_STARTS = tuple(store.CHECKED + char for char in formats.FORMULA_STARTS)
 
 
 def code_cells(codes):
@@ -43,9 +42,12 @@ def code_cells(codes):
     return found
 
 
-def exact(checked):
-    """True when the cells SQLite only copied (``checked``, see ``vote_csv_chunks``) need nothing done."""
-    return not any(char in checked for char in _QUOTING) and not any(mark in checked for mark in _FORMULA_STARTS)
+def exact(copied, starts):
+    """True when the cells SQLite only copied need nothing done (``copied``, ``starts``: see ``vote_csv_chunks``).
+
+    Single characters, each looked for with one memchr over the chunk's text.
+    """
+    return not any(char in copied for char in _QUOTING) and not any(char in starts for char in formats.FORMULA_STARTS)
 
 
 def write_votes(db, criteria, up_to, cells, out, runs, python_chunk, chunk=None):
@@ -59,9 +61,9 @@ def write_votes(db, criteria, up_to, cells, out, runs, python_chunk, chunk=None)
     after every chunk; returns the number of rows.
     """
     total, after = 0, 0
-    for rows, indices, last, text, checked in store.vote_csv_chunks(
+    for rows, indices, last, text, copied, starts in store.vote_csv_chunks(
             db, criteria, up_to, formats.FORMULA_STARTS, cells, chunk=chunk or store.CSV_CHUNK):
-        if rows and not exact(checked):
+        if rows and not exact(copied, starts):
             text, indices = python_chunk(after, last)
             rows = len(indices)
         if rows:

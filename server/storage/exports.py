@@ -109,13 +109,13 @@ def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
 # SQLite writes the same line (printf of the cells) in a fraction of that and
 # hands a whole chunk back as one string (group_concat): Python touches no row.
 # The rules are server/exports/formats.py's (CsvRows). Cells SQLite cannot be
-# trusted to write exactly are reported in ``checked`` instead, and the caller
+# trusted to write exactly are returned for a check too, and the caller
 # then writes that chunk with the csv module.
 
 CSV_CHUNK = 5_000  # rows per statement: each chunk's text is held a few times over (SQLite's, Python's, encoded)
-CHECKED, QUOTE_CHECKED = "\x1f", "\x1e"  # marks in ``checked`` (see vote_csv_chunks)
 _LINE_FORMAT = ",".join(["%s"] * 20) + "\r\n"
-_CHECKED_FORMAT = (CHECKED + "%s") * 5 + QUOTE_CHECKED + "%s%s"
+_COPIED_FORMAT = "%s" * 7
+_STARTS_FORMAT = "%!.1s" * 5  # the first character (not byte) of each of five cells
 # Flags the SQL below writes itself: comma-separated, without a double quote, a backslash or a control character.
 _ODD_FLAG = "*[\"\\" + "".join(chr(c) for c in range(1, 32)) + "]*"
 _PLAIN_FLAGS = "(substr(v.flags, 1, 1) <> '[' AND v.flags NOT GLOB ?)"
@@ -144,6 +144,12 @@ def _inert(x, starts):
     return f"CASE WHEN unicode({x}) IN ({points}) THEN '''' || {x} ELSE {x} END"
 
 
+def _glob_class(chars):
+    """A GLOB character class matching any of ``chars`` (``-`` last, ``]`` first, as GLOB wants them)."""
+    inner = "".join(sorted(set(chars) - {"]", "-"}))
+    return "[" + ("]" if "]" in chars else "") + inner + ("-" if "-" in chars else "") + "]"
+
+
 def _code_cell(column, code, cells, params):
     """A code's cell: the code itself, or for the few whose cell is not (``cells``: {id: cell}), that cell."""
     if not cells:
@@ -156,7 +162,7 @@ def _code_cell(column, code, cells, params):
 
 
 def vote_csv_chunks(db, criteria, up_to, inert_starts, code_cells, after=0, chunk=CSV_CHUNK):
-    """``(rows, indices, last_id, text, checked)`` per chunk of votes with ``after < id <= up_to``.
+    """``(rows, indices, last_id, text, copied, starts)`` per chunk of votes with ``after < id <= up_to``.
 
     ``text`` is the chunk's CSV lines (the columns of server/exports/bundle.py's
     ``VOTE_COLUMNS``, ``\\r\\n`` line ends), ``rows`` how many, ``indices`` their
@@ -167,12 +173,12 @@ def vote_csv_chunks(db, criteria, up_to, inert_starts, code_cells, after=0, chun
     comma-separated without a double quote, backslash or control character;
     ``review`` (SQLite's JSON is Python's compact JSON: same key order, same
     escapes); the ticket (one leading apostrophe for ``inert_starts``, then
-    quoting); the signature's formula start. Left to the caller: ``checked``
-    holds, per row, the other text cells (vote id, device, the three times)
-    each after ``CHECKED``, the signature after ``QUOTE_CHECKED``, then a
-    ``"`` when the flags are of another form. The chunk's ``text`` is right
-    only when no cell after ``CHECKED`` starts with one of ``inert_starts``
-    and ``checked`` holds no comma, double quote, CR or LF.
+    quoting); the signature's formula start. Left to the caller, for the
+    cells copied as they are (vote id, device, the three times, the
+    signature): ``copied`` holds them, with a ``"`` after a row whose flags
+    are of another form, and ``starts`` the first character of each but the
+    signature. The chunk's ``text`` is right only when ``copied`` holds no
+    comma, double quote, CR or LF, and ``starts`` none of ``inert_starts``.
 
     One statement per chunk; the inner query yields the rows in leaf order,
     and ``group_concat`` takes them in the order they come.
@@ -184,41 +190,47 @@ def vote_csv_chunks(db, criteria, up_to, inert_starts, code_cells, after=0, chun
     staff = _code_cell("v.staff_id", "s.code", code_cells.get("staff"), code_params)
     unit = _code_cell("v.unit_id", "u.code", code_cells.get("unit"), code_params)
     counter_unit = _code_cell("v.counter_unit_id", "cu.code", code_cells.get("unit"), code_params)
-    reasons = _csv_quoted("(CASE WHEN v.reasons IS NULL OR v.reasons = '' THEN '[]' ELSE v.reasons END)")
+    # Most votes have no reason: '[]' is decided by one comparison.
+    reasons = ("CASE WHEN v.reasons = '[]' THEN '[]' ELSE "
+               + _csv_quoted("(CASE WHEN v.reasons IS NULL OR v.reasons = '' THEN '[]' ELSE v.reasons END)") + " END")
+    # A plain ticket (most) is decided by two GLOBs; the others are escaped step by step.
+    escaped_ticket = _csv_quoted("(" + _inert("v.ticket", inert_starts) + ")")
+    ticket = f"CASE WHEN NOT (v.ticket GLOB ? OR v.ticket GLOB ?) THEN v.ticket ELSE {escaped_ticket} END"
     flags = (f"CASE WHEN v.flags IS NULL OR v.flags = '' OR NOT {_PLAIN_FLAGS} THEN '[]'"
              f" ELSE {_csv_quoted(_SORTED_FLAGS)} END")
     odd_flags = f"CASE WHEN v.flags IS NULL OR v.flags = '' OR {_PLAIN_FLAGS} THEN '' ELSE '\"' END"
-    ticket = _csv_quoted(f"({_inert('v.ticket', inert_starts)})")
     line = (f"printf(?, l.idx, v.uuid, v.device_id, v.seq, {counter}, {staff}, {unit}, {counter_unit}, v.rating,"
             f" {reasons}, {ticket}, v.local_time, v.received_at, v.counted_at,"
             " CASE v.time_corrected WHEN 1 THEN 'true' ELSE 'false' END, v.clock_offset_ms, v.scale_version,"
             f" {flags}, {_REVIEW}, {_inert('v.signature', inert_starts)})")
-    checked = f"printf(?, v.uuid, v.device_id, v.local_time, v.received_at, v.counted_at, v.signature, {odd_flags})"
+    copied = f"printf(?, v.uuid, v.device_id, v.local_time, v.received_at, v.counted_at, v.signature, {odd_flags})"
+    starts = "printf(?, v.uuid, v.device_id, v.local_time, v.received_at, v.counted_at)"
+    ticket_patterns = [_glob_class(inert_starts) + "*", "*[\",\r\n]*"]
     where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
     # Filters may leave gaps between leaf indices: then the chunk's own, from the same statement (a flag reviewed
     # meanwhile must not make the rows and their proof disagree); without any, every chunk is one run.
     indices = "group_concat(idx)" if period or filters else "NULL"
     sql = (
-        "SELECT count(*), min(idx), max(idx), max(row_id), group_concat(line, ''), group_concat(checked, ''),"
-        f" {indices}"
-        f" FROM (SELECT l.idx AS idx, l.row_id AS row_id, {line} AS line, {checked} AS checked"
+        "SELECT count(*), min(idx), max(idx), max(row_id), group_concat(line, ''), group_concat(copied, ''),"
+        f" group_concat(starts, ''), {indices}"
+        f" FROM (SELECT l.idx AS idx, l.row_id AS row_id, {line} AS line, {copied} AS copied, {starts} AS starts"
         " FROM votes v JOIN log_leaves l ON l.tree = 'votes' AND l.row_id = v.id"
         " LEFT JOIN counters c ON c.id = v.counter_id LEFT JOIN staff s ON s.id = v.staff_id"
         " LEFT JOIN units u ON u.id = v.unit_id LEFT JOIN units cu ON cu.id = v.counter_unit_id"
         f" WHERE {where} ORDER BY l.row_id LIMIT ?)"
     )
     while after < up_to:
-        # In the order of the marks: the line's format, its codes, the flags' pattern; the check's format and
-        # its flags' pattern; then the keyset, the filters and the chunk size.
-        bound = [_LINE_FORMAT, *code_params, _ODD_FLAG, _CHECKED_FORMAT, _ODD_FLAG,
+        # In the order of the marks: the line's format, its codes, the ticket's and the flags' patterns; the
+        # copied cells' format and flags' pattern; the starts' format; then keyset, filters and chunk size.
+        bound = [_LINE_FORMAT, *code_params, *ticket_patterns, _ODD_FLAG, _COPIED_FORMAT, _ODD_FLAG, _STARTS_FORMAT,
                  after, up_to, *period_params, *filter_params, chunk]
-        rows, first, last_idx, last_id, text, checked, listed = db.execute(sql, bound).fetchone()
+        rows, first, last_idx, last_id, text, copied_text, starts_text, listed = db.execute(sql, bound).fetchone()
         last = last_id if rows == chunk else up_to
         if rows and last_idx - first + 1 == rows:
             found = range(first, last_idx + 1)
         else:
             found = [int(idx) for idx in listed.split(",")] if listed else []
-        yield rows, found, last, text or "", checked or ""
+        yield rows, found, last, text or "", copied_text or "", starts_text or ""
         after = last
 
 
