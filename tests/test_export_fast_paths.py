@@ -4,7 +4,8 @@ A votes CSV written by SQLite (server/exports/sql_csv.py) against the csv
 module's (``bundle.FAST = False``), on rows full of awkward values: every
 file of the bundle but the manifest (its time) must be byte for byte the same.
 proof.txt written a block of the tree at a time (server/exports/proof.py)
-against ``log.proof_nodes``, on random index sets and tree sizes.
+against ``log.proof_nodes``, on random index sets and tree sizes, and for an
+export of every row, written in a thread while SQLite writes the rows.
 """
 
 import binascii
@@ -104,11 +105,31 @@ FILTERS = [{}, {"bom": True}, {"from": "2026-10-05", "to": "2026-10-20"}, {"staf
            {"flagged": "only"}, {"flagged": "exclude"}, {"unit": "DN-BH"}]
 
 
+def count_ahead(monkeypatch):
+    """How many proofs were begun in a thread beside the rows, and how many were used."""
+    seen = {"begun": 0, "used": 0}
+
+    class Counted(proof.Ahead):
+        def __init__(self, *args):
+            seen["begun"] += 1
+            super().__init__(*args)
+
+        def copy_to(self, out):
+            seen["used"] += 1
+            return super().copy_to(out)
+
+    monkeypatch.setattr(proof, "Ahead", Counted)
+    return seen
+
+
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "all")
 def test_sqlite_writes_the_csv_byte_for_byte_as_the_csv_module(awkward_db, monkeypatch, filters):
     monkeypatch.setattr(store, "CSV_CHUNK", 37)  # many chunks, and runs across them
     seen = count_chunks(monkeypatch)
+    ahead = count_ahead(monkeypatch)
     fast_manifest, fast = bundle_files(awkward_db, True, monkeypatch, **filters)
+    # Every row, every leaf: the proof was written in a thread while SQLite wrote the rows.
+    assert ahead == ({"begun": 1, "used": 1} if set(filters) <= {"bom"} else {"begun": 0, "used": 0})
     slow_manifest, slow = bundle_files(awkward_db, False, monkeypatch, **filters)
     assert fast_manifest["counts"] == slow_manifest["counts"]
     assert fast_manifest["files"] == slow_manifest["files"]
@@ -210,3 +231,25 @@ def test_block_wise_proof_refuses_what_the_tree_does_not_hold(tree_db):
         block_wise(tree_db, [(3, 5), (4, 9)], 100, 3)
     with pytest.raises(ValueError):
         block_wise(tree_db, [(90, 101)], 100, 3)
+
+
+def test_a_proof_written_ahead_is_the_block_wise_one_and_hands_over_its_error(tree_db, tmp_path):
+    path = str(tmp_path / "hailong.db")
+    ahead = proof.Ahead(lambda: storage.connect(path), "votes", [(0, 700)], 700)
+    try:
+        lines, sha256, count = ahead.wait()
+        out = io.BytesIO()
+        for _ in ahead.copy_to(out):
+            pass
+    finally:
+        ahead.close()
+    want = node_by_node(tree_db, range(700), 700).encode()
+    assert out.getvalue() == want and count == len(want) and lines == want.count(b"\n")
+
+    def broken():
+        raise OSError("no database here")
+
+    ahead = proof.Ahead(broken, "votes", [(0, 700)], 700)
+    with pytest.raises(OSError, match="no database here"):
+        ahead.wait()
+    ahead.close()

@@ -62,6 +62,19 @@ def period_conditions(criteria):
     return where, params
 
 
+def takes_every_row(criteria):
+    """True when the criteria leave no vote out (every leaf under the checkpoint is a row)."""
+    return not period_conditions(criteria)[0] and not filter_conditions(criteria)[0]
+
+
+def database_file(db):
+    """The file of the connection's main database (for a second connection to it), or None in memory."""
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or None
+    return None
+
+
 def filter_conditions(criteria):
     """``(where, params)`` of everything but the period: scope, unit subtree, staff, device, flagged."""
     where, params = [], []
