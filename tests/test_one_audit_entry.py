@@ -83,6 +83,8 @@ def api_cases(facts):
          "review"),
         ("admin_objections.answer", "POST", "/api/v1/objections/{objection}/answer",
          {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        # The tamper-evident log (issue 10): a checkpoint signed on request.
+        ("admin_ledger.publish", "POST", "/api/v1/log/votes/checkpoints", None, "checkpoint"),
         ("admin_objections.create", "POST", "/api/v1/objections", {"flag": "{flag2}", "text": "I served them"},
          "create"),
     ]
@@ -219,6 +221,7 @@ def page_cases(facts):
         ("web_periods.list_", "/periods", {"period": "2025-06", "unit": ""}, "close"),
         ("web_objections.objection", f"/objections/{facts['objections']['in']}",
          {"decision": "rejected", "answer": "the camera shows nobody"}, "answer"),
+        ("web_ledger.publish", "/log/votes/checkpoints", {}, "checkpoint"),
         # As the civil servant themselves (STAFF_PAGES): an objection to their second flag.
         ("web_me.me", "/me", {"about": f"flag:{facts['flags']['in2']}", "text": "Tôi đã phục vụ họ"}, "create"),
     ]
@@ -297,6 +300,9 @@ CLI_WRITES = {
     "hailong period close": (["period", "close", "{last_month}", "--unit", "DN-TT"], None, "close"),
     "hailong flags review": (["flags", "review", "{flag}", "--confirm", "--reason", "misuse"], None, "review"),
     "hailong scan": (["scan", "--day", "2026-10-20"], None, "scan"),
+    # The tamper-evident log and exports (issue 10): a checkpoint signed now; an export is recorded.
+    "hailong checkpoint": (["checkpoint", "--tree", "votes"], None, "checkpoint"),
+    "hailong export": (["export", "--from", "2026-10-01", "--to", "2026-10-31", "-o", "{zip}"], None, "export"),
 }
 # Commands that change no organisation, device or person (migrate changes the schema only).
 CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong device list",
@@ -306,6 +312,8 @@ CLI_READ_ONLY = {"hailong migrate", "hailong serve", "hailong jobs", "hailong de
 CLI_READ_ONLY |= {"hailong email test", "hailong report"}
 # Scores and closed periods read (a closing is audited as `hailong period close`).
 CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
+# The log's key shown, a bundle verified: nothing stored changes.
+CLI_READ_ONLY |= {"hailong keys show", "hailong verify"}
 
 
 def _command_paths(group, prefix="hailong"):
@@ -329,8 +337,9 @@ def test_each_writing_command_leaves_one_entry_by_the_cli(people, tmp_path, comm
     (tmp_path / "scale.json").write_text(json.dumps(SCALE), encoding="utf-8")
     values = {"{csv}": str(tmp_path / "org.csv"), "{png}": str(tmp_path / "p.png"), "{device}": facts["devices"]["in"],
               "{last_month}": facts["last_month"], "{flag}": str(facts["flags"]["in"]),
-              "{scale}": str(tmp_path / "scale.json")}
+              "{scale}": str(tmp_path / "scale.json"), "{zip}": str(tmp_path / "export.zip")}
     argv = [values.get(arg, arg) for arg in argv]
     before = audit_rows(path)
-    hailong("--database", str(path), *argv, input=stdin)
+    # The instance folder beside the database holds the log's key (tests/people.py made it there).
+    hailong("--database", str(path), *argv, input=stdin, env={"HAILONG_INSTANCE": str(path.parent)})
     assert audit_rows(path)[len(before):] == [("cli", "cli", action)]

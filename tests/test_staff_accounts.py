@@ -127,7 +127,8 @@ def test_a_staff_user_gets_403_on_every_page_but_their_own_and_their_account(peo
     sign_in(client, "staff")
     values = {"code": "NV001", "username": "staff", "flag_id": facts["flags"]["in"], "fmt": "csv",
               "objection_id": facts["objections"]["in"], "alert_id": facts["alerts"]["in"], "key": "2026-10",
-              "revision": 1, "unit": "DN-TT", "period": "2026-10", "filename": "admin.css"}
+              "revision": 1, "unit": "DN-TT", "period": "2026-10", "filename": "admin.css",
+              "tree": "votes", "checkpoint_id": 1}
     own = ("web_auth.", "web_public.", "web_me.")
     checked = []
     for rule in app.url_map.iter_rules():
