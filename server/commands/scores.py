@@ -7,8 +7,20 @@ import json
 import click
 
 from server.commands import cli_actor
-from server.manage import periods as period_actions
-from server.manage import scores as score_actions
+
+
+def score_actions():
+    """``server.manage.scores``, imported when a scores command runs: it brings SciPy (about half a second
+    and 100 MB), which every other ``hailong`` command – an export, a checkpoint – does without."""
+    from server.manage import scores
+
+    return scores
+
+
+def period_actions():
+    from server.manage import periods
+
+    return periods
 
 FORMATS = click.Choice(["table", "csv", "json"])
 CSV_COLUMNS = ("code", "name", "unit_code", "n", "satisfied", "rate", "rate_low", "rate_high", "index", "score",
@@ -74,7 +86,7 @@ def scores(obj, period, unit_code, output, include_flagged):
 
     Example: hailong scores --period 2026-10 --unit DN-TT --format csv
     """
-    answer = score_actions.period_scores(obj.db(), cli_actor(), period, unit_code, include_flagged,
+    answer = score_actions().period_scores(obj.db(), cli_actor(), period, unit_code, include_flagged,
                                          settings=obj.config)
     _show(answer, output)
 
@@ -96,7 +108,7 @@ def close(obj, key, unit_code):
 
     Example: hailong period close 2026-10 --unit DN-TT
     """
-    closed = period_actions.close_period(obj.db(), cli_actor(), key, unit_code, settings=obj.config)
+    closed = period_actions().close_period(obj.db(), cli_actor(), key, unit_code, settings=obj.config)
     revision = closed["revisions"][-1]
     click.echo(f"Closed {closed['key']} for {closed['unit'] or 'the whole organisation'}: revision 1,"
                f" {revision['n_votes']} votes (up to vote {revision['last_vote_id']}).")
@@ -109,7 +121,7 @@ def list_(obj):
 
     Example: hailong period list
     """
-    rows = period_actions.list_periods(obj.db(), cli_actor())
+    rows = period_actions().list_periods(obj.db(), cli_actor())
     if not rows:
         click.echo("No closed periods.")
     for row in rows:
@@ -131,6 +143,6 @@ def show(obj, key, revision, unit_code, output, include_flagged):
 
     Example: hailong period show 2026-10 --revision 1
     """
-    answer = period_actions.period_revision(obj.db(), cli_actor(), key, revision, unit_code, include_flagged,
+    answer = period_actions().period_revision(obj.db(), cli_actor(), key, revision, unit_code, include_flagged,
                                             settings=obj.config)
     _show(answer, output)
