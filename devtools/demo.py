@@ -295,8 +295,8 @@ class Demo:
             f"  auditor       {self.url}/log  (sign in as {AUDITOR_USER} / {ADMIN_PASSWORD}): checkpoints,"
             " exports, one vote's proof",
             f"  export        {hailong} --database {database} export --from {self.last_month[0]} --to"
-            f" {self.last_month[1]} -o {self.rel(self.instance)}/last-month.zip",
-            f"  verify        {hailong} --database {database} verify {self.rel(self.instance)}/last-month.zip",
+            f" {self.last_month[1]} -o {self.rel(self.instance)}/export.zip",
+            f"  verify        {hailong} --database {database} verify {self.rel(self.instance)}/export.zip",
         ]
         for tablet in self.tablets:
             lines.append(f"  tablet        {device} --data-dir {self.rel(tablet.data_dir)} status")

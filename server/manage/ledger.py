@@ -39,6 +39,17 @@ def list_checkpoints(db, actor, tree, before_id=None, limit=100):
     return [checkpoint_out(row) for row in log.checkpoints(db, _tree(tree), before_id=before_id, limit=limit)]
 
 
+def trees(db, actor):
+    """Each tree with its size as appended and its latest checkpoint (None before the first)."""
+    require(actor, "log.read")
+    out = []
+    for name in leaves.TREES:
+        latest = log.latest_checkpoint(db, name)
+        out.append({"tree": name, "size": log.tree_state(db, name)["size"],
+                    "latest": latest and checkpoint_out(latest)})
+    return out
+
+
 def get_checkpoint(db, actor, tree, checkpoint_id):
     require(actor, "log.read")
     row = log.checkpoint(db, checkpoint_id) if 0 < checkpoint_id < 2**63 else None

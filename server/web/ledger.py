@@ -17,7 +17,7 @@ from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.errors import N_, NotFound
 from server.ledger import checkpoints as notes
-from server.ledger import log, merkle
+from server.ledger import merkle
 from server.manage import ledger as ledger_service
 from server.manage.devices import qr_svg
 from server.web import attempt, page_errors, translate
@@ -47,9 +47,7 @@ def checkpoints(tree="votes"):
     before_id = int(before) if before.isascii() and before.isdigit() and 0 < int(before) < 2**63 else None
     rows = ledger_service.list_checkpoints(db, actor, tree, before_id=before_id, limit=PAGE)
     older = rows[-1]["id"] if len(rows) >= PAGE else None
-    trees = [{"tree": name, "size": log.tree_state(db, name)["size"],
-              "latest": next(iter(ledger_service.list_checkpoints(db, actor, name, limit=1)), None)}
-             for name in TREES]
+    trees = ledger_service.trees(db, actor)
     return render_template("log_checkpoints.html", trees=trees, tree=tree, tree_names=TREES, checkpoints=rows,
                            paged=before_id is not None, older=older, can_publish=actor.can("log.checkpoint"))
 
