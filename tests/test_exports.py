@@ -335,6 +335,24 @@ def test_the_audit_log_exports_as_a_bundle_of_its_own(bundle_db):
     db.close()
 
 
+def test_the_audit_log_export_keeps_to_the_audit_pages_filters_and_still_verifies(bundle_db, tmp_path):
+    path, _facts = bundle_db
+    db = storage.connect(path)
+    wanted = db.execute("SELECT action, COUNT(*) FROM audit_log GROUP BY action ORDER BY 2 DESC").fetchone()
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    with open(folder / "out.zip", "wb") as out:
+        manifest = exports.export_audit(db, cli_actor(), settings_for(path),
+                                        {"format": "jsonl", "action": wanted[0]}, out)
+    db.close()
+    bundle = zipfile.ZipFile(folder / "out.zip")
+    rows = [json.loads(line) for line in bundle.read("audit.jsonl").decode().splitlines()]
+    assert manifest["filters"]["action"] == wanted[0] and manifest["counts"]["audit"] == len(rows)
+    assert 0 < len(rows) <= wanted[1] and {row["action"] for row in rows} == {wanted[0]}
+    checked = hailong("--instance", str(path.parent), "--database", str(path), "verify", str(folder / "out.zip"))
+    assert "Result: OK" in checked.stdout
+
+
 def test_the_cli_writes_a_zip_or_a_folder_and_says_what_it_wrote(bundle_db, tmp_path):
     path, _facts = bundle_db
     target = tmp_path / "oct.zip"

@@ -18,13 +18,17 @@ from server.commands import cli_actor
 @click.option("--flagged", type=click.Choice(["include", "exclude", "only"]), default="include", show_default=True,
               help="Votes with a flag (at ingest, or a scan flag open or confirmed): with the others, left out, "
                    "or alone.")
+@click.option("--actor", help="--kind audit: only entries by this actor (a username, or cli).")
+@click.option("--action", help="--kind audit: only entries of this action (create, export, checkpoint, ...).")
+@click.option("--object-type", help="--kind audit: only entries about this kind of object (staff, device, ...).")
 @click.option("--hash-tickets", is_flag=True, help="Replace ticket numbers by a keyed hash (HMAC-SHA256).")
 @click.option("--bom", is_flag=True, help="Start CSV files with a byte-order mark (Excel then reads UTF-8).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "xlsx"]), default="csv", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="The zip to write; a path ending in / (or an existing folder) gets the files instead.")
 @click.pass_obj
-def export(obj, kind, from_, to, unit, staff, device, flagged, hash_tickets, bom, fmt, output):
+def export(obj, kind, from_, to, unit, staff, device, flagged, actor, action, object_type, hash_tickets, bom,
+           fmt, output):
     """Write raw votes with their leaf indices, the devices' keys, sync incidents, signed checkpoints and
     proofs as one bundle that `hailong verify` and tools/verify.py check without the server.
 
@@ -34,24 +38,27 @@ def export(obj, kind, from_, to, unit, staff, device, flagged, hash_tickets, bom
     from server.manage import exports
 
     db = obj.db()
-    actor = cli_actor()
+    by = cli_actor()
     filters = {"from": from_, "to": to, "format": fmt, "bom": bom}
     if kind == "votes":
+        if actor or action or object_type:
+            raise click.UsageError("--actor, --action and --object-type are for --kind audit.")
         filters.update(unit=unit, staff=staff, device=device, flagged=flagged, hash_tickets=hash_tickets)
-        prepared = exports.prepare_votes(db, actor, obj.config, filters)
+        prepared = exports.prepare_votes(db, by, obj.config, filters)
     else:
         if unit or staff or device or hash_tickets or flagged != "include":
             raise click.UsageError("--unit, --staff, --device, --flagged and --hash-tickets are for --kind votes.")
-        prepared = exports.prepare_audit(db, actor, obj.config, filters)
+        filters.update(actor=actor, action=action, object_type=object_type)
+        prepared = exports.prepare_audit(db, by, obj.config, filters)
     folder = output.endswith(("/", os.sep)) or os.path.isdir(output)
     if folder:
         out = FolderTarget(output)
-        manifest = _run(db, actor, obj.config, prepared, out)
+        manifest = _run(db, by, obj.config, prepared, out)
     else:
         partial = output + ".part"
         try:
             with open(partial, "wb") as handle:
-                manifest = _run(db, actor, obj.config, prepared, handle)
+                manifest = _run(db, by, obj.config, prepared, handle)
             os.replace(partial, output)
         finally:
             if os.path.exists(partial):

@@ -78,16 +78,22 @@ def prepare_votes(db, actor, settings, filters):
     return Prepared("votes", criteria, recorded, fmt, bom, bool(filters.get("hash_tickets")))
 
 
+AUDIT_FILTERS = ("actor", "action", "object_type")
+
+
 def prepare_audit(db, actor, settings, filters):
-    """The audit log of ``actor``'s scope (``from``, ``to`` on the entry's time; ``bom``, ``format``)."""
+    """The audit log of ``actor``'s scope (``from``, ``to`` on the entry's time; ``actor``, ``action``,
+    ``object_type`` as on the audit page; ``bom``, ``format``)."""
     require(actor, "audit.export")
     signing_key(settings)
     errors = {}
     fmt, bom, start, end = _common(filters, settings, errors)
     if errors:
         raise Invalid(next(iter(errors.values()))[0], errors)
-    criteria = {"scope": actor.scope(db, "audit.export"), "start": start, "end": end}
-    recorded = {"from": filters.get("from") or None, "to": filters.get("to") or None}
+    # The audit page's own filters, so its export holds what the page shows.
+    picked = {name: filters.get(name) or None for name in AUDIT_FILTERS}
+    criteria = {"scope": actor.scope(db, "audit.export"), "start": start, "end": end, **picked}
+    recorded = {"from": filters.get("from") or None, "to": filters.get("to") or None, **picked}
     return Prepared("audit", criteria, recorded, fmt, bom, False)
 
 

@@ -355,9 +355,14 @@ def audit_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
     """``(rows, last_id)`` per chunk of audit entries with ``after < id <= up_to``, ``AUDIT_COLUMNS`` tuples.
 
     ``criteria``: ``scope`` (unit ids or None: entries of those units, as
-    ``audit.read`` scopes), ``start``/``end`` on ``at``.
+    ``audit.read`` scopes), ``start``/``end`` on ``at``; ``actor``, ``action``,
+    ``object_type`` as the audit page filters them (exact values).
     """
     where, params = ["l.row_id > ?", "l.row_id <= ?"], []
+    for name in ("actor", "action", "object_type"):
+        if criteria.get(name):
+            where.append(f"a.{name} = ?")
+            params.append(criteria[name])
     if criteria.get("scope") is not None:
         scope = sorted(criteria["scope"]) or [None]
         where.append(f"a.unit_id IN ({_marks(len(scope))})")

@@ -7,7 +7,7 @@ form with its message; a unit outside the auditor's units is a 403, audited.
 
 from flask import Blueprint, current_app, render_template, request
 
-from server.api.admin.exports import ExportQuerySchema, VoteExportQuerySchema, download, filters_of
+from server.api.admin.exports import AuditExportQuerySchema, VoteExportQuerySchema, download, filters_of
 from server.auth import current_actor, page_requires
 from server.db import get_db
 from server.manage import exports as actions
@@ -15,7 +15,7 @@ from server.web import attempt, page_errors
 
 bp = Blueprint("web_exports", __name__, url_prefix="/admin")
 
-FIELDS = ("from", "to", "unit", "staff", "device", "flagged", "format")
+FIELDS = ("from", "to", "unit", "staff", "device", "flagged", "format", "actor", "action", "object_type")
 CHECKBOXES = ("hash_tickets", "bom")
 
 
@@ -48,14 +48,15 @@ def votes_zip():
 @bp.get("/exports/audit.zip")
 @page_requires("audit.export")
 def audit_zip():
-    return _download(ExportQuerySchema, actions.prepare_audit)
+    return _download(AuditExportQuerySchema, actions.prepare_audit)
 
 
 def _download(schema, prepare):
     form = _form()
     args = {name: value for name, value in form.items() if value not in ("", False)}
-    if schema is ExportQuerySchema:
-        args = {name: value for name, value in args.items() if name in ("from", "to", "format", "bom")}
+    if schema is AuditExportQuerySchema:
+        args = {name: value for name, value in args.items()
+                if name in ("from", "to", "format", "bom", *actions.AUDIT_FILTERS)}
     prepared, errors, message, status = attempt(
         lambda: prepare(get_db(), current_actor(), current_app.config, filters_of(schema().load(args))))
     if prepared is None:

@@ -27,6 +27,15 @@ class ExportQuerySchema(BaseSchema):
     bom = fields.Boolean(load_default=False, metadata={"description": "CSV starts with a byte-order mark"})
 
 
+class AuditExportQuerySchema(ExportQuerySchema):
+    """What an audit-log export takes: the period, the audit page's filters, the file format."""
+
+    actor = Text(validate=validate.Length(max=200, error=N_("At most 200 characters.")),
+                 metadata={"description": "who: a username, or cli"})
+    action = Text(validate=validate.Length(max=64, error=N_("At most 64 characters.")))
+    object_type = Text(validate=validate.Length(max=64, error=N_("At most 64 characters.")))
+
+
 class VoteExportQuerySchema(ExportQuerySchema):
     """What a votes export takes (docs/verify.md): period, unit subtree, staff, device, flagged, tickets."""
 
@@ -68,8 +77,8 @@ def export_votes():
 
 @bp.get("/exports/audit")
 @api_requires("audit.export")
-@doc("The audit log in your scope as a verifiable bundle (a zip), streamed", query=ExportQuerySchema,
-     tag="audit", produces=ZIP_TYPE)
+@doc("The audit log in your scope as a verifiable bundle (a zip), streamed; filter by period, actor, action,"
+     " object_type", query=AuditExportQuerySchema, tag="audit", produces=ZIP_TYPE)
 def export_audit():
-    filters = filters_of(query_args(ExportQuerySchema))
+    filters = filters_of(query_args(AuditExportQuerySchema))
     return download(actions.prepare_audit(db(), current_actor(), config(), filters))
