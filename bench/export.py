@@ -531,15 +531,10 @@ def print_table(data, ingest_run):
           f" {data['uptime']}; verdict {data['verdict']}")
 
 
-def _on_sigterm(signum, frame, main_pid=os.getpid()):
-    # As in bench/ingest.py: SIGTERM unwinds like Ctrl-C here (servers and jobs are stopped), forked helpers just go.
-    if os.getpid() == main_pid:
-        sys.exit(143)
-    os._exit(143)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # bench/ingest.py's handler: SIGTERM unwinds like Ctrl-C here (servers and jobs are stopped), forked helpers
+    # just go. Its main process is this one: bench.ingest was imported here, at start.
+    signal.signal(signal.SIGTERM, ingest._on_sigterm)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

@@ -8,13 +8,12 @@ ticket numbers to recover them. The key is 32 random bytes in
 vote so exported can no longer be checked against its signature or leaf.
 """
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
 
-from device_client.private import opener, private_folder, restrict
+from device_client.private import private_folder
+from server.ledger.keys import read_secret, write_new_secret
 
 FILE_NAME = "ticket-key"
 PREFIX = "hmac-sha256:"
@@ -24,18 +23,9 @@ def ticket_key(instance):
     """The key, made (0600, folder 0700) when missing."""
     path = os.path.join(instance, FILE_NAME)
     private_folder(instance)
-    try:
-        with open(path, "x", encoding="ascii", opener=opener) as handle:
-            handle.write(base64.b64encode(os.urandom(32)).decode("ascii") + "\n")
-    except FileExistsError:
-        restrict(path)
-    with open(path, encoding="ascii") as handle:
-        text = handle.read().strip()
-    try:
-        key = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != 32:
+    write_new_secret(path)
+    key = read_secret(path)
+    if key is None:
         raise OSError(f"{path} does not hold a ticket key (the base64 of 32 bytes): move it away to make a new one")
     return key
 

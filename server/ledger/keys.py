@@ -33,32 +33,48 @@ def ensure_key(instance):
     """Make the key if there is none; returns ``(path, made)``. An existing key is never touched but its mode."""
     path = key_path(instance)
     private_folder(instance)
-    seed = os.urandom(32)
+    made = write_new_secret(path)
+    if not made:
+        load_key(instance)  # an existing file must hold a key
+    return path, made
+
+
+def write_new_secret(path):
+    """32 random bytes, base64, in a new file only its owner reads; False (its mode made 0600) when one is there.
+
+    The instance's secrets (this key, the exports' ticket key) are made this
+    way once and never replaced.
+    """
     try:
         with open(path, "x", encoding="ascii", opener=opener) as handle:
-            handle.write(base64.b64encode(seed).decode("ascii") + "\n")
+            handle.write(base64.b64encode(os.urandom(32)).decode("ascii") + "\n")
     except FileExistsError:
         restrict(path)
-        load_key(instance)  # an existing file must hold a key
-        return path, False
-    return path, True
+        return False
+    return True
+
+
+def read_secret(path):
+    """The 32 bytes a secret file holds, or None when it holds something else; ``OSError`` when unreadable."""
+    with open(path, encoding="ascii") as handle:
+        text = handle.read().strip()
+    try:
+        secret = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return secret if len(secret) == 32 else None
 
 
 def load_key(instance):
     """The signing key, or ``KeyFileError`` saying what to do."""
     path = key_path(instance)
     try:
-        with open(path, encoding="ascii") as handle:
-            text = handle.read().strip()
+        seed = read_secret(path)
     except FileNotFoundError:
         raise KeyFileError(f"the log's signing key {path} does not exist: run `hailong migrate`") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise KeyFileError(f"the log's signing key {path} cannot be read: {exc}") from None
-    try:
-        seed = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        seed = b""
-    if len(seed) != 32:
+    if seed is None:
         raise KeyFileError(f"{path} does not hold an Ed25519 key (the base64 of 32 bytes)")
     return nacl.signing.SigningKey(seed)
 
