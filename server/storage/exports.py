@@ -48,16 +48,16 @@ def _units(unit_ids, where, params):
     params.extend([*sorted(unit_ids), *sorted(unit_ids)])
 
 
-def period_conditions(criteria):
-    """``(where, params)`` of the period alone (sequence ranges are taken before the other filters)."""
+def period_conditions(criteria, column="v.counted_at"):
+    """``(where, params)`` of the period alone on ``column`` (sequence ranges are taken before the other filters)."""
     where, params = [], []
-    # The unary + keeps SQLite walking votes in id order (a keyset chunk) instead of
-    # choosing the counted_at index and sorting the whole period for every chunk.
+    # The unary + keeps SQLite walking rows in id order (a keyset chunk) instead of
+    # choosing the time's index and sorting the whole period for every chunk.
     if criteria.get("start"):
-        where.append("+v.counted_at >= ?")
+        where.append(f"+{column} >= ?")
         params.append(criteria["start"])
     if criteria.get("end"):
-        where.append("+v.counted_at < ?")
+        where.append(f"+{column} < ?")
         params.append(criteria["end"])
     return where, params
 
@@ -367,12 +367,9 @@ def audit_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
         scope = sorted(criteria["scope"]) or [None]
         where.append(f"a.unit_id IN ({_marks(len(scope))})")
         params.extend(scope)
-    if criteria.get("start"):
-        where.append("+a.at >= ?")
-        params.append(criteria["start"])
-    if criteria.get("end"):
-        where.append("+a.at < ?")
-        params.append(criteria["end"])
+    period, period_params = period_conditions(criteria, "a.at")
+    where.extend(period)
+    params.extend(period_params)
     sql = ("SELECT l.idx, a.id, a.at, a.actor_kind, a.actor, a.address, a.action, a.object_type, a.object_id,"
            " a.unit_id, a.before, a.after FROM audit_log a JOIN log_leaves l ON l.tree = 'audit' AND l.row_id = a.id"
            f" WHERE {' AND '.join(where)} ORDER BY l.row_id LIMIT ?")
