@@ -223,4 +223,4 @@ def m005_staff_pin_and_photo(db):
 
 # Later migrations live in one module per area, imported in the order they
 # apply: the counter kiosk's, accounts and roles, the device streams, evaluation, then the tamper-evident log.
-from migrations import kiosk, accounts, sync, scores, ledger  # noqa: E402,F401
+from migrations import kiosk, accounts, sync, scores, ledger, operations  # noqa: E402,F401

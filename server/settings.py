@@ -102,6 +102,16 @@ def hour(value):
         raise ValueError("must be between 0 and 23")
 
 
+def logging_format(value):
+    if value not in ("json", "text"):
+        raise ValueError("must be json or text")
+
+
+def logging_level(value):
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+
+
 # The server's range checks of the kiosk settings (all others must be 1 or more).
 KIOSK_CHECKS = {"vote_interval_seconds": not_negative, "day_end": clock_time}
 
@@ -369,6 +379,22 @@ SETTINGS = (
             " percentage: the share of a night's flags expected to be false alarms on honest staff.", percent),
     Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
             " votes per hour of the week are normal for them.", positive),
+    # Operations (issue 11): backups, logs, metrics (docs/operations.md).
+    Setting("BACKUP_DIR", "", "Folder of the backups `hailong backup` and `hailong jobs` write (default: backups in"
+            " INSTANCE). Put it on another disk, and copy it off the machine."),
+    Setting("BACKUP_EVERY_HOURS", 6, "How often `hailong jobs` takes an online backup of the database; 0: never"
+            " (take them another way). The most votes a lost disk can cost is what arrived since the last one"
+            " and is not still on the tablets.", not_negative),
+    Setting("BACKUP_KEEP_RECENT", 8, "Backups kept however old: the newest this many.", positive),
+    Setting("BACKUP_KEEP_DAILY", 14, "Beyond the newest, one backup a day is kept for this many days.", not_negative),
+    Setting("BACKUP_KEEP_MONTHLY", 12, "Beyond those, one backup a month is kept for this many months.",
+            not_negative),
+    Setting("LOGGING_FORMAT", "json", "How `hailong serve` and `hailong jobs` write their logs: json (one object a"
+            " line, for a log collector) or text (for a person at a terminal).", logging_format),
+    Setting("LOGGING_LEVEL", "INFO", "The least severe log lines written: DEBUG, INFO, WARNING or ERROR.",
+            logging_level),
+    Setting("METRICS_TOKEN", "", "Bearer token a Prometheus server must send to read /metrics; empty: /metrics"
+            " answers only requests from this machine (127.0.0.1, ::1)."),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
