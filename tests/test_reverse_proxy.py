@@ -187,6 +187,7 @@ def test_a_tablet_told_about_the_private_ca_enrolls_and_syncs_over_https(proxied
     code = issue_code(proxied.database)
     refused = device(proxied, tmp_path / "untold", "enroll", "--server", proxied.url, "--code", code, ca=False)
     assert refused.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert "SSL_CERT_FILE" in refused.stderr and not (tmp_path / "untold" / "identity.json").exists()
 
     tablet = tmp_path / "tablet"
     enrolled = device(proxied, tablet, "enroll", "--server", proxied.url, "--code", code)
