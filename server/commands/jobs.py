@@ -66,6 +66,12 @@ def jobs(obj):
     for line in ledger_jobs.schedule(scheduler, settings,
                                      {"replace_existing": True, "coalesce": True, "max_instances": 1}):
         click.echo(f"hailong jobs: {line}")
+    # Online backups and their retention (issue 11): server/commands/backup_jobs.py.
+    from server.commands import backup_jobs
+
+    for line in backup_jobs.schedule(scheduler, settings,
+                                     {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        click.echo(f"hailong jobs: {line}")
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo("hailong jobs running: silent_devices every "
                f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")
