@@ -18,10 +18,13 @@ space. docs/operations.md, "Metrics and alerts", says what each one means.
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST  # noqa: F401  (the /metrics answer's type)
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client import multiprocess
+
+# The *_created series double what a scrape carries and multi-process mode has none: one shape in both modes.
+disable_created_metrics()
 
 OUTCOMES = ("accepted", "duplicate", "conflict", "rejected")
 STREAMS = ("votes", "sessions")
@@ -58,8 +61,9 @@ def observe_request(method, route, status, seconds):
     LATENCY.labels(method, route).observe(seconds)
 
 
-def exposition(figures):
-    """The text a scrape gets: every worker's counts plus ``figures`` (``server/monitoring/figures.py``)."""
+def exposition(figures, accept=None):
+    """``(body, content type)`` of a scrape: every worker's counts plus ``figures`` (``server/monitoring/figures.py``),
+    in the format the scraper's ``Accept`` asks for (Prometheus text, or OpenMetrics)."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
@@ -67,7 +71,8 @@ def exposition(figures):
         for metric in COUNTED:
             registry.register(metric)
     registry.register(_Figures(figures))
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
 
 
 class _Figures:

@@ -59,7 +59,8 @@ def _unready():
         db = get_db()
         health.probe_write(db)
     except (sqlite3.Error, OSError) as exc:
-        return {"database": [f"the database does not take writes: {exc}"]}
+        state = health.classify(exc, current_app.config["DATABASE"])
+        return {"database": [f"the database does not take writes{f' ({state})' if state else ''}: {exc}"]}
     try:
         pending = [migration.name for migration in migrations.pending(db)]
     except sqlite3.Error as exc:
@@ -77,8 +78,9 @@ def metrics():
     from server.monitoring import figures, metrics as exposition
 
     db, config = get_db(), current_app.config
-    text = exposition.exposition(figures.read(db, config, devices.fleet(db, config)))
-    return Response(text, content_type=exposition.CONTENT_TYPE_LATEST)
+    body, content_type = exposition.exposition(figures.read(db, config, devices.fleet(db, config)),
+                                               request.headers.get("Accept"))
+    return Response(body, content_type=content_type)
 
 
 def _metrics_refusal():
