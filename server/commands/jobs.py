@@ -69,6 +69,12 @@ def jobs(obj):
     for line in ledger_jobs.schedule(scheduler, settings,
                                      {"replace_existing": True, "coalesce": True, "max_instances": 1}):
         say(f"hailong jobs: {line}")
+    # Online backups and their retention (issue 11): server/commands/backup_jobs.py.
+    from server.commands import backup_jobs
+
+    for line in backup_jobs.schedule(scheduler, settings,
+                                     {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        say(f"hailong jobs: {line}")
     # Last, after every block: each job runs with its id in the context, so run_step records it in job_runs
     # under that id and its log lines carry it.
     for job in scheduler.get_jobs():
