@@ -1,11 +1,13 @@
 """``hailong serve``: the web app under gunicorn."""
 
+import functools
 import os
 
 import click
 from gunicorn.app.base import BaseApplication
 
 from server import settings
+from server.monitoring import logs, multiprocess
 
 HTTPS_HOW = 'docs/admin.md, "HTTPS and the reverse proxy"'
 
@@ -45,6 +47,8 @@ def serve(obj, host, port, workers, threads):
     if problem:
         raise settings.SettingsError(problem)
     obj.db().close()  # refuses, readably, to serve an unmigrated database
+    logs.configure(obj.config)
+    multiprocess.prepare()  # before any worker imports prometheus_client: /metrics sums every worker
     options = {
         "bind": f"{host}:{port}",
         "workers": workers or (os.cpu_count() or 1) + 1,
@@ -52,13 +56,17 @@ def serve(obj, host, port, workers, threads):
         "worker_class": "gthread",
         "keepalive": 30,
         "graceful_timeout": 10,
-        "accesslog": None,
+        "accesslog": None,  # server/web/monitoring.py logs each request with its id, route and user
         "errorlog": "-",
-        "loglevel": "warning",
+        "loglevel": obj.config["LOGGING_LEVEL"].lower(),
+        "logconfig_dict": logs.dict_config(obj.config),  # gunicorn's own lines as JSON too
+        "child_exit": multiprocess.child_exit,
+        "on_exit": multiprocess.on_exit,
     }
-    click.echo(f"hailong serving on http://{host}:{port} ({options['workers']} workers)")
+    say = functools.partial(logs.say, obj.config, "hailong.serve")
+    say(f"hailong serving on http://{host}:{port} ({options['workers']} workers)")
     for line in sign_in_notice(obj.config):
-        click.echo(line)
+        say(line)
     _Gunicorn(options, dict(obj.config)).run()
 
 
