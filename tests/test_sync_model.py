@@ -2,11 +2,15 @@
 
 The rules are what happens to a province's tablets: a citizen taps, a tablet
 syncs, the answer (or the request) is lost, the network delivers a batch
-twice or late, the tablet dies (mid-tap, mid-sync or idle) and reopens its
-SQLite outbox, the server dies (idle, inside the batch's transaction, or
+twice or late, the tablet dies (idle, mid-tap, after the tap's commit but
+before the kiosk's "thank you", or mid-sync with the server's answer in hand)
+and reopens its SQLite outbox, the kiosk page resubmits under its
+idempotency key, the server dies (idle, inside the batch's transaction, or
 between its commit and the answer) and reopens its database, an
-administrator revokes a tablet and the counter gets a newly enrolled one, a
-new rating-scale version is published. After every step the invariants hold:
+administrator revokes a tablet (also while one of its batches is in flight)
+and the counter gets a newly enrolled one (whose first enrollment answer may
+be lost: the retry must make no second device), a new rating-scale version
+is published. After every step the invariants hold:
 
 - every vote the server stored is one a tablet recorded, with the same
   content (id, device, seq, digest, signature and every column), stored once
@@ -17,7 +21,10 @@ new rating-scale version is published. After every step the invariants hold:
   the contiguous run of stored ``seq`` from 1;
 - the tablet lost nothing it said "thank you" for, and kept nothing it did
   not (its outbox holds exactly the votes ``record_vote`` returned; a tap cut
-  off by a crash before its commit was never recorded);
+  off by a crash before its commit was never recorded, and its resubmission
+  is recorded once);
+- the server's batch records count each stored vote once, and it has one
+  device per enrollment;
 - no conflict, rejection or gap incident: every vote here is valid, so any
   would be a bug; and nothing from a revoked tablet is stored after its
   revocation.
