@@ -65,6 +65,10 @@ def _field_limits(self, field, **kwargs):
     return {}
 
 
+# Who may call: a person (a personal API token, or the browser session), an enrolled tablet, or anyone.
+SECURITY = {"person": [{"token": []}, {"session": []}], "device": [{"device": []}], None: []}
+
+
 def _schema_name(schema):
     name = schema.__name__ if isinstance(schema, type) else type(schema).__name__
     return name[:-6] if name.endswith("Schema") else name
@@ -73,16 +77,18 @@ def _schema_name(schema):
 def build_spec(app):
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
-        title="hailong admin API",
+        title="hailong API",
         version=__version__,
         openapi_version="3.0.3",
         plugins=[plugin],
-        info={"description": "Units, counters, staff, devices, users, audit log, raw votes. "
-                             "See docs/api.md."},
+        info={"description": "Units, counters, staff, devices, users, audit log, raw votes (docs/api.md); "
+                             "and the tablets' own endpoints, tagged device (docs/protocol.md)."},
     )
     spec.components.security_scheme("token", {"type": "http", "scheme": "bearer",
                                               "description": "Personal API token (hlu_...)"})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "hailong_session"})
+    spec.components.security_scheme("device", {"type": "http", "scheme": "bearer",
+                                               "description": "An enrolled tablet's token (docs/protocol.md)"})
     plugin.converter.add_attribute_function(_field_limits)
     spec.components.schema("Error", ERROR_SCHEMA)
     paths = {}
@@ -103,7 +109,7 @@ def _operation(rule, view, facts):
     op = {
         "summary": facts["summary"],
         "tags": [facts["tag"] or "admin"],
-        "security": [{"token": []}, {"session": []}],
+        "security": SECURITY[facts.get("caller", "person")],
         "parameters": [
             {"name": arg, "in": "path", "required": True,
              "schema": dict(CONVERTER_SCHEMAS.get(type(rule._converters[arg]).__name__, {"type": "string"}))}
@@ -133,16 +139,21 @@ def _operation(rule, view, facts):
     if facts.get("produces"):  # a file (an export's zip), not JSON
         ok["content"] = {facts["produces"]: {"schema": {"type": "string", "format": "binary"}}}
     op["responses"][str(facts["status"])] = ok
-    errors = [("400", "Invalid fields"), ("401", "Not signed in"), ("403", "Role does not allow"),
-              ("404", "Not found or outside your scope")]
-    if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
-        errors.append(("409", "Conflicts with what is stored (a code taken, the last admin, ...)"))
+    caller = facts.get("caller", "person")
+    errors = [("400", "Invalid fields")]
+    if caller == "person":
+        errors += [("401", "Not signed in"), ("403", "Role does not allow"), ("404", "Not found or outside your scope")]
+        if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            errors.append(("409", "Conflicts with what is stored (a code taken, the last admin, ...)"))
+    elif caller == "device":
+        errors.append(("401", "Not an enrolled device's token, or the device was revoked"))
     if "requestBody" in op:
         errors += [("413", "Body larger than MAX_CONTENT_LENGTH (a photo: PHOTO_MAX_BYTES)"),
                    ("415", "Body not in the media type described")]
     if facts.get("throttled"):
         errors.append(("429", "Too many wrong passwords (the sign-in throttle, LOGIN_MAX_FAILURES)"))
-    for status, text in errors:
+    errors += list(facts.get("answers", {}).items())
+    for status, text in sorted(errors):
         op["responses"][status] = {
             "description": text,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

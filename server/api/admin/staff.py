@@ -53,7 +53,7 @@ def delete(code):
 
 @bp.get("/staff/<code>/photo")
 @api_requires("staff.read")
-@doc("The staff member's photo (image bytes)", tag="staff")
+@doc("The staff member's photo (a JPEG: uploads are re-encoded)", tag="staff", produces="image/jpeg")
 def photo(code):
     row = staff.get_photo(db(), current_actor(), code)
     return Response(row["data"], mimetype=row["content_type"], headers={"ETag": row["sha256"]})
