@@ -30,6 +30,10 @@ def jobs(obj):
     obj.db().close()  # refuses an unmigrated database
     settings = dict(obj.config)  # read and checked (TIMEZONE, SILENT_AFTER_MINUTES, ...) by the CLI
     logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
+    # A full or read-only disk: one warning line a failed run instead of a traceback (server/commands/job_storage.py).
+    from server.commands import job_storage
+
+    job_storage.install(settings["DATABASE"])
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(
         silent_devices_job,
