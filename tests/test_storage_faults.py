@@ -159,8 +159,6 @@ def refused(call, *args):
 
 
 def test_a_full_disk_answers_503_keeps_the_tablets_votes_and_takes_them_when_space_returns(rig, tmp_path):
-    import requests
-
     from device_client.sync import sync_now, sync_once
     from devtools.processes import Jobs
     from tests.live import enroll_tablet, hailong
@@ -180,10 +178,8 @@ def test_a_full_disk_answers_503_keeps_the_tablets_votes_and_takes_them_when_spa
         refusal = refused(sync_once, tablet)
         assert (refusal.status, refusal.code, refusal.fields, refusal.retry_after) == (503, "storage_full", {}, 60)
         assert refused(tablet.heartbeat).code == "storage_full"
-        answer = requests.post(rig.server.url + "/api/v1/votes/batch", timeout=30,
-                               headers={"Authorization": f"Bearer {tablet.identity['token']}"},
-                               json={"device_time": "2026-01-05T09:00:00+07:00",
-                                     "votes": [{"seq": 1}]})
+        # A malformed vote is kept as an incident when the batch is stored: here nothing may be.
+        answer = post_bad_vote(rig, tablet)
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "60"
         assert answer.json() == {"error": {"code": "storage_full", "fields": {},
                                            "message": "The server's disk is full, so nothing could be saved. "
@@ -204,11 +200,21 @@ def test_a_full_disk_answers_503_keeps_the_tablets_votes_and_takes_them_when_spa
         assert tablet.status()["queue_depth"] == 0 and tablet.status()["ack_seq"] == 8
         after = rig.state(tablet.device_id)
         assert after == {"votes": (8, 8), "batches": 2, "incidents": 0, "ack_seq": 8}
+        assert post_bad_vote(rig, tablet).json()["results"][0]["status"] == "rejected"
+        assert rig.state(tablet.device_id) == {**after, "batches": 3, "incidents": 1}
         votes = rig.read("SELECT count(*) FROM votes")[0][0]
         wait_for(lambda: rig.read("SELECT size FROM log_trees WHERE name = 'votes'")[0][0] == votes, jobs)
     finally:
         assert jobs.stop() and jobs.returncode == 0, jobs.log_text()
     assert rig.read("PRAGMA integrity_check") == [("ok",)]
+
+
+def post_bad_vote(rig, tablet):
+    import requests
+
+    return requests.post(rig.server.url + "/api/v1/votes/batch", timeout=30,
+                         headers={"Authorization": f"Bearer {tablet.identity['token']}"},
+                         json={"device_time": "2026-01-05T09:00:00+07:00", "votes": [{"seq": 1}]})
 
 
 def wait_for(condition, process, seconds=30):
