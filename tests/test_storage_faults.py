@@ -178,6 +178,7 @@ def test_a_full_disk_answers_503_keeps_the_tablets_votes_and_takes_them_when_spa
         refusal = refused(sync_once, tablet)
         assert (refusal.status, refusal.code, refusal.fields, refusal.retry_after) == (503, "storage_full", {}, 60)
         assert refused(tablet.heartbeat).code == "storage_full"
+        assert ready(rig) == (503, "full")
         # A malformed vote is kept as an incident when the batch is stored: here nothing may be.
         answer = post_bad_vote(rig, tablet)
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "60"
@@ -196,6 +197,7 @@ def test_a_full_disk_answers_503_keeps_the_tablets_votes_and_takes_them_when_spa
         assert jobs.alive() and "Traceback" not in jobs.log_text()
 
         rig.disk.free()  # no restart of either process from here on
+        assert ready(rig) == (200, None)
         sync_now(tablet)
         assert tablet.status()["queue_depth"] == 0 and tablet.status()["ack_seq"] == 8
         after = rig.state(tablet.device_id)
@@ -207,6 +209,15 @@ def test_a_full_disk_answers_503_keeps_the_tablets_votes_and_takes_them_when_spa
     finally:
         assert jobs.stop() and jobs.returncode == 0, jobs.log_text()
     assert rig.read("PRAGMA integrity_check") == [("ok",)]
+
+
+def ready(rig):
+    """/readyz's status, and the kind of storage problem it names."""
+    import requests
+
+    answer = requests.get(rig.server.url + "/readyz", timeout=30)
+    message = answer.json().get("error", {}).get("message", "")
+    return answer.status_code, next((kind for kind in ("full", "read_only") if f"({kind})" in message), None)
 
 
 def post_bad_vote(rig, tablet):
@@ -248,6 +259,7 @@ def test_a_read_only_database_answers_503_on_the_api_and_a_page_and_recovers_wit
         refusal = refused(sync_once, tablet)
         assert (refusal.status, refusal.code, refusal.retry_after) == (503, "storage_read_only", 60)
         assert tablet.status()["queue_depth"] == 3
+        assert ready(rig) == (503, "read_only")
         command = hailong("--database", rig.database, "device", "list", env=rig.env, check=False)
         assert command.returncode == 1 and "it is read-only" in command.stderr
         assert len(command.stderr.strip().splitlines()) == 1
@@ -257,6 +269,7 @@ def test_a_read_only_database_answers_503_on_the_api_and_a_page_and_recovers_wit
             assert page.headers["Content-Type"].startswith("text/html") and words in page.text
     finally:
         rig.disk.writable()
+    assert ready(rig) == (200, None)
     sync_now(tablet)  # the same server process
     assert tablet.status()["queue_depth"] == 0
     assert rig.state(tablet.device_id) == {**before, "votes": (5, 5), "batches": 2, "ack_seq": 5}
