@@ -38,5 +38,12 @@ bench: $(STAMP)
 	$(PY) bench/scores.py
 	$(PY) bench/export.py
 
+# The fault campaign at full size (devtools/chaos.py, docs in bench/README.md): 50 tablets x 2,000 votes
+# through the fault proxy while the server, hailong jobs and tablets are SIGKILLed; 10-20 minutes.
+# Writes bench/chaos.json; exits 1 if a vote was lost or counted twice. tests/test_fault_campaign.py
+# runs the same code small in make test.
+chaos: $(STAMP)
+	$(PY) -m devtools.chaos
+
 clean:
 	rm -rf $(VENV) instance bench/work
