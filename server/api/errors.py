@@ -15,12 +15,13 @@ from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from device_client.protocol import INT64_MAX
 
 from server import db as request_db
 from server.errors import ActionError, Conflict, Forbidden, Invalid, NotFound, Throttled, Unavailable
+from server.schemas import flat_messages
 from server.storage import health
 from server.sync.rate import RateLimited
 
@@ -94,16 +95,33 @@ def _http_code(exc):
 
 
 class Int64Converter(IntegerConverter):
-    """``<int:...>`` in a URL: an id larger than SQLite's 64 bits is no such address (404), not a 500."""
+    """``<int:...>`` in a URL: an id larger than SQLite's 64 bits names no row (404), not a 500.
 
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", INT64_MAX)
-        super().__init__(map, *args, **kwargs)
+    It is looked up as ``NO_ROW`` rather than refused by the converter: a
+    refused one made Werkzeug answer 405 when another method's route of the
+    same address took it (``DELETE .../assignments/9223372036854775808``
+    beside its ``PATCH``), saying the address exists when nothing does.
+    """
+
+    NO_ROW = -1  # the digits-only pattern never gives a negative id, and no row has one
+
+    def to_python(self, value):
+        number = int(value)
+        return number if number <= INT64_MAX else self.NO_ROW
+
+
+class DateConverter(BaseConverter):
+    """``<date:...>``: a calendar day's shape (``2026-09-02``) in a URL, so that a word beside it
+    (``/holidays/import``) is a route of its own and not a day nobody has: no other method of a
+    literal path falls through to the day's route."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
 
 
 def init_app(app):
     # Before any blueprint is registered: routes take their converters when they are added.
     app.url_map.converters["int"] = Int64Converter
+    app.url_map.converters["date"] = DateConverter
 
     @app.errorhandler(ApiError)
     def handle_api_error(exc):
@@ -142,7 +160,9 @@ def init_app(app):
 
     @app.errorhandler(ValidationError)
     def handle_validation_error(exc):
-        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        # Flat, as the one shape promises (a field path to its messages): a nested field's messages
+        # were a nested object ({"levels": {"0": {"value": [...]}}}), not the list a client reads.
+        fields = flat_messages(exc.messages) if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         return error_response(400, "validation_error", "The request has invalid fields.", fields)
 
     @app.errorhandler(HTTPException)
@@ -151,9 +171,12 @@ def init_app(app):
         if exc.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
             message = f"The request body is larger than {limit} bytes."
+        # A 405 says which methods the address takes (RFC 9110 requires Allow); the shape below replaces
+        # Werkzeug's own response, which carried it.
+        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
         if wants_page():
-            return render_template("error.html", status=exc.code, message=gettext(exc.name)), exc.code
-        return error_response(exc.code, _http_code(exc), message)
+            return render_template("error.html", status=exc.code, message=gettext(exc.name)), exc.code, headers
+        return error_response(exc.code, _http_code(exc), message, headers=headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc):
