@@ -17,8 +17,15 @@ Path parameters are drawn most of the time from the seeded objects (codes,
 ids, usernames), so requests reach the code behind an object, in and out of
 the caller's scope, and not only the 404 of an unknown one.
 
+The tablets' operations (tag ``device``) are fuzzed as a tablet enrolled
+through the API with a real key. Writes that end a caller (a revoked token,
+a role taken away) are undone after each success (tests/api_fuzz_world.py),
+and a last check makes sure every operation answered the admin and the
+tablet past authentication.
+
 ``FUZZ_EXAMPLES`` sets how many generated requests each operation gets per
-role (``make fuzz`` runs a longer campaign).
+role, everyone with the coverage phase (``make fuzz``: 100); ``FUZZ_REPORT=1``
+with ``-s`` prints the statuses each role got from each operation.
 """
 
 import os
@@ -200,3 +207,13 @@ def test_the_tablet_is_still_enrolled_after_the_fuzzing(fuzz_world):
     server, callers, _ = fuzz_world
     answer = requests.get(server.url + "/api/v1/device/config", headers=callers.headers("device"), timeout=30)
     assert answer.status_code == 200, answer.text
+
+
+def test_days_at_the_calendars_edges_are_filters_too():
+    """Found by the fuzzer: an export "to 9999-12-31" (or from 0001-01-01, east of UTC) was a 500."""
+    from server.scoring.days import EARLIEST_UTC, LATEST_UTC, day_bounds_utc
+
+    assert day_bounds_utc("0001-01-01", "9999-12-31", "Asia/Ho_Chi_Minh") == (EARLIEST_UTC, LATEST_UTC)
+    assert day_bounds_utc("0999-06-01", "0999-06-01", "UTC") == (EARLIEST_UTC, EARLIEST_UTC)
+    assert day_bounds_utc("2026-09-02", "2026-09-02", "Asia/Ho_Chi_Minh") == (
+        "2026-09-01T17:00:00.000Z", "2026-09-02T17:00:00.000Z")
