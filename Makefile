@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) bench/kiosk.py
 	$(PY) bench/scores.py
 	$(PY) bench/export.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) instance bench/work
