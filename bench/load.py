@@ -32,6 +32,8 @@ Example: .venv/bin/python bench/load.py
 import argparse
 import asyncio
 import datetime as dt
+import glob
+import hashlib
 import json
 import multiprocessing
 import os
@@ -49,6 +51,9 @@ from devtools.processes import Jobs, Server  # noqa: E402
 RESULTS = os.path.join(ROOT, "bench", "load.json")
 TARGETS = {"errors": 0, "ingest_p99_ms": 100.0, "page_p95_ms": 300.0}
 PASSWORD = "load bench password 2026"
+# What a prepared copy (--prepared) depends on: the schema and the code that writes the tree and the rollups.
+PREPARED_CODE = ("migrations/*.py", "server/ledger/*.py", "server/storage/ledger.py", "server/scoring/rollups.py",
+                 "server/storage/rollups.py")
 PAGE_KINDS = load_people.PAGES
 KINDS = ("votes", "heartbeat", "config", *PAGE_KINDS)
 
@@ -89,11 +94,11 @@ def prepare(args, recipe, work, say):
     """The year's copy (tree and rollups caught up), the people's accounts; returns the copy's path.
 
     With ``--prepared FILE`` the prepared copy is kept there and reused by later runs while the recipe and
-    the code it depends on are the same (``bench/export.py``'s fingerprint): on a busy machine the tree of
-    10 million votes takes many minutes.
+    the code it depends on (``PREPARED_CODE``) are the same: on a busy machine the tree of 10 million votes
+    takes many minutes.
     """
     copy = os.path.join(work, "load.db")
-    want = json.dumps({"year": recipe, "code": export_bench.code_fingerprint(), "hr": args.hr}, sort_keys=True)
+    want = json.dumps({"year": recipe, "code": code_fingerprint(), "hr": args.hr}, sort_keys=True)
     stamp = args.prepared + ".recipe.json" if args.prepared else None
     if stamp and os.path.exists(args.prepared) and os.path.exists(stamp) and open(stamp).read() == want:
         started = time.perf_counter()
@@ -121,6 +126,16 @@ def prepare(args, recipe, work, say):
             handle.write(want)
         say(f"  kept the prepared year as {args.prepared} for later runs (--prepared)")
     return copy
+
+
+def code_fingerprint():
+    digest = hashlib.sha256()
+    for pattern in PREPARED_CODE:
+        for path in sorted(glob.glob(os.path.join(ROOT, pattern))):
+            digest.update(os.path.relpath(path, ROOT).encode() + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
 
 
 def percentile(values, p):
