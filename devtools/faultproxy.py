@@ -16,6 +16,11 @@ accepts, draws one fate from a seeded ``random.Random``:
 ``cut``
     forward the response headers and part of the body, then close: the
     tablet sees a 200 whose JSON is cut off, and must not trust it.
+``slow``
+    forward both ways, but hold the answer back for up to ``latency``
+    seconds first: a congested or far-away link. Nothing breaks; a client
+    whose timeout is shorter than the delay gives up on an answer that was
+    on its way (the server did the work all the same).
 
 The fate is decided per connection, not per request. That is enough for the
 tablet's ``urllib`` client (one connection per request, ``Connection:
@@ -31,7 +36,7 @@ about.
 
 Example::
 
-    python -m devtools.faultproxy --listen 8001 --upstream 8000 --drop 0.1 --cut 0.2
+    python -m devtools.faultproxy --listen 8001 --upstream 8000 --drop 0.1 --cut 0.2 --slow 0.1 --latency 2
 
 Standard library only, threads (one per connection and direction): tablets
 open few connections, and threads keep blocking socket code easy to follow.
@@ -46,8 +51,9 @@ import socket
 import struct
 import sys
 import threading
+import time
 
-FAULTS = ("refuse", "drop", "cut")
+FAULTS = ("refuse", "drop", "cut", "slow")
 _CHUNK = 65536
 _STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
 _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
@@ -56,12 +62,14 @@ _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 class FaultProxy:
     """Listen on ``host:port`` (0 picks a free port) and forward to ``upstream_port``.
 
-    ``refuse``, ``drop`` and ``cut`` are probabilities (their sum at most 1);
-    the rest of the connections pass. ``seed`` makes the sequence of fates
-    repeatable (which connection gets which fate still depends on timing).
+    ``refuse``, ``drop``, ``cut`` and ``slow`` are probabilities (their sum at
+    most 1); the rest of the connections pass. A ``slow`` answer waits a
+    uniform fraction of ``latency`` seconds. ``seed`` makes the sequence of
+    fates repeatable (which connection gets which fate still depends on
+    timing).
     """
 
-    def __init__(self, upstream_port, port=0, *, refuse=0.0, drop=0.0, cut=0.0, seed=None,
+    def __init__(self, upstream_port, port=0, *, refuse=0.0, drop=0.0, cut=0.0, slow=0.0, latency=1.0, seed=None,
                  host="127.0.0.1", upstream_host="127.0.0.1", connect_timeout=5.0, idle_timeout=120.0):
         self.host, self.port = host, port
         self.upstream = (upstream_host, upstream_port)
@@ -71,12 +79,14 @@ class FaultProxy:
         self._counts = collections.Counter()
         self._lost = collections.Counter()
         self._open = set()
+        self._in_flight = 0
         self._offline = False
         self._stopping = threading.Event()
         self._listener = None
         self._thread = None
         self._p = dict.fromkeys(FAULTS, 0.0)
-        self.configure(refuse=refuse, drop=drop, cut=cut)
+        self.latency = 0.0
+        self.configure(refuse=refuse, drop=drop, cut=cut, slow=slow, latency=latency)
 
     # -- control ---------------------------------------------------------------
 
@@ -84,18 +94,22 @@ class FaultProxy:
     def url(self):
         return f"http://{self.host}:{self.port}"
 
-    def configure(self, refuse=None, drop=None, cut=None):
-        """Change fault probabilities while running (``None`` keeps one); 0, 0, 0 heals."""
+    def configure(self, refuse=None, drop=None, cut=None, slow=None, latency=None):
+        """Change fault probabilities (and the longest delay) while running (``None`` keeps one); all 0 heals."""
         with self._lock:
-            wanted = {"refuse": refuse, "drop": drop, "cut": cut}
+            wanted = {"refuse": refuse, "drop": drop, "cut": cut, "slow": slow}
             p = {k: float(self._p[k] if v is None else v) for k, v in wanted.items()}
             if any(v < 0 for v in p.values()) or sum(p.values()) > 1.0 + 1e-9:
                 raise ValueError(f"fault probabilities must be >= 0 and sum to at most 1, got {p}")
+            if latency is not None and latency < 0:
+                raise ValueError(f"latency must be >= 0 seconds, got {latency}")
             self._p = p
+            if latency is not None:
+                self.latency = float(latency)
 
     def heal(self):
         """No more faults and back online; connections already open keep their fate."""
-        self.configure(0, 0, 0)
+        self.configure(0, 0, 0, 0)
         self.offline = False
 
     @property
@@ -112,20 +126,30 @@ class FaultProxy:
             for sock in sockets:
                 _shutdown(sock)
 
+    @property
+    def in_flight(self):
+        """Connections being forwarded now: a request on its way or its answer coming back.
+
+        The chaos campaign kills a tablet while this is above zero, to be
+        sure the kill lands in the middle of a sync.
+        """
+        with self._lock:
+            return self._in_flight
+
     def stats(self):
         """Counts so far; every connection ends in exactly one of the outcomes.
 
         ``connections`` = ``offline`` + ``refuse`` + ``upstream_down`` (the
-        server's port was dead) + ``pass`` + ``drop`` + ``cut`` +
-        ``no_answer`` (drawn to drop or cut, but the server closed before
-        answering). A fault is counted only when it was applied, so the
+        server's port was dead) + ``pass`` + ``drop`` + ``cut`` + ``slow`` +
+        ``no_answer`` (drawn to drop, cut or slow, but the server closed
+        before answering). A fault is counted only when it was applied, so the
         figures say what the client really met. ``lost_2xx`` counts dropped
         or cut answers with a 2xx status; ``lost`` splits them by
         ``"METHOD /path status"``.
         """
         with self._lock:
             counts = dict.fromkeys(("connections", "offline", "refuse", "upstream_down", "pass", "drop", "cut",
-                                    "no_answer", "lost_2xx"), 0)
+                                    "slow", "no_answer", "lost_2xx"), 0)
             counts.update(self._counts)
             counts["lost"] = dict(self._lost)
             return counts
@@ -206,6 +230,8 @@ class FaultProxy:
     def _serve(self, client, fate, fraction):
         upstream = None
         self._track(client)
+        with self._lock:
+            self._in_flight += 1
         try:
             try:
                 upstream = socket.create_connection(self.upstream, timeout=self.connect_timeout)
@@ -233,6 +259,8 @@ class FaultProxy:
                     self._untrack(sock)
                     _shutdown(sock)
                     sock.close()
+            with self._lock:
+                self._in_flight -= 1
 
     def _pump_request(self, client, upstream, request_line):
         """Client to server, until the client is done; notes the first request line."""
@@ -253,7 +281,7 @@ class FaultProxy:
             return
 
     def _break_response(self, upstream, client, fate, fraction, request_line):
-        """Read the response headers, then forward nothing (drop) or part of it (cut)."""
+        """Read the response headers, then forward nothing (drop), part of it (cut), or all of it late (slow)."""
         data = b""
         try:
             while b"\r\n\r\n" not in data:
@@ -268,6 +296,15 @@ class FaultProxy:
             self._count("no_answer")
             return
         status = _STATUS.match(headers)
+        if fate == "slow":
+            self._count("slow")
+            time.sleep(fraction * self.latency)
+            try:
+                client.sendall(data)
+            except OSError:
+                return
+            _copy(upstream, client)
+            return
         with self._lock:
             self._counts[fate] += 1
             if status and status.group(1).startswith(b"2"):
@@ -339,11 +376,12 @@ def main(argv=None):
     parser.add_argument("--upstream", type=int, required=True, help="Port of the server (127.0.0.1).")
     for fault in FAULTS:
         parser.add_argument(f"--{fault}", type=float, default=0.0, help=f"Probability of '{fault}'.")
+    parser.add_argument("--latency", type=float, default=1.0, help="Longest delay of a 'slow' answer, in seconds.")
     parser.add_argument("--seed", type=int, help="Seed of the fault draws (repeatable runs).")
     parser.add_argument("--every", type=float, default=10.0, help="Seconds between counter lines.")
     args = parser.parse_args(argv)
     proxy = FaultProxy(args.upstream, args.listen, refuse=args.refuse, drop=args.drop, cut=args.cut,
-                       seed=args.seed)
+                       slow=args.slow, latency=args.latency, seed=args.seed)
     stop = threading.Event()
 
     def toggle(*_):
