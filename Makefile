@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench screenshots chaos venv clean
+.PHONY: demo test bench screenshots chaos fuzz venv clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ test: $(STAMP)
 # writes its own to a temporary folder and leaves the checkout as it was).
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_kiosk_screens.py
+
+# The API fuzzer of make test (tests/test_api_fuzz.py) at length: every role gets the coverage phase and
+# FUZZ_EXAMPLES generated requests per operation (make test: the admin 10, the other roles 4).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/test_api_fuzz.py
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

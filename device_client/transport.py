@@ -1,12 +1,27 @@
 """A small JSON-over-HTTP client on the standard library (no requests on tablets)."""
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 
 
 class Unreachable(Exception):
     """The server could not be reached or its answer was cut off: safe to retry."""
+
+
+# What a tablet says when it does not trust the server's certificate: on a
+# province's closed network that is usually a private CA nobody told it about.
+UNTRUSTED_HINT = ("the tablet does not trust the server's certificate; if it comes from the province's own"
+                  " certificate authority, give the tablet that CA (SSL_CERT_FILE, docs/operations.md)")
+
+
+def _unreachable(exc):
+    """``Unreachable`` for a failed connection, saying so when the certificate was the cause."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return Unreachable(f"{reason}: {UNTRUSTED_HINT}")
+    return Unreachable(str(reason))
 
 
 class ServerError(Exception):
@@ -46,7 +61,7 @@ def call(method, url, body=None, token=None, timeout=15.0):
         raise ServerError(exc.code, payload, _seconds(retry_after)) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         # ValueError: a body cut off mid-way is not JSON; treat like a lost reply.
-        raise Unreachable(str(getattr(exc, "reason", exc))) from None
+        raise _unreachable(exc) from None
     except Exception as exc:  # http.client.IncompleteRead, RemoteDisconnected, ...
         raise Unreachable(f"{type(exc).__name__}: {exc}") from None
 
@@ -69,4 +84,4 @@ def fetch(url, token=None, timeout=15.0):
     except urllib.error.HTTPError as exc:
         raise ServerError(exc.code, None) from None
     except Exception as exc:
-        raise Unreachable(str(getattr(exc, "reason", exc))) from None
+        raise _unreachable(exc) from None

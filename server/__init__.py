@@ -3,7 +3,6 @@
 from flask import Flask
 
 from server import settings
-from server.version import __version__
 
 
 def create_app(test_config=None):
@@ -26,7 +25,7 @@ def create_app(test_config=None):
 
     from server import auth, db, openapi, web
     from server.api import admin, devices, errors
-    from server.web import headers
+    from server.web import headers, monitoring
 
     db.init_app(app)
     errors.init_app(app)
@@ -39,9 +38,6 @@ def create_app(test_config=None):
     web.init_app(app)
     # After every blueprint: every answer, the API's and the errors' included.
     headers.init_app(app)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok", "version": __version__}
-
+    # /healthz, /readyz, /metrics; every request's id, timing and log line (its hook runs first).
+    monitoring.init_app(app)
     return app

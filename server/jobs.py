@@ -2,9 +2,14 @@
 test calls it directly; ``hailong jobs`` only schedules them."""
 
 import datetime as dt
+import logging
+import time
 
 from server import calendar
-from server.storage import connect, devices
+from server.monitoring import logs
+from server.storage import connect, devices, operations, timestamp
+
+log = logging.getLogger("hailong.jobs")
 
 
 def check_silent_devices(db, settings, now):
@@ -35,13 +40,52 @@ def roll_up_votes(db, settings, now):
 
 
 def run_step(database, settings, step):
-    """Run one job step on a connection of its own, closed after it.
+    """Run one job step on a connection of its own, closed after it, and record the run in ``job_runs``.
 
     ``hailong jobs`` hands APScheduler module-level targets that call this:
     each run opens a fresh connection, so a failed run leaves nothing open.
+    The run is recorded under the job's APScheduler id (``as_job`` names it;
+    the step's name when run otherwise), its start and its end each in a
+    short transaction of their own. A record that cannot be written (a full
+    disk) is logged and never hides the step's own result or error.
     """
+    job = logs.JOB.get() or step.__name__
     db = connect(database, settings["BUSY_TIMEOUT_MS"])
     try:
-        return step(db, settings, dt.datetime.now(dt.timezone.utc))
+        started = dt.datetime.now(dt.timezone.utc)
+        clock = time.monotonic()
+        _record(db, job, operations.job_started, job, timestamp(started))
+        try:
+            result = step(db, settings, started)
+        except Exception as exc:
+            error = logs.redact(f"{type(exc).__name__}: {exc}")[:ERROR_CHARS]
+            _record(db, job, operations.job_finished, job, timestamp(started), timestamp(),
+                    time.monotonic() - clock, error)
+            raise
+        _record(db, job, operations.job_finished, job, timestamp(started), timestamp(), time.monotonic() - clock)
+        return result
     finally:
         db.close()
+
+
+# A run's error as job_runs keeps it: its first line's worth (the traceback is in the log).
+ERROR_CHARS = 500
+
+
+def _record(db, job, write, *args):
+    """``write(db, *args)`` on a clean connection; a failure is logged, not raised."""
+    try:
+        if db.conn.in_transaction:  # what a failed step left open is not ours to commit
+            db.conn.execute("ROLLBACK")
+        write(db, *args)
+    except Exception as exc:  # noqa: BLE001 - the job's own outcome matters more than its record
+        log.warning("job %s: its run could not be recorded in job_runs: %s", job, exc)
+
+
+def as_job(job_id, target, *args, **kwargs):
+    """Call a scheduled job's ``target`` with its APScheduler id in the context, for ``run_step`` and the logs."""
+    token = logs.JOB.set(job_id)
+    try:
+        return target(*args, **kwargs)
+    finally:
+        logs.JOB.reset(token)

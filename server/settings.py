@@ -380,8 +380,9 @@ SETTINGS = (
     Setting("SCAN_BASELINE_WEEKS", 8, "Weeks of each person's own votes before the scanned day that say how many"
             " votes per hour of the week are normal for them.", positive),
     # Operations (issue 11): backups, logs, metrics (docs/operations.md).
-    Setting("BACKUP_DIR", "", "Folder of the backups `hailong backup` and `hailong jobs` write (default: backups in"
-            " INSTANCE). Put it on another disk, and copy it off the machine."),
+    Setting("BACKUP_DIR", "", "Folder of the backups `hailong backup` and `hailong jobs` write (default: backups"
+            " beside the database, so in INSTANCE when the database is there). Put it on another disk, and copy it"
+            " off the machine."),
     Setting("BACKUP_EVERY_HOURS", 6, "How often `hailong jobs` takes an online backup of the database; 0: never"
             " (take them another way). The most votes a lost disk can cost is what arrived since the last one"
             " and is not still on the tablets.", not_negative),

@@ -1,16 +1,16 @@
 """Headless Chromium for page tests: Debian's package, driven by Playwright.
 
 The test setup installs what it needs itself (Debian's ``chromium`` through
-apt when it is missing), so a fresh machine or CI needs nothing by hand.
+apt when it is missing, ``tests/debian_packages.py``), so a fresh machine or
+CI needs nothing by hand.
 Playwright's own browser download is never used: it cannot reach its host here.
 """
 
-import os
-import shutil
-import subprocess
 import time
 
 import pytest
+
+from tests import debian_packages
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach
@@ -29,17 +29,7 @@ CHROMIUM_ARGS = [
 
 def ensure_chromium():
     """Install Debian's chromium if it is missing; returns its path."""
-    path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
-    if path:
-        return path
-    if os.geteuid() != 0:
-        pytest.fail("Chromium is missing and the tests are not root: apt-get install chromium")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True
-    )
-    return shutil.which("chromium") or CHROMIUM
+    return debian_packages.ensure("chromium", "chromium", paths=(CHROMIUM,))
 
 
 def wait_until(page, expression, timeout=10.0, step=0.01):

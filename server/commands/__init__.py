@@ -55,3 +55,8 @@ def register(cli):
     from server.commands import verify
 
     cli.add_command(verify.verify)
+    # Backups and restore (issue 11); the schedule is in server/commands/backup_jobs.py.
+    from server.commands import backup
+
+    cli.add_command(backup.backup)
+    cli.add_command(backup.restore)

@@ -1,12 +1,14 @@
 """``hailong jobs``: the one process that runs scheduled work (never web workers)."""
 
 import datetime as dt
+import functools
 import logging
 import signal
 
 import click
 
 from server import jobs as job_steps
+from server.monitoring import logs
 
 log = logging.getLogger("hailong.jobs")
 
@@ -29,7 +31,12 @@ def jobs(obj):
 
     obj.db().close()  # refuses an unmigrated database
     settings = dict(obj.config)  # read and checked (TIMEZONE, SILENT_AFTER_MINUTES, ...) by the CLI
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s jobs %(levelname)s %(message)s")
+    logs.configure(settings)  # LOGGING_FORMAT, LOGGING_LEVEL: docs/operations.md, "Logs"
+    say = functools.partial(logs.say, settings, "hailong.jobs")
+    # A full or read-only disk: one warning line a failed run instead of a traceback (server/commands/job_storage.py).
+    from server.commands import job_storage
+
+    job_storage.install(settings["DATABASE"])
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(
         silent_devices_job,
@@ -47,30 +54,40 @@ def jobs(obj):
 
     for line in notify_jobs.schedule(scheduler, settings,
                                      {"replace_existing": True, "coalesce": True, "max_instances": 1}):
-        click.echo(f"hailong jobs: {line}")
+        say(f"hailong jobs: {line}")
     # Daily rollups and revisions of closed periods (issue 9): server/commands/scoring_jobs.py.
     from server.commands import scoring_jobs
 
     for line in scoring_jobs.schedule(scheduler, settings,
                                       {"replace_existing": True, "coalesce": True, "max_instances": 1}):
-        click.echo(f"hailong jobs: {line}")
+        say(f"hailong jobs: {line}")
     # The nightly anomaly scan (issue 9): server/commands/scan_jobs.py.
     from server.commands import scan_jobs
 
     for line in scan_jobs.schedule(scheduler, settings,
                                    {"replace_existing": True, "coalesce": True, "max_instances": 1}):
-        click.echo(f"hailong jobs: {line}")
+        say(f"hailong jobs: {line}")
     # The tamper-evident log (issue 10): appends and signed checkpoints, server/commands/ledger_jobs.py.
     from server.commands import ledger_jobs
 
     for line in ledger_jobs.schedule(scheduler, settings,
                                      {"replace_existing": True, "coalesce": True, "max_instances": 1}):
-        click.echo(f"hailong jobs: {line}")
+        say(f"hailong jobs: {line}")
+    # Online backups and their retention (issue 11): server/commands/backup_jobs.py.
+    from server.commands import backup_jobs
+
+    for line in backup_jobs.schedule(scheduler, settings,
+                                     {"replace_existing": True, "coalesce": True, "max_instances": 1}):
+        say(f"hailong jobs: {line}")
+    # Last, after every block: each job runs with its id in the context, so run_step records it in job_runs
+    # under that id and its log lines carry it.
+    for job in scheduler.get_jobs():
+        job.modify(func=functools.partial(job_steps.as_job, job.id, job.func))
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    click.echo("hailong jobs running: silent_devices every "
-               f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")
+    say("hailong jobs running: silent_devices every "
+        f"{settings['JOBS_SILENT_CHECK_SECONDS']} s. Ctrl-C to stop.")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
-    click.echo("hailong jobs stopped.")
+    say("hailong jobs stopped.")

@@ -78,6 +78,25 @@ def list_devices(db, actor, config, unit_ids=None, counter_id=None):
     return [_public(row, config, now, hours) for row in devices.list_devices_in(db, scope, counter_id)]
 
 
+def fleet(db, config, now=None):
+    """Every tablet's state counted, and what those not revoked last reported of their queues: for /metrics.
+
+    No actor: the server reads this for its own scrape, which shows counts,
+    never a device. Returns ``{"tablets": {state: n}, "queues": {"items",
+    "largest", "oldest_unsent_seconds"}}`` (oldest: 0 when no tablet reports an unsent item).
+    """
+    now, hours = now or now_utc(), calendar.load(db, config["TIMEZONE"])
+    tablets, items, largest, oldest = dict.fromkeys(STATES, 0), 0, 0, 0
+    for row in devices.list_devices_in(db):
+        tablets[state(row, config, now, hours)] += 1
+        if row["status"] == "revoked":
+            continue
+        items += row["queue_depth"] or 0
+        largest = max(largest, row["queue_depth"] or 0)
+        oldest = max(oldest, _seconds_since(row["oldest_unsent_at"], now) or 0)
+    return {"tablets": tablets, "queues": {"items": items, "largest": largest, "oldest_unsent_seconds": oldest}}
+
+
 def _visible(db, actor, permission, device_id):
     row = devices.device_in(db, device_id, actor.scope(db, permission))
     if row is None:

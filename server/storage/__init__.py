@@ -60,9 +60,7 @@ def write_transaction(db):
             yield db
         except BaseException:
             # A failure inside SQLite may have ended the whole transaction already.
-            if conn.in_transaction:
-                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                conn.execute(f"RELEASE SAVEPOINT {name}")
+            _undo(conn, f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}")
             raise
         else:
             conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -70,12 +68,33 @@ def write_transaction(db):
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
+        # Inside the try: a COMMIT that fails (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY) may leave the
+        # transaction open, and a connection left in one would swallow the next request's writes.
         conn.execute("COMMIT")
+    except BaseException:
+        _undo(conn, "ROLLBACK")
+        raise
+
+
+def _undo(conn, *statements):
+    """Roll back after a failure without hiding it: the caller re-raises the error that caused this.
+
+    After SQLITE_FULL or an I/O error SQLite may have rolled back already
+    (then there is nothing to do), or the rollback itself may fail; either
+    way the original error is the one worth reporting. If a savepoint cannot
+    be undone, the whole transaction is, so nothing half-done can be committed.
+    """
+    try:
+        for statement in statements:
+            if not conn.in_transaction:
+                return
+            conn.execute(statement)
+    except sqlite3.Error:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
 
 _savepoints = itertools.count(1)

@@ -17,6 +17,7 @@ import zoneinfo
 
 from device_client.protocol import Verifier, format_utc, parse_time, vote_digest
 from server.errors import Invalid
+from server.monitoring import metrics
 from server.storage import batches, devices, history, org, rosters, timestamp, write_transaction
 from server.storage import staff as staff_storage
 from server.sync import rate
@@ -54,6 +55,7 @@ def ingest(db, device, body, config, stream):
                                                           rejections, limits)
         devices.mark_seen(db, device["id"], offset_ms)
     _fault_after_commit(config)
+    metrics.count_items(stream.name, (status for status, _ in outcomes.values()))
     return {
         "server_time": timestamp(),
         "batch_id": batch_id,

@@ -1,0 +1,39 @@
+"""What /metrics reads at scrape time: the database's own counts, and the disk it lives on.
+
+Read per scrape rather than counted in a worker, so they are right whichever
+process did the work (``hailong jobs``, a CLI command, another worker) and
+survive restarts. A scrape costs a few small queries: the devices, incidents
+grouped by kind, and ``job_runs``.
+"""
+
+import os
+import shutil
+
+from device_client.protocol import parse_time
+from server.storage import operations
+from server.version import __version__
+
+
+def read(db, settings, fleet):
+    """The figures ``metrics.exposition`` turns into metrics; ``fleet`` is ``manage.devices.fleet``'s answer."""
+    database = os.path.abspath(settings["DATABASE"])
+    disk = shutil.disk_usage(os.path.dirname(database))
+    return {
+        "version": __version__,
+        "tablets": fleet["tablets"],
+        "queues": fleet["queues"],
+        "incidents": operations.incident_counts(db),
+        "open_gaps": operations.open_gaps(db),
+        "jobs": [{**row, "last_ok_unix": parse_time(row["last_ok_at"]).timestamp() if row["last_ok_at"] else None}
+                 for row in operations.job_runs(db)],
+        "database_bytes": sum(_size(database + suffix) for suffix in ("", "-wal")),
+        "disk_free_bytes": disk.free,
+        "disk_size_bytes": disk.total,
+    }
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
