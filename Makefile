@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/kiosk.py
 	$(PY) bench/scores.py
 	$(PY) bench/export.py
+	$(PY) bench/load.py
 
 # The fault campaign at full size (devtools/chaos.py, docs in bench/README.md): 50 tablets x 2,000 votes
 # through the fault proxy while the server, hailong jobs and tablets are SIGKILLed; 10-20 minutes.
