@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench screenshots chaos venv clean
+.PHONY: demo test bench screenshots chaos fuzz venv clean
 
 venv: $(STAMP)
 
@@ -26,11 +26,18 @@ test: $(STAMP)
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_kiosk_screens.py
 
+# The API fuzzer of make test (tests/test_api_fuzz.py) at length: every role gets the coverage phase and
+# FUZZ_EXAMPLES generated requests per operation (make test: the admin 10, the other roles 4).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/test_api_fuzz.py
+
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/kiosk.py
 	$(PY) bench/scores.py
 	$(PY) bench/export.py
+	$(PY) bench/load.py
 
 # The fault campaign at full size (devtools/chaos.py, docs in bench/README.md): 50 tablets x 2,000 votes
 # through the fault proxy while the server, hailong jobs and tablets are SIGKILLed; 10-20 minutes.

@@ -26,6 +26,7 @@ Run: ``python -m devtools.chaos`` (``make chaos``) writes ``bench/chaos.json``;
 """
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -95,11 +96,45 @@ class Run:
         self.counts = {}
         self.errors, self.log, self.checks = [], [], []
         self.chaos_done = threading.Event()
-        self.started = time.monotonic()
+        self.rounds = threading.Condition()  # the chaos monkey asks for taps in rounds: one tap a tablet each
+        self.round = 0
+        self.began = self.started = time.monotonic()  # ``started``: when the faults begin, after the setup
 
     def add(self, key, n=1):
         with self.lock:
             self.counts[key] = self.counts.get(key, 0) + n
+
+    @contextlib.contextmanager
+    def ask_for_taps(self, every=0.5):
+        """While in this block, each tablet taps one vote of its reserve every ``every`` seconds.
+
+        The chaos monkey asks when it waits for a batch to commit (the
+        after-commit hook) or for a tap to kill a kiosk in, so it never waits
+        on tablets that are done (``chaos_tablets.tap_moments``).
+        """
+        stop = threading.Event()
+
+        def rounds():
+            while True:
+                with self.rounds:
+                    self.round += 1
+                    self.rounds.notify_all()
+                if stop.wait(every):
+                    return
+
+        asker = threading.Thread(target=rounds, name="ask-for-taps", daemon=True)
+        asker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            asker.join()
+
+    def wait_round(self, seen, timeout=0.2):
+        """The round of taps now, after waiting up to ``timeout`` s for one later than ``seen``."""
+        with self.rounds:
+            self.rounds.wait_for(lambda: self.round > seen, timeout)
+            return self.round
 
     def count(self, key):
         return self.counts.get(key, 0)
@@ -277,10 +312,11 @@ def chaos_monkeys(state, plan, server, jobs, marker, database, tablets):
                     check = state.integrity(database, f"hailong jobs kill {state.count('jobs_kills')}")
                     state.note(f"hailong jobs SIGKILLed and restarted; integrity_check {check}")
                 elif step in ("tap", "sync") and kiosks:
-                    rng.choice(kiosks).kill(state, rng, step)
+                    with state.ask_for_taps():
+                        rng.choice(kiosks).kill(state, rng, step)
                 elif step == "cli" and clis:
                     tablet = rng.choice(clis)
-                    for _ in range(10):  # a sync that finds an empty queue exits first: try again
+                    for _ in range(30):  # a sync that meets a dead port exits first: try again
                         if tablet.kill_mid_sync(state, rng):
                             break
                         time.sleep(0.3)
@@ -318,8 +354,9 @@ def kill_server(state, rng, server, marker, database, step):
     else:
         marker.touch()
         deadline = time.monotonic() + 60
-        while server.alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with state.ask_for_taps():  # the hook fires on the next commit: there must be one
+            while server.alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
         if server.alive() or marker.exists():
             raise AssertionError("the server did not die on the after-commit hook within 60 s")
         server.wait_gone()
@@ -449,6 +486,7 @@ def summarise(state, plan, tablets, database, faulted, stuck, caught_up, recordi
         "recording_seconds": round(recording, 1),
         "heal_seconds": round(heal_seconds, 1),
         "elapsed_seconds": round(time.monotonic() - state.started, 1),
+        "total_seconds": round(time.monotonic() - state.began, 1),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "errors": state.errors,
     }
@@ -507,7 +545,7 @@ def report(figures, problems, out=print):
     out(f"  votes tree: size {tree['size']:,} for {tree['votes']:,} votes, root"
         f" {'matches the recomputed one' if tree['root_matches'] else 'DIFFERS'} ({tree['root'][:16]}…)")
     out(f"  recording {figures['recording_seconds']} s, heal {figures['heal_seconds']} s,"
-        f" elapsed {figures['elapsed_seconds']} s, load {figures['load_average_1m']}, seed {figures['plan']['seed']}")
+        f" elapsed {figures['elapsed_seconds']} s ({figures['total_seconds']} s with the setup and checks), load {figures['load_average_1m']}, seed {figures['plan']['seed']}")
     out("PASS" if not problems else "FAIL:\n  " + "\n  ".join(problems))
 
 

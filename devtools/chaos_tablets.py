@@ -60,18 +60,17 @@ class ThreadTablet:
         tablet = Tablet(self.data_dir)
         try:
             staff, levels, reasons = _choices(tablet.config)
-            pause = plan.recording_seconds / plan.votes
-            recorded = 0
-            while recorded < plan.votes:
-                for _ in range(min(rng.randint(5, 40), plan.votes - recorded)):
-                    rating, chosen = choose_vote(rng, levels, reasons)
-                    ticket = rng.choice([None, f"HS-{rng.randint(1, 99999)}", f"Hồ sơ {rng.randint(1, 999)}/ĐN"])
-                    tablet.record_vote(rng.choice(staff), rating, chosen, ticket)
-                    recorded += 1
-                    run.add("taps")
-                    time.sleep(rng.uniform(0, 2 * pause))
-                try_sync(run, tablet, backoff, tries=3)
-            # Keep the server busy until the chaos plan is through (the after-commit hook needs commits).
+            burst = rng.randint(5, 40)
+            for n, asked in tap_moments(run, plan, rng):
+                rating, chosen = choose_vote(rng, levels, reasons)
+                ticket = rng.choice([None, f"HS-{rng.randint(1, 99999)}", f"Hồ sơ {rng.randint(1, 999)}/ĐN"])
+                tablet.record_vote(rng.choice(staff), rating, chosen, ticket)
+                run.add("taps")
+                burst -= 1
+                if asked or burst == 0 or n == plan.votes - 1:
+                    try_sync(run, tablet, backoff, tries=1 if asked else 3)
+                    burst = rng.randint(5, 40)
+            # Until the chaos plan is through, send what failed before (the answers lost, the dead ports).
             while not run.chaos_done.wait(rng.uniform(0.05, 0.3)):
                 try_sync(run, tablet, backoff, tries=1)
         except Exception as exc:
@@ -90,6 +89,33 @@ class ThreadTablet:
             return False
         finally:
             tablet.close()
+
+
+def tap_moments(run, plan, rng):
+    """Yield ``(n, asked)`` before each of a tablet's ``plan.votes`` taps, and pace them.
+
+    Most taps are spread over ``plan.recording_seconds``. The last few are a
+    reserve: while the chaos plan runs, one of them comes in each round the
+    chaos monkey asks for (``asked``: it waits for a batch to commit, or for
+    a tap to kill a kiosk in; ``Run.ask_for_taps``), so it never waits on
+    tablets that are done; once the plan is through, the rest come at once.
+    """
+    pause = plan.recording_seconds / plan.votes
+    paced = plan.votes - min(plan.votes // 2, max(20, plan.votes // 20))
+    seen = None
+    for n in range(plan.votes):
+        if n < paced:
+            yield n, False
+            time.sleep(rng.uniform(0, 2 * pause))
+            continue
+        seen = run.round if seen is None else seen  # rounds asked before the reserve began are past
+        asked = False
+        while not asked and not run.chaos_done.is_set():
+            now = run.wait_round(seen)
+            asked, seen = now > seen, now
+        yield n, asked
+        if asked:
+            time.sleep(rng.uniform(0, 0.1))
 
 
 def _choices(config):
@@ -131,17 +157,16 @@ class CliTablet:
         tablet = Tablet(self.data_dir)
         try:
             staff, levels, reasons = _choices(tablet.config)
-            pause = plan.recording_seconds / plan.votes
-            recorded = 0
-            while recorded < plan.votes:
-                for _ in range(min(rng.randint(20, 80), plan.votes - recorded)):
-                    rating, chosen = choose_vote(rng, levels, reasons)
-                    tablet.record_vote(rng.choice(staff), rating, chosen, None)
-                    recorded += 1
-                    run.add("taps")
-                    time.sleep(rng.uniform(0, 2 * pause))
-                with self.syncing:
-                    self.sync_process(run)
+            burst = rng.randint(20, 80)
+            for n, asked in tap_moments(run, plan, rng):
+                rating, chosen = choose_vote(rng, levels, reasons)
+                tablet.record_vote(rng.choice(staff), rating, chosen, None)
+                run.add("taps")
+                burst -= 1
+                if asked or burst == 0 or n == plan.votes - 1:
+                    with self.syncing:
+                        self.sync_process(run)
+                    burst = rng.randint(20, 80)
             while not run.chaos_done.wait(rng.uniform(0.5, 1.5)):
                 with self.syncing:
                     self.sync_process(run)
@@ -235,18 +260,12 @@ class KioskTablet:
             self._call(run, "/api/staff/sign-in", {"staff": self.staff, "pin": self.pin})
             config = _read_config(self.data_dir)
             _, levels, reasons = _choices(config)
-            pause = plan.recording_seconds / plan.votes
-            reserve = min(plan.votes // 2, max(20, plan.votes // 10))
-            for n in range(plan.votes):
-                # The last taps trickle until the chaos is through, so a kill "during a tap" finds one.
-                if plan.votes - n <= reserve and not run.chaos_done.is_set():
-                    run.chaos_done.wait(0.3)
+            for n, _ in tap_moments(run, plan, rng):
                 rating, chosen = choose_vote(rng, levels, reasons)
                 key = f"chaos-{self.index}-{n}-{rng.getrandbits(32):08x}"
                 answer = self._call(run, "/api/vote", {"key": key, "rating": rating, "reasons": chosen}, tap=True)
                 self.thanked[key] = (answer["seq"], answer["id"])
                 run.add("taps")
-                time.sleep(rng.uniform(0, 2 * pause))
         except Exception as exc:
             run.fail(f"kiosk tablet {self.index}", exc)
 

@@ -13,12 +13,23 @@ import click
 
 from server import settings, storage
 from server.errors import ActionError, describe
+from server.storage import health
+
+# What a person at the command line does about a database that cannot take writes now.
+STORAGE_ADVICE = {
+    health.FULL: ("its disk is full", "free space on that disk"),
+    health.READ_ONLY: ("it is read-only", "make its file system writable again (and find out why it was not)"),
+    health.BUSY: ("another process holds its write lock", "wait a moment"),
+}
 
 
 class Context:
     def __init__(self, instance, database):
         overrides = {key: value for key, value in (("INSTANCE", instance), ("DATABASE", database)) if value}
         self.config = settings.load(overrides)
+        Context.current = self  # main() names the database in an error about it
+
+    current = None
 
     def db(self, migrated=True):
         from migrations import migrations
@@ -67,6 +78,14 @@ def _readable(exc):
     """What went wrong, in one line a person at the command line can act on."""
     if isinstance(exc, ActionError):
         return describe(exc)
+    database = Context.current.config["DATABASE"] if Context.current else None
+    # Only the driver's errors are the database's: an OSError names its own file (a backup's folder, say).
+    kind = health.classify(exc, database) if isinstance(exc, sqlite3.Error) else None
+    if kind:
+        what, advice = STORAGE_ADVICE[kind]
+        where = f" {database}" if database else ""
+        return f"the database{where} cannot take writes now: {what} ({exc}). Nothing was changed; {advice}, " \
+               "then run the command again."
     if isinstance(exc, sqlite3.OperationalError):
         return f"database problem: {exc}"
     return str(exc)

@@ -8,7 +8,9 @@ never inherits its parent's) and teardown only makes sure no transaction is
 left open.
 """
 
+import contextlib
 import os
+import sqlite3
 import threading
 
 from flask import current_app, g
@@ -34,7 +36,26 @@ def get_db():
 def close_db(exc=None):
     db = g.pop("db", None)
     if db is not None and db.conn.in_transaction:
-        db.conn.execute("ROLLBACK")
+        try:
+            db.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            # A connection that cannot even roll back (an I/O error) is not handed to the next request.
+            forget()
+
+
+def forget():
+    """Close this thread's connection, so the next request opens a new one.
+
+    After a full or read-only disk: SQLite opens a file it cannot write
+    read-only and keeps it so, and a connection that met an I/O error is best
+    not trusted; a fresh one sees the disk as it is now.
+    """
+    stale = getattr(_local, "db", None)
+    _local.db = _local.key = None
+    g.pop("db", None)
+    if stale is not None:
+        with contextlib.suppress(sqlite3.Error):
+            stale.conn.close()
 
 
 def init_app(app):

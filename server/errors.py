@@ -86,3 +86,31 @@ def describe(error):
         if list(messages) != [error.message]
     )
     return f"{error.message}{' (' + fields + ')' if fields else ''}"
+
+
+class Unavailable(ActionError):
+    """The database cannot take writes now: its disk is full, it is read-only, or a writer holds it too long.
+
+    Not the request's fault and not a bug: nothing was changed, and the same
+    request succeeds once the machine is put right, without a restart. The
+    API answers 503 with ``Retry-After`` (a tablet keeps its votes and sends
+    them again), a page says so in the reader's language, the CLI prints one
+    ``Error:`` line, a job logs it and runs at its next turn.
+    ``server.storage.health.classify`` tells which kind a driver error is.
+    """
+
+    code = "storage_unavailable"
+    # kind: (code, message, seconds a client should wait before trying again)
+    KINDS = {
+        "full": ("storage_full", N_("The server's disk is full, so nothing could be saved. "
+                                    "Nothing was changed: try again later."), 60),
+        "read_only": ("storage_read_only", N_("The server's database is read-only, so nothing could be saved. "
+                                              "Nothing was changed: try again later."), 60),
+        "busy": ("storage_busy", N_("The server's database is busy with other changes. "
+                                    "Nothing was changed: try again in a moment."), 5),
+    }
+
+    def __init__(self, kind):
+        code, message, self.retry_after = self.KINDS[kind]
+        super().__init__(message, code=code)
+        self.kind = kind

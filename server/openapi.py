@@ -16,7 +16,10 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
+from marshmallow import validate
 
+from device_client.protocol import INT64_MAX, INT64_MIN
+from server.schemas import Integer, Text
 from server.version import __version__
 
 bp = Blueprint("openapi", __name__)
@@ -37,23 +40,56 @@ ERROR_SCHEMA = {
 }
 
 
+# Path parameters as their URL converters take them (server/api/errors.py): anything else is a 404.
+CONVERTER_SCHEMAS = {
+    "Int64Converter": {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+    "DateConverter": {"type": "string", "format": "date"},
+}
+# What every Text field refuses (server/schemas.py, the protocol's NO_CONTROL), as a JSON Schema pattern
+# (ECMAScript: no \\Z; lone surrogates cannot reach a field, the JSON reader refuses them first).
+TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]*$"
+
+
+def _field_limits(self, field, **kwargs):
+    """apispec's properties for our own field types: the rules they add beyond their validators."""
+    if isinstance(field, Text) and not any(isinstance(v, validate.Regexp) for v in field.validators):
+        return {"pattern": TEXT_PATTERN}
+    if isinstance(field, Integer):
+        ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+        limits = {}
+        if not any(v.min is not None for v in ranges):
+            limits["minimum"] = INT64_MIN
+        if not any(v.max is not None for v in ranges):
+            limits["maximum"] = INT64_MAX
+        return limits
+    return {}
+
+
+# Who may call: a person (a personal API token, or the browser session), an enrolled tablet, or anyone.
+SECURITY = {"person": [{"token": []}, {"session": []}], "device": [{"device": []}], None: []}
+
+
 def _schema_name(schema):
     name = schema.__name__ if isinstance(schema, type) else type(schema).__name__
     return name[:-6] if name.endswith("Schema") else name
 
 
 def build_spec(app):
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
-        title="hailong admin API",
+        title="hailong API",
         version=__version__,
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
-        info={"description": "Units, counters, staff, devices, users, audit log, raw votes. "
-                             "See docs/api.md."},
+        plugins=[plugin],
+        info={"description": "Units, counters, staff, devices, users, audit log, raw votes (docs/api.md); "
+                             "and the tablets' own endpoints, tagged device (docs/protocol.md)."},
     )
     spec.components.security_scheme("token", {"type": "http", "scheme": "bearer",
                                               "description": "Personal API token (hlu_...)"})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "hailong_session"})
+    spec.components.security_scheme("device", {"type": "http", "scheme": "bearer",
+                                               "description": "An enrolled tablet's token (docs/protocol.md)"})
+    plugin.converter.add_attribute_function(_field_limits)
     spec.components.schema("Error", ERROR_SCHEMA)
     paths = {}
     for rule in app.url_map.iter_rules():
@@ -73,9 +109,10 @@ def _operation(rule, view, facts):
     op = {
         "summary": facts["summary"],
         "tags": [facts["tag"] or "admin"],
-        "security": [{"token": []}, {"session": []}],
+        "security": SECURITY[facts.get("caller", "person")],
         "parameters": [
-            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": arg, "in": "path", "required": True,
+             "schema": dict(CONVERTER_SCHEMAS.get(type(rule._converters[arg]).__name__, {"type": "string"}))}
             for arg in sorted(rule.arguments)
         ],
         "responses": {},
@@ -87,6 +124,12 @@ def _operation(rule, view, facts):
         op["parameters"].append({"in": "query", "schema": facts["query"]})
     if facts["body"]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": facts["body"]}}}
+    if facts.get("files"):
+        files = facts["files"]
+        upload = {"type": "object", "properties": {name: {"type": "string", "format": "binary"} for name in files}}
+        if any(files.values()):
+            upload["required"] = [name for name, required in files.items() if required]
+        op["requestBody"] = {"required": any(files.values()), "content": {"multipart/form-data": {"schema": upload}}}
     ok = {"description": "OK"}
     if facts["response"]:
         schema = facts["response"]
@@ -96,8 +139,25 @@ def _operation(rule, view, facts):
     if facts.get("produces"):  # a file (an export's zip), not JSON
         ok["content"] = {facts["produces"]: {"schema": {"type": "string", "format": "binary"}}}
     op["responses"][str(facts["status"])] = ok
-    for status, text in (("400", "Invalid fields"), ("401", "Not signed in"), ("403", "Role does not allow"),
-                         ("404", "Not found or outside your scope")):
+    caller = facts.get("caller", "person")
+    errors = [("400", "Invalid fields")]
+    if caller == "person":
+        errors += [("401", "Not signed in"), ("403", "Role does not allow"), ("404", "Not found or outside your scope")]
+        if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            errors.append(("409", "Conflicts with what is stored (a code taken, the last admin, ...)"))
+    elif caller == "device":
+        errors.append(("401", "Not an enrolled device's token, or the device was revoked"))
+    if "requestBody" in op:
+        errors += [("413", "Body larger than MAX_CONTENT_LENGTH (a photo: PHOTO_MAX_BYTES)"),
+                   ("415", "Body not in the media type described")]
+    if facts.get("throttled"):
+        errors.append(("429", "Too many wrong passwords (the sign-in throttle, LOGIN_MAX_FAILURES)"))
+    errors += list(facts.get("answers", {}).items())
+    errors.append(("414", "Request line longer than the server reads (gunicorn's limit_request_line, 4094 "
+                          "bytes): answered by gunicorn, not in the JSON error shape"))
+    errors.append(("503", "The database cannot take writes now (storage_full, storage_read_only, storage_busy): "
+                          "nothing was changed; Retry-After says when to try again"))
+    for status, text in sorted(errors):
         op["responses"][status] = {
             "description": text,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

@@ -1,4 +1,4 @@
-"""Programs the tests install from Debian's packages when they are missing (Chromium, nginx).
+"""Programs the tests install from Debian's packages when they are missing (Chromium, nginx, Caddy).
 
 A fresh machine or CI needs nothing by hand. Several test runs may ask at
 once (on a shared machine, several checkouts' suites side by side), and apt
@@ -19,11 +19,14 @@ LOCK = "/tmp/hailong-tests-apt.lock"
 APT_WAIT_SECONDS = 600  # apt-get update and a browser's install take minutes on a slow mirror
 
 
-def ensure(program, package, paths=()):
+def ensure(program, package, paths=(), service=None):
     """The path of ``program``, after installing Debian's ``package`` if it is missing.
 
     ``paths`` are places to look besides ``PATH`` (``/usr/sbin`` is not on
-    every user's). Fails the test, saying what to install, when it cannot.
+    every user's). A package that brings a ``service`` (nginx, Caddy) has
+    Debian start it on ports 80 and 443 where systemd runs: the tests run
+    their own copy, so the one this install started is stopped and disabled.
+    Fails the test, saying what to install, when it cannot.
     """
     found = _find(program, paths)
     if found:
@@ -41,6 +44,8 @@ def ensure(program, package, paths=()):
             result = subprocess.run(argv, env=env, capture_output=True, text=True)
             if result.returncode != 0:
                 pytest.fail(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+        if service and os.path.isdir("/run/systemd/system"):
+            subprocess.run(["systemctl", "disable", "--now", service], capture_output=True)
     found = _find(program, paths)
     if not found:
         pytest.fail(f"apt-get installed {package} but {program} is still missing")

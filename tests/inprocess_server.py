@@ -7,7 +7,8 @@ real ``device_client`` code; only ``device_client.transport.call`` is
 replaced, by ``InProcessServer.call``, which maps the answers exactly as the
 real transport does (2xx: the JSON; an error with the JSON shape:
 ``ServerError``; no answer: ``Unreachable``) and can lose a request or its
-answer, deliver a batch twice, or let the server die at a chosen point.
+answer, deliver a request twice, or let the server die at a chosen point
+of a votes batch.
 
 A crash is what a SIGKILL leaves: the database files as they were on disk at
 that instant (``disk_image``: the file, its WAL and its shared-memory index,
@@ -33,6 +34,7 @@ from tests.live import ORG_CSV
 
 URL = "http://hailong.model"
 VOTES_PATH = "/api/v1/votes/batch"
+ENROLL_PATH = "/api/v1/enroll"
 SQLITE_FILES = ("", "-wal", "-shm")
 
 # Where a server can die while it handles a batch, and what the disk then holds.
@@ -104,8 +106,8 @@ class InProcessServer:
         finally:
             db.close()
         self.settings = {"TESTING": True, "DATABASE": self.database, "INSTANCE": self.folder, **(settings or {})}
-        self.fault = None  # for the next votes batch: one of FAULTS
-        self.fired = None  # the fault that last struck a batch
+        self.armed = {}  # path -> one of FAULTS, for the next POST to that path (a batch, an enrollment)
+        self.fired = None  # the fault that last struck
         self.batches = []  # every votes batch a tablet sent: (token, body), for late re-deliveries
         self.counts = dict.fromkeys(("requests", "crashes", "crashes_mid_request", "integrity_checks"), 0)
         self.boot()
@@ -149,14 +151,14 @@ class InProcessServer:
     # -- the tablets' transport --------------------------------------------------
 
     def call(self, method, url, body=None, token=None, timeout=15.0):
-        """``device_client.transport.call`` against this server, with the armed fault on a votes batch."""
+        """``device_client.transport.call`` against this server, with the fault armed for the path, if any."""
         assert url.startswith(URL), url
         path = url[len(URL):]
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        fault = None
-        if method == "POST" and path == VOTES_PATH:
-            fault, self.fault = self.fault, None
+        fault = self.armed.pop(path, None) if method == "POST" else None
+        if fault:
             self.fired = fault
+        if method == "POST" and path == VOTES_PATH:
             self.batches.append((token, data))
         if fault == "request_lost":
             raise transport.Unreachable("the request was lost on the way")

@@ -87,3 +87,19 @@ def test_the_paired_ingest_comparison_runs_between_two_revisions():
     summary = json.loads(out[out.index("{"):])
     assert summary["base"] == "HEAD" and summary["new"] == "working tree"
     assert summary["cpu"]["new_median"] > 0 and len(summary["cpu"]["ratios"]) == 1
+
+
+def test_the_load_bench_runs_and_writes_the_keys_of_bench_load_json(tmp_path):
+    results = tmp_path / "load.json"
+    out = run_bench("load.py", "--votes", 3000, "--tablets", 6, "--duration", 6, "--vote-every", 1, "--hr", 1,
+                    "--page-every", 1, "--config-every", 3, "--cache", tmp_path / "cache", "--work-dir",
+                    tmp_path / "work", "--results", results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert data["tablets"] == 6 and data["errors"] == 0, out
+    assert data["database_check"]["ok"] is True, data["database_check"]
+    assert data["votes_sent"] == data["database_check"]["votes_stored"] > 0
+    assert data["requests"]["config"] > 0 and data["requests"]["votes"] > 0, data["requests"]
+    assert data["exports"][0]["status"] == 200 and data["exports"][0]["votes"] > 0, data["exports"]
+    assert not list((tmp_path / "work").glob("*.db"))  # the year's copy is not left behind
+    committed = json.loads((ROOT / "bench" / "load.json").read_text(encoding="utf-8"))
+    assert keys(data) == keys(committed)

@@ -214,10 +214,10 @@ def test_hailong_jobs_records_every_run_and_metrics_show_them(server, tmp_path):
     assert done["silent_devices"][:2] == (1, 0) and done["log_checkpoint"][:2] == (1, 1)
     assert "log-key" in done["log_checkpoint"][2]
     text = scrape(server)
-    assert 'hailong_job_runs_total{job="silent_devices"} 1.0' in text
-    assert 'hailong_job_failures_total{job="log_checkpoint"} 1.0' in text
-    assert 'hailong_job_last_run_failed{job="log_checkpoint"} 1.0' in text
-    assert 'hailong_job_last_run_failed{job="silent_devices"} 0.0' in text
+    assert 'hailong_job_runs_total{job_name="silent_devices"} 1.0' in text
+    assert 'hailong_job_failures_total{job_name="log_checkpoint"} 1.0' in text
+    assert 'hailong_job_last_run_failed{job_name="log_checkpoint"} 1.0' in text
+    assert 'hailong_job_last_run_failed{job_name="silent_devices"} 0.0' in text
     lines = [json.loads(line) for line in process.log_text().splitlines()]
     assert any(line.get("job") == "log_checkpoint" and line["level"] == "ERROR" for line in lines)
 

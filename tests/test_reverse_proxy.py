@@ -1,18 +1,21 @@
-"""The documented nginx configuration, for real, in front of a real ``hailong serve``.
+"""The documented reverse proxies, for real, in front of a real ``hailong serve``.
 
-nginx is Debian's (installed when missing, ``tests/debian_packages.py``) and
-runs ``docs/examples/nginx-hailong.conf`` itself, with only its name, paths and
-ports replaced, so the file an operator copies cannot drift from one that
-works. The certificate comes from a private CA made here with ``openssl``, as
-on a province's closed network: a tablet told about that CA (``SSL_CERT_FILE``,
+nginx and Caddy are Debian's (installed when missing, ``tests/debian_packages.py``)
+and run ``docs/examples/nginx-hailong.conf`` and ``docs/examples/Caddyfile``
+themselves, with only their name, paths and ports replaced (and the Caddyfile's
+line for a certificate of one's own taken in), so the files an operator
+copies cannot drift from ones that work. The certificate comes from a private
+CA made here with ``openssl``, as on a province's closed network: a tablet told about that CA (``SSL_CERT_FILE``,
 as docs/operations.md says) enrolls and syncs through the proxy; one that is
 not told refuses the server. A person signs in over HTTPS and keeps the Secure
 session cookie; the server throttles and audits the browser's own address
 (``TRUSTED_PROXIES = 1``), not the proxy's and not one the browser wrote itself.
 
 Browsers here are loopback addresses other than 127.0.0.1 (every 127.x.y.z
-is this machine): nginx connects to gunicorn from 127.0.0.1, so an address
-the server records could only have come through X-Forwarded-For.
+is this machine): the proxy connects to gunicorn from 127.0.0.1, so an
+address the server records could only have come through X-Forwarded-For.
+One server stands behind both proxies (PUBLIC_URL unset: the enrollment
+links are not what is tested here).
 """
 
 import http.client
@@ -35,24 +38,55 @@ from tests import debian_packages
 from tests.live import BIN, issue_code, seed_org
 from tests.people import PASSWORD, create_user
 
-SITE = pathlib.Path(__file__).parent.parent / "docs" / "examples" / "nginx-hailong.conf"
+EXAMPLES = pathlib.Path(__file__).parent.parent / "docs" / "examples"
 NAME = "localhost"  # the certificate's name: it resolves here without touching /etc/hosts
-BROWSER, FORGER, OTHER = "127.0.0.5", "127.0.0.6", "127.0.0.7"
 
 
-def site_config(folder, https_port, http_port, upstream_port):
-    """docs/examples/nginx-hailong.conf with this test's name, paths and ports; each must be found."""
-    text = SITE.read_text(encoding="utf-8")
-    for documented, here in (
+def filled_in(name, replacements):
+    """docs/examples/``name`` with this test's values; each documented one must be found."""
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    for documented, here in replacements:
+        assert documented in text, f"{name} no longer says {documented!r}: update this test and the docs"
+        text = text.replace(documented, here)
+    return text
+
+
+def nginx(folder, https_port, http_port, upstream_port):
+    """nginx running the documented site, every file of its own in ``folder``."""
+    program = debian_packages.ensure("nginx", "nginx", paths=("/usr/sbin/nginx",), service="nginx")
+    (folder / "hailong.conf").write_text(filled_in("nginx-hailong.conf", (
         ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
         ("listen 80;", f"listen 127.0.0.1:{http_port};"),
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
         ("hailong.example.gov.vn", NAME),
         ("/etc/ssl/hailong/", f"{folder}/"),
-    ):
-        assert documented in text, f"{SITE.name} no longer says {documented!r}: update this test and the docs"
-        text = text.replace(documented, here)
-    return text
+    )))
+    (folder / "nginx.conf").write_text(nginx_config(folder, folder / "hailong.conf"))
+    return [program, "-e", folder / "error.log", "-p", folder, "-c", folder / "nginx.conf"], {}
+
+
+def caddy(folder, https_port, http_port, upstream_port):
+    """Caddy running the documented Caddyfile with the province's own certificate, on this test's ports."""
+    program = debian_packages.ensure("caddy", "caddy", service="caddy")
+    (folder / "site.caddy").write_text(filled_in("Caddyfile", (
+        ("# tls /etc/ssl/hailong/fullchain.pem /etc/ssl/hailong/privkey.pem",
+         f"tls {folder}/fullchain.pem {folder}/privkey.pem"),
+        ("127.0.0.1:8000", f"127.0.0.1:{upstream_port}"),
+        ("hailong.example.gov.vn", NAME),
+    )))
+    # Global options only: the ports and where Caddy keeps its state, no admin endpoint to collide on.
+    (folder / "Caddyfile").write_text(f"""{{
+\tadmin off
+\thttp_port {http_port}
+\thttps_port {https_port}
+\tdefault_bind 127.0.0.1
+\tstorage file_system {folder}/caddy-data
+\tskip_install_trust
+}}
+import {folder}/site.caddy
+""")
+    env = {"HOME": folder, "XDG_DATA_HOME": folder / "data", "XDG_CONFIG_HOME": folder / "config"}
+    return [program, "run", "--adapter", "caddyfile", "--config", folder / "Caddyfile"], env
 
 
 def nginx_config(folder, site):
@@ -106,35 +140,39 @@ def listening(port):
 
 
 @pytest.fixture(scope="module")
-def proxied(tmp_path_factory):
-    """A real server with TRUSTED_PROXIES = 1 behind the documented nginx site, over HTTPS."""
-    nginx = debian_packages.ensure("nginx", "nginx", paths=("/usr/sbin/nginx",))
-    folder = tmp_path_factory.mktemp("proxy")
+def backend(tmp_path_factory):
+    """One real server with TRUSTED_PROXIES = 1 for both proxies, and its private CA's certificates."""
+    folder = tmp_path_factory.mktemp("backend")
     ca = make_certificates(folder)
     database = folder / "hailong.db"
     db = storage.connect(database)
     migrations.apply(db)
-    for username in ("admin", "admin2"):
+    for username in ("admin", "nginx", "caddy"):  # one account per proxy for the throttle's count
         create_user(db, username, "admin", None)
     db.close()
     seed_org(database, folder)
-    https_port, http_port = processes.free_port(), processes.free_port()
-    public = f"https://{NAME}:{https_port}"
+    https_ports = {proxy: processes.free_port() for proxy in ("nginx", "caddy")}
     server = processes.Server(database, log_path=folder / "serve.log", settings={
-        "INSTANCE": folder, "TRUSTED_PROXIES": 1, "PUBLIC_URL": public, "LOGIN_MAX_FAILURES_PER_ADDRESS": 2,
+        "INSTANCE": folder, "TRUSTED_PROXIES": 1, "LOGIN_MAX_FAILURES_PER_ADDRESS": 2,
     }).start()
-    (folder / "hailong.conf").write_text(site_config(folder, https_port, http_port, server.port))
-    (folder / "nginx.conf").write_text(nginx_config(folder, folder / "hailong.conf"))
-    proxy = processes.Process("nginx", [nginx, "-e", folder / "error.log", "-p", folder, "-c", folder / "nginx.conf"],
-                              log_path=folder / "nginx.out", port=http_port, ready=listening(https_port))
-    try:
-        proxy.start()
-        yield types.SimpleNamespace(server=server, proxy=proxy, folder=folder, ca=ca, url=public,
-                                    https_port=https_port, http_port=http_port, database=database,
-                                    tls=ssl.create_default_context(cafile=str(ca)))
-    finally:
-        proxy.stop()
-        server.stop()
+    yield types.SimpleNamespace(server=server, folder=folder, ca=ca, database=database, https_ports=https_ports)
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=[nginx, caddy], ids=["nginx", "caddy"])
+def proxied(request, backend):
+    """The documented proxy in front of the backend, over HTTPS; each proxy's browsers have addresses of their own."""
+    name = request.param.__name__
+    https_port, http_port = backend.https_ports[name], processes.free_port()
+    argv, env = request.param(backend.folder, https_port, http_port, backend.server.port)
+    proxy = processes.Process(name, argv, env=env, log_path=backend.folder / f"{name}.log", port=http_port,
+                              ready=listening(https_port))
+    net = {"nginx": "127.0.1", "caddy": "127.0.2"}[name]
+    with proxy:
+        yield types.SimpleNamespace(**vars(backend), proxy=proxy, name=name, url=f"https://{NAME}:{https_port}",
+                                    https_port=https_port, http_port=http_port,
+                                    browser=f"{net}.5", forger=f"{net}.6", other=f"{net}.7",
+                                    tls=ssl.create_default_context(cafile=str(backend.ca)))
 
 
 def browse(proxied, method, path, source, form=None, cookie=None, headers=()):
@@ -201,11 +239,11 @@ def test_a_tablet_told_about_the_private_ca_enrolls_and_syncs_over_https(proxied
 
 
 def test_a_person_signs_in_over_https_and_keeps_the_secure_session_cookie(proxied):
-    status, answer = sign_in(proxied, BROWSER, "admin", PASSWORD)
+    status, answer = sign_in(proxied, proxied.browser, "admin", PASSWORD)
     assert status == 302, "sign-in through the proxy failed"
     cookie = answer["Set-Cookie"]
     assert cookie.startswith("hailong_session=") and "; Secure" in cookie and "; HttpOnly" in cookie
-    status, headers, page = browse(proxied, "GET", "/account", BROWSER, cookie=cookie.split(";")[0])
+    status, headers, page = browse(proxied, "GET", "/account", proxied.browser, cookie=cookie.split(";")[0])
     assert status == 200 and "admin" in page
     # The server knows it was reached over HTTPS (X-Forwarded-Proto), so it asks browsers to stay there.
     assert headers["Strict-Transport-Security"].startswith("max-age=")
@@ -215,19 +253,21 @@ def test_plain_http_sends_browsers_to_https_and_metrics_stay_inside(proxied):
     conn = http.client.HTTPConnection(processes.HOST, proxied.http_port, timeout=10)
     conn.request("GET", "/login?next=/units", headers={"Host": NAME})
     response = conn.getresponse()
-    assert (response.status, response.headers["Location"]) == (301, f"https://{NAME}/login?next=/units")
+    location = response.headers["Location"]
+    assert response.status in (301, 308) and location.startswith(f"https://{NAME}") and location.endswith(
+        "/login?next=/units"), (response.status, location)
     conn.close()
-    assert browse(proxied, "GET", "/metrics", BROWSER)[0] == 403
+    assert browse(proxied, "GET", "/metrics", proxied.browser)[0] == 403
 
 
 def test_the_server_throttles_and_audits_the_browsers_own_address(proxied):
-    # A browser that writes its own X-Forwarded-For gains nothing: nginx replaces it.
-    forged = {"X-Forwarded-For": "203.0.113.9"}
-    assert sign_in(proxied, FORGER, "admin2", "wrong password", forged)[0] == 401
-    assert sign_in(proxied, FORGER, "admin2", "wrong password", forged)[0] == 401
-    assert sign_in(proxied, FORGER, "admin2", PASSWORD, forged)[0] == 429  # LOGIN_MAX_FAILURES_PER_ADDRESS = 2
+    # A browser that writes its own X-Forwarded-For gains nothing: the proxy replaces it.
+    forger, forged, user = proxied.forger, {"X-Forwarded-For": "203.0.113.9"}, proxied.name
+    assert sign_in(proxied, forger, user, "wrong password", forged)[0] == 401
+    assert sign_in(proxied, forger, user, "wrong password", forged)[0] == 401
+    assert sign_in(proxied, forger, user, PASSWORD, forged)[0] == 429  # LOGIN_MAX_FAILURES_PER_ADDRESS = 2
     # Everyone comes through the same proxy, yet another browser is not locked out with it.
-    assert sign_in(proxied, OTHER, "admin2", PASSWORD)[0] == 302
-    audit = rows(proxied, "SELECT action, address FROM audit_log WHERE object_id = 'admin2' AND action LIKE 'login%'"
-                          " ORDER BY id")
-    assert audit == [("login_failed", FORGER), ("login_failed", FORGER), ("login", OTHER)]
+    assert sign_in(proxied, proxied.other, user, PASSWORD)[0] == 302
+    audit = rows(proxied, "SELECT action, address FROM audit_log WHERE object_id = ? AND action LIKE 'login%'"
+                          " ORDER BY id", user)
+    assert audit == [("login_failed", forger), ("login_failed", forger), ("login", proxied.other)]

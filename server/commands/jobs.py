@@ -33,6 +33,10 @@ def jobs(obj):
     settings = dict(obj.config)  # read and checked (TIMEZONE, SILENT_AFTER_MINUTES, ...) by the CLI
     logs.configure(settings)  # LOGGING_FORMAT, LOGGING_LEVEL: docs/operations.md, "Logs"
     say = functools.partial(logs.say, settings, "hailong.jobs")
+    # A full or read-only disk: one warning line a failed run instead of a traceback (server/commands/job_storage.py).
+    from server.commands import job_storage
+
+    job_storage.install(settings["DATABASE"])
     scheduler = BlockingScheduler(timezone=settings["TIMEZONE"])
     scheduler.add_job(
         silent_devices_job,

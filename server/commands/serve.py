@@ -1,13 +1,16 @@
 """``hailong serve``: the web app under gunicorn."""
 
 import functools
+import logging
 import os
+import sqlite3
 
 import click
 from gunicorn.app.base import BaseApplication
 
 from server import settings
 from server.monitoring import logs, multiprocess
+from server.storage import health
 
 HTTPS_HOW = 'docs/admin.md, "HTTPS and the reverse proxy"'
 
@@ -46,8 +49,8 @@ def serve(obj, host, port, workers, threads):
     problem = settings.serving_problem(obj.config)
     if problem:
         raise settings.SettingsError(problem)
-    obj.db().close()  # refuses, readably, to serve an unmigrated database
     logs.configure(obj.config)
+    check_database(obj)
     multiprocess.prepare()  # before any worker imports prometheus_client: /metrics sums every worker
     options = {
         "bind": f"{host}:{port}",
@@ -68,6 +71,27 @@ def serve(obj, host, port, workers, threads):
     for line in sign_in_notice(obj.config):
         say(line)
     _Gunicorn(options, dict(obj.config)).run()
+
+
+def check_database(obj):
+    """Refuse, readably, to serve an unmigrated database; serve one that cannot take writes now.
+
+    A machine may come back with its disk full or mounted read-only (SQLite
+    cannot even open a WAL database on a read-only disk). Refusing to start
+    would leave tablets with a refused connection and people with the
+    proxy's bare 502; serving answers them 503 with the reason, /readyz says
+    what is wrong, and requests succeed by themselves once the disk is put
+    right. Whether migrations are current is then unknown: the warning says so.
+    """
+    try:
+        obj.db().close()
+    except sqlite3.Error as exc:
+        kind = health.classify(exc, obj.config["DATABASE"])
+        if kind not in (health.FULL, health.READ_ONLY):
+            raise
+        logs.say(obj.config, "hailong.serve", f"Warning: the database {obj.config['DATABASE']} cannot take writes "
+                 f"now ({kind.replace('_', '-')}: {exc}); serving anyway: requests answer 503 until it can, "
+                 "and its migrations could not be checked.", logging.WARNING)
 
 
 def sign_in_notice(config):

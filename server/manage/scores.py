@@ -299,17 +299,18 @@ def dashboard(db, actor, settings=None):
     today = local_day(timestamp(now_utc()), tz)
     month_key = today[:7]
     keys = _months_until(periods.parse_period(month_key).last_day, 6)
-    first = periods.parse_period(keys[0]).first_day
     sat = _satisfied_lookup(db)
     per_month = collections.defaultdict(lambda: [0, 0])
     votes_today, votes_month = collections.Counter(), collections.Counter()
-    for row in rollup_storage.day_totals(db, first, periods.parse_period(month_key).last_day, scope):
-        if row["day"] == today:
-            votes_today[row["standing"]] += row["n"]
-        if row["day"].startswith(month_key):
+    # Whole months from the monthly rollups (kept in the same transactions as the daily ones), today
+    # from the daily: the daily rows of six months cost a province's dashboard 1.5 s a view.
+    for row in rollup_storage.day_totals(db, today, today, scope):
+        votes_today[row["standing"]] += row["n"]
+    for row in rollup_storage.month_totals(db, keys[0], keys[-1], scope):
+        if row["month"] == month_key:
             votes_month[row["standing"]] += row["n"]
         if row["standing"] == "counted":
-            bucket = per_month[row["day"][:7]]
+            bucket = per_month[row["month"]]
             bucket[0] += row["n"]
             bucket[1] += row["n"] if sat.get((row["scale_version"], row["rating"])) else 0
     months = [{"month": k, "n": per_month[k][0], "satisfied": per_month[k][1],

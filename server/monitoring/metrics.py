@@ -113,14 +113,15 @@ class _Figures:
 
 
 def _jobs(rows):
-    runs = CounterMetricFamily("hailong_job_runs", "Runs of each scheduled job (hailong jobs).", labels=["job"])
-    failures = CounterMetricFamily("hailong_job_failures", "Runs of each job that failed.", labels=["job"])
+    # The label is job_name, not job: Prometheus gives every scraped series the scrape job's own ``job`` label.
+    runs = CounterMetricFamily("hailong_job_runs", "Runs of each scheduled job (hailong jobs).", labels=["job_name"])
+    failures = CounterMetricFamily("hailong_job_failures", "Runs of each job that failed.", labels=["job_name"])
     ok = GaugeMetricFamily("hailong_job_last_success_timestamp_seconds", "When each job last succeeded (Unix"
-                           " time).", labels=["job"])
+                           " time).", labels=["job_name"])
     failing = GaugeMetricFamily("hailong_job_last_run_failed", "1 when the job's latest run failed.",
-                                labels=["job"])
+                                labels=["job_name"])
     seconds = GaugeMetricFamily("hailong_job_last_duration_seconds", "How long each job's latest run took.",
-                                labels=["job"])
+                                labels=["job_name"])
     for row in rows:
         runs.add_metric([row["job"]], row["runs"])
         failures.add_metric([row["job"]], row["failures"])

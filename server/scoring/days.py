@@ -44,11 +44,31 @@ def local_day(counted_at, timezone):
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date().isoformat()
 
 
+# The bounds of days at the calendar's edges, written out: format_utc writes year 1 as "1-01-01", which
+# sorts after "2026-..." as text.
+EARLIEST_UTC, LATEST_UTC = "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"
+
+
 def day_bounds_utc(first_day, last_day, timezone):
-    """The UTC time texts ``[start, end)`` of local days ``first_day..last_day`` in ``timezone``."""
+    """The UTC time texts ``[start, end)`` of local days ``first_day..last_day`` in ``timezone``.
+
+    A bound a datetime cannot hold (the midnight that starts 0001-01-01
+    east of UTC, the one after 9999-12-31) or one before the year 1000 (its
+    text would sort after every real time) is the earliest or the latest time
+    instead: a filter "to 9999-12-31" was a 500 (OverflowError), and no
+    stored time (from 2000 on) lies between.
+    """
     zone = zoneinfo.ZoneInfo(timezone)
-    start = dt.datetime.combine(dt.date.fromisoformat(first_day), dt.time(), zone)
-    end = dt.datetime.combine(dt.date.fromisoformat(last_day) + dt.timedelta(days=1), dt.time(), zone)
-    return format_utc(start), format_utc(end)
+    first, last = dt.date.fromisoformat(first_day), dt.date.fromisoformat(last_day)
+    return _midnight_utc(first, zone), _midnight_utc(last, zone, days_after=1)
+
+
+def _midnight_utc(day, zone, days_after=0):
+    try:
+        moment = dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time(), zone)
+        moment = moment.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return EARLIEST_UTC if day.year == 1 else LATEST_UTC
+    return EARLIEST_UTC if moment.year < 1000 else format_utc(moment)
 
 

@@ -62,6 +62,33 @@ def period_conditions(criteria, column="v.counted_at"):
     return where, params
 
 
+def period_window(db, criteria, after, up_to):
+    """``(after, up_to)`` narrowed to the ids of the period's votes: every vote of the period has
+    ``after < id <= up_to`` afterwards.
+
+    The period's own conditions keep SQLite walking rows in id order (see
+    ``period_conditions``), which for one month of a year's votes means
+    walking the eleven others too. A vote's ``counted_at`` never changes, so
+    the smallest and largest id with a time in the period (read from the
+    ``counted_at`` index, not the rows) bound the walk without changing what
+    it finds: votes sent late by a tablet that was offline are inside the
+    bounds, since the bounds come from the times, not from the ids' order.
+    """
+    where, params = [], []
+    if criteria.get("start"):
+        where.append("counted_at >= ?")
+        params.append(criteria["start"])
+    if criteria.get("end"):
+        where.append("counted_at < ?")
+        params.append(criteria["end"])
+    if not where:
+        return after, up_to
+    low, high = db.execute(f"SELECT MIN(id), MAX(id) FROM votes WHERE {' AND '.join(where)}", params).fetchone()
+    if low is None:
+        return after, after  # no vote in the period: nothing to walk
+    return max(after, low - 1), min(up_to, high)
+
+
 def takes_every_row(criteria):
     """True when the criteria leave no vote out (every leaf under the checkpoint is a row)."""
     return not period_conditions(criteria)[0] and not filter_conditions(criteria)[0]
@@ -104,6 +131,7 @@ def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
     """
     period, period_params = period_conditions(criteria)
     filters, filter_params = filter_conditions(criteria)
+    after, up_to = period_window(db, criteria, after, up_to)
     # Walked in the order of the leaves' (tree, row_id) index, which is the votes' id order: ordering by
     # v.id instead made SQLite sort every remaining row for each chunk (a temporary b-tree per query).
     where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
@@ -219,6 +247,7 @@ def vote_csv_chunks(db, criteria, up_to, inert_starts, code_cells, after=0, chun
     copied = f"printf(?, v.uuid, v.device_id, v.local_time, v.received_at, v.counted_at, v.signature, {odd_flags})"
     starts = "printf(?, v.uuid, v.device_id, v.local_time, v.received_at, v.counted_at)"
     ticket_patterns = [_glob_class(inert_starts) + "*", "*[\",\r\n]*"]
+    after, up_to = period_window(db, criteria, after, up_to)
     where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
     # Filters may leave gaps between leaf indices: then the chunk's own, from the same statement (a flag reviewed
     # meanwhile must not make the rows and their proof disagree); without any, every chunk is one run.
@@ -279,9 +308,10 @@ def sequence_bounds(db, criteria, up_to):
     period, params = period_conditions(criteria)
     filters, filter_params = filter_conditions(criteria)
     exported = f"MAX(CASE WHEN {' AND '.join(filters)} THEN 1 ELSE 0 END)" if filters else "1"
-    where = " AND ".join(["v.id <= ?", *period])
+    after, up_to = period_window(db, criteria, 0, up_to)
+    where = " AND ".join(["v.id > ?", "v.id <= ?", *period])
     rows = db.execute(f"SELECT v.device_id, MIN(v.seq), MAX(v.seq), {exported} FROM votes v WHERE {where}"
-                      " GROUP BY v.device_id", [*filter_params, up_to, *params]).fetchall()
+                      " GROUP BY v.device_id", [*filter_params, after, up_to, *params]).fetchall()
     return {device: (first, last, bool(taken)) for device, first, last, taken in rows}
 
 
@@ -298,12 +328,13 @@ def withheld_ranges(db, criteria, up_to):
         return
     period, period_params = period_conditions(criteria)
     kept = " AND ".join(filters)
-    where = " AND ".join(["v.id <= ?", *period, f"NOT COALESCE(({kept}), 0)"])
+    after, up_to = period_window(db, criteria, 0, up_to)
+    where = " AND ".join(["v.id > ?", "v.id <= ?", *period, f"NOT COALESCE(({kept}), 0)"])
     cursor = db.execute(
         "SELECT device_id, MIN(seq), MAX(seq) FROM ("
         " SELECT v.device_id, v.seq, v.seq - ROW_NUMBER() OVER (PARTITION BY v.device_id ORDER BY v.seq) AS grp"
         f" FROM votes v WHERE {where}) GROUP BY device_id, grp ORDER BY device_id, MIN(seq)",
-        [up_to, *period_params, *filter_params],
+        [after, up_to, *period_params, *filter_params],
     )
     while True:
         rows = cursor.fetchmany(CHUNK)

@@ -250,6 +250,24 @@ def day_totals(db, first_day, last_day, unit_ids=None):
     )
 
 
+def month_totals(db, first_month, last_month, unit_ids=None):
+    """Votes per month (``YYYY-MM``), scale version, rating and standing over staff of ``unit_ids`` (None:
+    all), from the monthly rollups: the dashboard's months. Six months of a province's daily rows are over a
+    million; their monthly sums a tenth of that."""
+    where, params = ["month >= ? AND month <= ?"], [first_month, last_month]
+    if unit_ids is not None:
+        if not unit_ids:
+            return []
+        where.append(f"unit_id IN ({','.join('?' * len(unit_ids))})")
+        params += sorted(unit_ids)
+    return query(
+        db,
+        "SELECT month, scale_version, rating, standing, SUM(n) AS n FROM vote_rollups_monthly"
+        f" WHERE {' AND '.join(where)} GROUP BY month, scale_version, rating, standing",
+        params,
+    )
+
+
 def scales(db):
     """``{version: levels JSON text}`` of every rating-scale version."""
     return dict(db.execute("SELECT version, levels FROM rating_scales").fetchall())

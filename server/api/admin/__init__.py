@@ -12,12 +12,17 @@ from server.db import get_db
 from server.api.errors import ApiError
 
 
-def doc(summary, body=None, response=None, many=False, status=200, query=None, tag=None, produces=None):
-    """Attach OpenAPI facts to a view (read by server/openapi.py); ``produces``: a file's media type."""
+def doc(summary, body=None, response=None, many=False, status=200, query=None, tag=None, produces=None,
+        files=None, throttled=False, caller="person", answers=None):
+    """Attach OpenAPI facts to a view (read by server/openapi.py); ``produces``: a file's media type;
+    ``files``: ``{field: required}`` of a multipart/form-data upload; ``throttled``: a password is checked
+    (429 past the sign-in throttle); ``caller``: "person" (a token or a session), "device" (a tablet's
+    token) or None (no credentials); ``answers``: ``{status: description}`` of errors beyond the usual."""
 
     def decorator(view):
         view.openapi = {"summary": summary, "body": body, "response": response, "many": many,
-                        "status": status, "query": query, "tag": tag, "produces": produces}
+                        "status": status, "query": query, "tag": tag, "produces": produces, "files": files,
+                        "throttled": throttled, "caller": caller, "answers": answers or {}}
         return view
 
     return decorator

@@ -21,7 +21,7 @@ def me():
 @bp.post("/password")
 @api_requires(None)
 @doc("Change your own password (signed-in session only, not a token): ends your other sessions and revokes "
-     "all your tokens", body=PasswordChangeSchema, status=204, tag="account")
+     "all your tokens", body=PasswordChangeSchema, status=204, tag="account", throttled=True)
 def change_password():
     data = body(PasswordChangeSchema)
     service.change_password(db(), current_actor(), data["current_password"], data["new_password"], config())
@@ -38,7 +38,7 @@ def tokens():
 @bp.post("/tokens")
 @api_requires(None)
 @doc("Create a personal API token with your password (signed-in session only, not a token); the secret is "
-     "in the answer once", body=TokenSchema, response=TokenSchema, status=201, tag="account")
+     "in the answer once", body=TokenSchema, response=TokenSchema, status=201, tag="account", throttled=True)
 def create_token():
     data = body(TokenSchema)
     secret, row = service.create_token(db(), current_actor(), data["name"], data.get("days"), config(),

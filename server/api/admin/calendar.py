@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request
 
-from server.api.admin import body, db, doc, dump
+from server.api.admin import body, db, doc, dump, missing_body_file
 from server.api.admin.schemas import HolidayImportSchema, HolidaySchema, HoursSchema
 from server.auth import api_requires, current_actor
 from server.errors import N_, invalid
@@ -59,7 +59,7 @@ def add_holiday():
     return dump(HolidaySchema, calendar.add_holiday(db(), current_actor(), body(HolidaySchema))), 201
 
 
-@bp.delete("/holidays/<day>")
+@bp.delete("/holidays/<date:day>")
 @api_requires("calendar.write")
 @doc("Remove a public holiday", status=204, tag="calendar")
 def remove_holiday(day):
@@ -71,10 +71,14 @@ def remove_holiday(day):
 @api_requires("calendar.write")
 @doc("Add the holidays of a CSV file (multipart field `file`: day,name_vi,name_en), or without a file the "
      "Vietnamese public holidays of 2026 and 2027 shipped with the server", response=HolidayImportSchema,
-     tag="calendar")
+     tag="calendar", files={"file": False})
 def import_holidays():
     upload = request.files.get("file")
     text = None
+    if upload is None and request.content_length:
+        # A body that carries no `file` (a broken upload, a field misnamed) is not "no file": importing the
+        # shipped holidays instead would answer 200 to a request that did not do what it asked.
+        missing_body_file("file")
     if upload is not None:
         try:
             text = upload.read(256 * 1024).decode("utf-8-sig")

@@ -36,6 +36,8 @@ class UnitSchema(BaseSchema):
     active = fields.Boolean(load_default=True)
     created_at = fields.String(dump_only=True)
     updated_at = fields.String(dump_only=True)
+    depth = fields.Integer(dump_only=True, metadata={"description": "in a list: how far below the nearest unit "
+                                                                    "of your scope (0: that unit)"})
 
 
 class UnitUpdateSchema(BaseSchema):

@@ -53,7 +53,7 @@ def delete(code):
 
 @bp.get("/staff/<code>/photo")
 @api_requires("staff.read")
-@doc("The staff member's photo (image bytes)", tag="staff")
+@doc("The staff member's photo (a JPEG: uploads are re-encoded)", tag="staff", produces="image/jpeg")
 def photo(code):
     row = staff.get_photo(db(), current_actor(), code)
     return Response(row["data"], mimetype=row["content_type"], headers={"ETag": row["sha256"]})
@@ -61,7 +61,8 @@ def photo(code):
 
 @bp.put("/staff/<code>/photo")
 @api_requires("staff.write")
-@doc("Upload a photo (multipart field `photo`, JPEG/PNG/WebP, at most PHOTO_MAX_BYTES)", tag="staff")
+@doc("Upload a photo (multipart field `photo`, JPEG/PNG/WebP, at most PHOTO_MAX_BYTES)", tag="staff",
+     files={"photo": True})
 def put_photo(code):
     upload = request.files.get("photo")
     if upload is None:
@@ -81,7 +82,7 @@ def put_pin(code):
 @bp.post("/staff/import")
 @api_requires("staff.import")
 @doc("Bulk import (multipart field `file`, CSV/XLSX, docs/org-import.md); `?apply=1` applies, "
-     "otherwise a dry run", response=ImportResultSchema, tag="staff")
+     "otherwise a dry run", response=ImportResultSchema, tag="staff", files={"file": True})
 def import_():
     upload = request.files.get("file")
     if upload is None:
