@@ -181,8 +181,27 @@ def apply_results(conn, stream, results, ack_seq, now):
     acked (leaves the queue) once ``ack_seq`` covers it. ``rejected`` and
     ``conflict`` move it to ``dead_letters`` with the server's errors: kept
     and counted, never dropped.
+
+    An ``ack_seq`` below the one the server gave before means the server has
+    forgotten items it once held: it was restored from a backup taken before
+    them (docs/operations.md). Acknowledged items are kept in the outbox for
+    this: every one above the new ``ack_seq`` that this answer does not
+    report stored is queued again, and the next syncs send it back. Two
+    answers applied out of order (two processes syncing one tablet) look the
+    same; that costs only a few items sent twice, which the server answers
+    ``duplicate``.
     """
     with transaction(conn):
+        key = _counter_keys(stream)[1]
+        if ack_seq < get_meta(conn, key, 0):
+            stored = [r["seq"] for r in results if r.get("status") in ("accepted", "duplicate")
+                      and isinstance(r.get("seq"), int)]
+            conn.execute(
+                "UPDATE outbox SET delivered_at = NULL, acked_at = NULL WHERE stream = ? AND seq > ?"
+                f" AND (delivered_at IS NOT NULL OR acked_at IS NOT NULL) AND seq NOT IN ({','.join('?' * len(stored))})",
+                [stream, ack_seq, *stored],
+            )
+            set_meta(conn, key, ack_seq)
         for result in results:
             seq, status = result.get("seq"), result["status"]
             if seq is None:
@@ -199,7 +218,6 @@ def apply_results(conn, stream, results, ack_seq, now):
             " AND delivered_at IS NOT NULL AND seq <= ?",
             [now, stream, ack_seq],
         )
-        key = _counter_keys(stream)[1]
         set_meta(conn, key, max(ack_seq, get_meta(conn, key, 0)))
 
 

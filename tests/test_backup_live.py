@@ -91,12 +91,13 @@ def province(tmp_path):
 def test_a_backup_taken_during_ingest_restores_into_a_new_instance_that_serves_and_verifies(province, tmp_path):
     server, instance, token, started = province
     auth = {"Authorization": f"Bearer {token}"}
-    taps = []
+    taps, runs = [], []
     for n, (counter, staff) in enumerate(TABLETS.items()):
         data_dir = tmp_path / f"tablet{n}"
         enroll_tablet(server, data_dir, counter).close()
-        started.append(DeviceRun(data_dir, kiosk_port=False, args=["--interval", "1"],
-                                 log_path=tmp_path / f"tablet{n}.log").start())
+        runs.append(DeviceRun(data_dir, kiosk_port=False, args=["--interval", "1"],
+                              log_path=tmp_path / f"tablet{n}.log"))
+        started.append(runs[-1].start())
         taps.append(Taps(data_dir, staff))
     for tap in taps:
         tap.start()
@@ -188,3 +189,23 @@ def test_a_backup_taken_during_ingest_restores_into_a_new_instance_that_serves_a
     replaced = hailong("--instance", str(new), "restore", "--replace", str(backup)).stdout
     assert "The database that was there is kept as" in replaced
     assert len(list(new.glob("hailong.db.before-restore-*"))) == 1
+
+    # The tablets move to the restored server. They kept every vote, acknowledged or not: at their next tap the
+    # server's acknowledgement is lower than the one they had, so they send again what it no longer holds.
+    again.start()
+    for run, tap in zip(runs, taps):
+        run.stop()
+        moved = DeviceRun(run.data_dir, kiosk_port=False, args=["--interval", "1", "--server", again.url],
+                          log_path=tmp_path / "moved.log")
+        started.append(moved.start())
+        tablet = Tablet(run.data_dir)
+        tablet.record_vote(tap.staff[0], 4)
+        tablet.close()
+    wait_for(lambda: count(database) == total + len(TABLETS), "the votes since the backup back from the tablets")
+    assert count(database, "SELECT COUNT(*) FROM sync_incidents WHERE kind = 'gap' AND resolved_at IS NULL") == 0
+    live = sqlite3.connect(server.database)
+    every_vote = set(live.execute("SELECT uuid, signature FROM votes").fetchall())
+    live.close()
+    back = sqlite3.connect(database)
+    assert every_vote <= set(back.execute("SELECT uuid, signature FROM votes").fetchall())
+    back.close()

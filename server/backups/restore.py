@@ -253,8 +253,8 @@ def missing_secrets(settings):
                    " match the key auditors keep)")
     ticket_path = os.path.join(instance, tickets.FILE_NAME)
     if not os.path.exists(ticket_path):
-        out.append(f"{ticket_path} is missing: copy the original there, or exports with --hash-tickets will hash"
-                   " ticket numbers differently from earlier ones")
+        out.append(f"{ticket_path} is missing: if the instance had one (the first export with --hash-tickets makes"
+                   " it), copy it there, or later exports will hash ticket numbers differently from earlier ones")
     if settings["SECRET_KEY"] in ("", server_settings.DEFAULTS["SECRET_KEY"]):
         out.append("SECRET_KEY is not set: copy the instance's config.py (or set HAILONG_SECRET_KEY); a new key"
                    " only signs everyone out")

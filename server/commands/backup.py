@@ -23,7 +23,7 @@ def backup(ctx, folder):
     size, rows per table, migrations, each log tree's size, root and latest
     checkpoint. The instance's secrets are not in it (docs/operations.md).
 
-    Example: hailong backup --to /mnt/backup-disk/hailong
+    Example: hailong backup --to /srv/hailong-backups
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -107,7 +107,7 @@ def restore(obj, file, replace, check_only):
     nothing unless all hold. An existing database is replaced only with
     --replace and only while no hailong serve or hailong jobs has it open.
 
-    Example: hailong --instance /srv/hailong restore /mnt/backup-disk/hailong/hailong-20261130T120000Z.db
+    Example: hailong --instance /srv/hailong restore /srv/hailong-backups/hailong-20261130T120000Z.db
     """
     from server.backups import restore as restoring
 
