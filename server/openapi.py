@@ -153,6 +153,8 @@ def _operation(rule, view, facts):
     if facts.get("throttled"):
         errors.append(("429", "Too many wrong passwords (the sign-in throttle, LOGIN_MAX_FAILURES)"))
     errors += list(facts.get("answers", {}).items())
+    errors.append(("414", "Request line longer than the server reads (gunicorn's limit_request_line, 4094 "
+                          "bytes): answered by gunicorn, not in the JSON error shape"))
     errors.append(("503", "The database cannot take writes now (storage_full, storage_read_only, storage_busy): "
                           "nothing was changed; Retry-After says when to try again"))
     for status, text in sorted(errors):

