@@ -34,6 +34,7 @@ import asyncio
 import datetime as dt
 import glob
 import hashlib
+import http.client
 import json
 import multiprocessing
 import os
@@ -70,6 +71,10 @@ def parse_args(argv):
     parser.add_argument("--hr", type=int, default=3, help="HR officers reading the score pages.")
     parser.add_argument("--page-every", type=float, default=3.0, help="Mean seconds between an officer's pages.")
     parser.add_argument("--exports", type=int, default=1, help="Votes exports of last month the auditor downloads.")
+    parser.add_argument("--backup", action="store_true",
+                        help="Let hailong jobs take its first backup during the run, as it does at once on an"
+                        " instance without one (by default BACKUP_EVERY_HOURS=0 for the run: the steady state,"
+                        " where a backup is due every 6 hours, not in these minutes).")
     parser.add_argument("--workers", type=int, default=cores + 1,
                         help="Server workers (default cores + 1, as hailong serve; 2 threads each).")
     parser.add_argument("--votes", type=int, default=yeardata.RECIPE["votes"], help="Votes in the cached year.")
@@ -158,6 +163,51 @@ def by_kind(samples):
     return out
 
 
+METRIC = "hailong_http_request_duration_seconds_bucket"
+
+
+def scrape_latency(host, port):
+    """``{"METHOD route": {le: count}}`` of the server's own request-time histogram (/metrics, loopback)."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        answer = conn.getresponse()
+        text = answer.read().decode("utf-8", errors="replace")
+    except OSError:
+        return {}
+    finally:
+        conn.close()
+    if answer.status != 200:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        if not line.startswith(METRIC + "{"):
+            continue
+        labels, value = line[len(METRIC) + 1:].rsplit("} ", 1)
+        fields = dict(part.split("=", 1) for part in labels.split(","))
+        fields = {k: v.strip('"') for k, v in fields.items()}
+        key = f"{fields.get('method')} {fields.get('route')}"
+        found.setdefault(key, {})[fields["le"]] = found.get(key, {}).get(fields["le"], 0) + float(value)
+    return found
+
+
+def server_side(before, after):
+    """Per route (most requested first), over the run: requests, and how many the server itself answered within 0.1 s and 0.3 s
+    (its histogram: from the app's first line to its last, without the wait in gunicorn's queue); the
+    difference from the client's figures is time spent waiting for a thread."""
+    out = []
+    for key, buckets in after.items():
+        done = {le: n - before.get(key, {}).get(le, 0) for le, n in buckets.items()}
+        total = done.get("+Inf", 0)
+        if total < 1:
+            continue
+        p99 = next((le for le, n in sorted(((le, n) for le, n in done.items() if le != "+Inf"),
+                                           key=lambda item: float(item[0])) if n >= 0.99 * total), "+Inf")
+        out.append({"route": key, "requests": int(total), "within_100_ms": round(done.get("0.1", 0) / total, 4),
+                    "within_300_ms": round(done.get("0.3", 0) / total, 4), "p99_at_most_s": p99})
+    return sorted(out, key=lambda route: -route["requests"])
+
+
 def log_errors(path, limit=5):
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -189,7 +239,8 @@ def main(argv=None):
     staff_codes = [code for code, _name, _unit in yeardata.org_codes(recipe)[2]]
     env = {"PYTHONPATH": PYTHONPATH}
     server = Server(database, workers=args.workers, env=env, log_path=os.path.join(work, "server.log"))
-    jobs = Jobs(database, env=env, log_path=os.path.join(work, "jobs.log"))
+    jobs = Jobs(database, env=env, log_path=os.path.join(work, "jobs.log"),
+                settings=None if args.backup else {"BACKUP_EVERY_HOURS": 0})
     with server, jobs:
         host, port = "127.0.0.1", server.port
         started = time.perf_counter()
@@ -222,6 +273,7 @@ def main(argv=None):
         print(f"running for {args.duration:g} s: {len(devices)} tablets, {args.hr} HR officers,"
               f" {args.exports} export(s) of {last_month} ...")
         cpu_before = {"server": group_cpu_seconds(server.pid), "jobs": group_cpu_seconds(jobs.pid)}
+        histogram_before = scrape_latency(host, port)
         time.sleep(max(0.0, start_mono - time.monotonic()))
         wall_before, own_cpu = time.monotonic(), time.process_time()
         try:
@@ -236,6 +288,7 @@ def main(argv=None):
         own_cpu = time.process_time() - own_cpu
         cpu = {"server": group_cpu_seconds(server.pid) - cpu_before["server"],
                "jobs": group_cpu_seconds(jobs.pid) - cpu_before["jobs"]}
+        timed_by_server = server_side(histogram_before, scrape_latency(host, port))
         ended = time.perf_counter()
         caught_up = export_bench.caught_up(database, 120)
         tree_lag = round(time.perf_counter() - ended, 1) if caught_up else None
@@ -275,6 +328,7 @@ def main(argv=None):
         "requests": {kind: k["requests"] for kind, k in kinds.items()},
         "p99_ms": {kind: k["p99_ms"] for kind, k in kinds.items()},
         "latency_by_kind": kinds,
+        "server_side": timed_by_server,
         "batch_votes": {"mean": round(sum(recorder.batch_sizes) / max(1, len(recorder.batch_sizes)), 2),
                         "max": max(recorder.batch_sizes, default=0)},
         "exports": people_result["exports"],
@@ -292,7 +346,8 @@ def main(argv=None):
         "settings": {"tablets": args.tablets, "duration_s": args.duration, "vote_every_s": args.vote_every,
                      "config_every_s": args.config_every, "heartbeat_s": devices[0]["heartbeat_seconds"] if devices
                      else None, "hr_readers": args.hr, "page_every_s": args.page_every, "exports": args.exports,
-                     "workers": args.workers, "threads": 2, "year_votes": args.votes},
+                     "workers": args.workers, "threads": 2, "year_votes": args.votes,
+                     "backup_during_run": args.backup},
         "targets": TARGETS,
         "verdict": "PASS" if all(verdicts.values()) else "BELOW",
         "total_seconds": round(time.perf_counter() - started_all),
@@ -333,6 +388,11 @@ def print_table(data):
         figures = [str(k[key]) for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
         print(f"{kind:22} {k['requests']:>7,} {figures[0]:>8} {figures[1]:>8} {figures[2]:>8} {figures[3]:>8}"
               f" {str(k['in_flight_p99_ms']):>14}")
+    if data["server_side"]:
+        print("\nthe server's own time (its /metrics histogram; the rest of the client's is the wait for a thread):")
+        for k in data["server_side"][:8]:
+            print(f"  {k['route']:44} {k['requests']:>7,} requests, {100 * k['within_100_ms']:5.1f}% within 100 ms,"
+                  f" {100 * k['within_300_ms']:5.1f}% within 300 ms, p99 ≤ {k['p99_at_most_s']} s")
     for record in data["exports"]:
         print(f"export {record['path']}: HTTP {record['status']}, {record['votes']} votes,"
               f" {record['bytes'] / 1e6:.1f} MB in {record['seconds']} s (first byte {record['first_byte_s']} s)")
