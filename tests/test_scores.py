@@ -245,3 +245,28 @@ def test_p_chart_limits_mark_the_month_that_differs_by_more_than_chance():
     assert control["months"][-1]["lower"] is None
     assert abs(control["center"] - (5 * 360 + 280) / 2400) < 1e-12
     assert control_limits([{"month": "2026-01", "n": 0, "satisfied": 0, "rate": None}]) is None
+
+
+def test_a_months_remembered_scores_survive_votes_of_another_month_and_not_of_its_own(db):
+    """Scores are remembered by their months' generations: November's votes arriving every minute (the
+    rollup job) leave October's answer in the cache, an October vote replaces it."""
+    from server.storage import rollups as rollup_storage
+    from server.storage import write_transaction
+
+    ids = make_org(db)
+    rolled(db, ids)
+    october = parse_period("2026-10")
+    before = rollup_storage.fingerprint(db, october.first_day, october.last_day)
+    first = scores.compute(db, october)
+    with write_transaction(db):
+        add_vote(db, ids, "SA1", "A-Q1", "2026-11-20T03:00:00.000Z", rating=1)
+    jobs.roll_up_votes(db, SETTINGS, None)
+    assert rollup_storage.fingerprint(db, october.first_day, october.last_day) == before
+    november = parse_period("2026-11")
+    assert rollup_storage.fingerprint(db, november.first_day, november.last_day) is not None
+    with write_transaction(db):
+        add_vote(db, ids, "SA1", "A-Q1", "2026-10-20T03:00:00.000Z", rating=1)
+    jobs.roll_up_votes(db, SETTINGS, None)
+    assert rollup_storage.fingerprint(db, october.first_day, october.last_day) != before
+    second = scores.compute(db, october)
+    assert second["votes"]["counted"] == first["votes"]["counted"] + 1

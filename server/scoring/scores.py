@@ -49,7 +49,7 @@ def compute(db, period, unit_ids=None, params=None, include_flagged=False, open_
     params = params or Params()
     key = None
     if cache:
-        key = (_fingerprint(db), period, None if unit_ids is None else frozenset(unit_ids), params,
+        key = (rollup_storage.fingerprint(db, period.first_day, period.last_day), period, None if unit_ids is None else frozenset(unit_ids), params,
                include_flagged, frozenset((open_flags or {}).items()))
         with _lock:
             hit = _cache.get(key)
@@ -77,11 +77,6 @@ def clear_cache():
     through ``server.storage.rollups`` count a new generation themselves)."""
     with _lock:
         _cache.clear()
-
-
-def _fingerprint(db):
-    """What a computed answer depends on besides its arguments, read in one cheap query."""
-    return rollup_storage.fingerprint(db)
 
 
 def compute_both(db, period, unit_ids=None, params=None, open_flags=None):

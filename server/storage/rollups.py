@@ -15,6 +15,8 @@ already grouped by the caller.
 from server.storage import query
 
 WATERMARK = "votes_rolled_up_to"
+# A month's generation in rollup_state is named this and the month ("generation:2026-11").
+MONTH_GENERATION = "generation:"
 KEY = ("day", "staff_id", "unit_id", "counter_id", "counter_unit_id", "scale_version", "rating", "standing")
 MONTH_KEY = ("month", *KEY[1:])
 
@@ -134,6 +136,13 @@ def add_monthly(db, deltas):
     db.conn.executemany(
         f"DELETE FROM vote_rollups_monthly WHERE {' AND '.join(f'{c} = ?' for c in MONTH_KEY)} AND n = 0",
         [row[:-1] for row in changed if row[-1] < 0],
+    )
+    # Each month's own generation: a page that remembers last month's scores keeps them while this
+    # month's votes arrive (the rollup job runs every minute; a province's month takes a second to score).
+    db.conn.executemany(
+        "INSERT INTO rollup_state (name, value) VALUES (?, 1)"
+        " ON CONFLICT (name) DO UPDATE SET value = rollup_state.value + 1",
+        [(MONTH_GENERATION + month,) for month in sorted({row[0] for row in changed})],
     )
 
 
@@ -292,15 +301,18 @@ def votes_for_recount(db, up_to):
     )
 
 
-def fingerprint(db):
-    """What computed scores depend on besides their arguments, read in one cheap query: the database file,
-    the rollups' generation, the flags and their reviews, names and scales."""
+def fingerprint(db, first_day, last_day):
+    """What a period's computed scores depend on besides their arguments, read in one cheap query: the
+    database file, the generations of the period's months (``add_monthly`` counts them), the flags and
+    their reviews, names and scales."""
     return db.execute(
         "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
-        " (SELECT value FROM rollup_state WHERE name = 'generation'),"
+        " (SELECT group_concat(name || '=' || value, ',') FROM (SELECT name, value FROM rollup_state"
+        "   WHERE name >= ? AND name <= ? ORDER BY name)),"
         " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
         " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
-        " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)"
+        " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)",
+        [MONTH_GENERATION + first_day[:7], MONTH_GENERATION + last_day[:7]],
     ).fetchone()
 
 
