@@ -10,6 +10,7 @@ a run through sign-in, a token, enrollment, a PIN and syncing.
 import concurrent.futures
 import json
 import re
+import os
 import sqlite3
 import time
 
@@ -238,3 +239,21 @@ def test_without_a_token_metrics_answer_this_machine_only(client):
     assert elsewhere.status_code == 403 and elsewhere.json["error"]["code"] == "forbidden"
     # Through a proxy the server was not told of (TRUSTED_PROXIES=0): the client is elsewhere too.
     assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+
+
+def test_a_killed_servers_metrics_folder_is_removed_by_the_next_start(tmp_path):
+    """A server killed with SIGKILL never runs ``on_exit``; the next start removes its folder, not a live one's."""
+    import subprocess
+    import sys
+
+    from server.monitoring import multiprocess
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp_path / f"{multiprocess.PREFIX}{gone.pid}-abc"
+    alive = tmp_path / f"{multiprocess.PREFIX}{os.getpid()}-def"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"x")
+    multiprocess.remove_stale(str(tmp_path))
+    assert not dead.exists() and alive.exists()

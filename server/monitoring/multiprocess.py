@@ -21,6 +21,9 @@ import tempfile
 
 VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _MADE_HERE = "HAILONG_METRICS_DIR_MADE"
+# A private folder is named by the pid of the server that made it, so the next start can tell its own
+# from those of servers that were killed (SIGKILL, a power cut) before ``on_exit`` could remove them.
+PREFIX = "hailong-metrics-"
 
 
 def prepare():
@@ -43,10 +46,29 @@ def prepare():
     else:
         shm = "/dev/shm"
         base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-        folder = tempfile.mkdtemp(prefix="hailong-metrics-", dir=base)
+        remove_stale(base or tempfile.gettempdir())
+        folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)
         os.environ[_MADE_HERE] = folder
         os.environ[VARIABLE] = folder
     return folder
+
+
+def remove_stale(base):
+    """Remove the private folders in ``base`` of servers that are no longer running."""
+    for path in glob.glob(os.path.join(base, PREFIX + "*")):
+        pid = os.path.basename(path)[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def child_exit(server, worker):
