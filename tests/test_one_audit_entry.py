@@ -314,6 +314,10 @@ CLI_READ_ONLY |= {"hailong email test", "hailong report"}
 CLI_READ_ONLY |= {"hailong scores", "hailong period list", "hailong period show"}
 # The log's key shown, a bundle verified: nothing stored changes.
 CLI_READ_ONLY |= {"hailong keys show", "hailong verify"}
+# A backup copies the database and lists files; nothing stored changes. A restore replaces the database
+# file itself, only with the server stopped: its record is its output and the old file kept beside it
+# (hailong.db.before-restore-...), not an entry in the database it replaces (docs/operations.md).
+CLI_READ_ONLY |= {"hailong backup list", "hailong restore"}
 
 
 def _command_paths(group, prefix="hailong"):

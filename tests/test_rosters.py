@@ -312,3 +312,20 @@ def test_the_counter_page_seconds_and_ends_an_assignment(people):
                           data={"action": "assign", "staff": "NV001", "valid_from": "2026-12-01"})
     assert refused.status_code == 400
     assert "được phục vụ ở đó mọi ngày" in refused.get_data(as_text=True)
+
+
+def test_someone_with_a_roster_but_no_votes_is_refused_deletion_with_a_reason_not_a_500(people):
+    """Found by the API fuzzer: a staff record named by a roster (or sign-ins, flags, objections) was
+    deleted into a foreign-key error. It is history: refused with 409 has_history, kept to deactivate."""
+    path, facts = people
+    client = app_for(path).test_client()
+    headers = {"Authorization": f"Bearer {facts['tokens']['admin']}"}
+    created = client.post("/api/v1/staff", headers=headers,
+                          json={"code": "NV071", "full_name": "Lê Văn Mới", "unit": "DN-TT"})
+    assert created.status_code == 201, created.json
+    made = client.post("/api/v1/counters/DN-BH-Q1/assignments", headers=headers,
+                       json={"staff": "NV071", "valid_from": "2026-12-01"})
+    assert made.status_code == 201
+    refused = client.delete("/api/v1/staff/NV071", headers=headers)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "has_history"
+    assert client.get("/api/v1/staff/NV071", headers=headers).status_code == 200

@@ -110,6 +110,9 @@ def delete_staff(db, actor, code):
         if accounts.user_by_staff(db, row["id"]):
             raise Conflict(N_("This person has an account linked to their record; unlink it first."),
                            code="has_account")
+        if staff_storage.history_tables(db, row["id"]):
+            raise Conflict(N_("This person has a history here (sign-ins at a counter, a roster, flags or"
+                              " objections) and cannot be deleted; deactivate them instead."), code="has_history")
         staff_storage.delete(db, row["id"])
         audit.record(db, actor, "delete", "staff", code, row["unit_id"], before=_pick(row))
 

@@ -64,6 +64,16 @@ def vote_count(db, staff_id):
     return db.execute("SELECT COUNT(*) FROM votes WHERE staff_id = ?", [staff_id]).fetchone()[0]
 
 
+# What else may name a staff member; any of it makes the record history, so it is deactivated, never deleted.
+HISTORY_TABLES = ("staff_sessions", "counter_assignments", "flags", "alerts", "objections", "sync_incidents")
+
+
+def history_tables(db, staff_id):
+    """The tables of ``HISTORY_TABLES`` that hold a row naming this staff member."""
+    return [table for table in HISTORY_TABLES
+            if db.execute(f"SELECT 1 FROM {table} WHERE staff_id = ? LIMIT 1", [staff_id]).fetchone()]
+
+
 def delete(db, staff_id):
     """Delete a staff member who has no votes (the caller checks); their photo goes too."""
     db.execute("DELETE FROM staff_photos WHERE staff_id = ?", [staff_id])
