@@ -5,11 +5,67 @@ add the next one. ``hailong migrate`` applies what is pending; web workers
 never do. The SQL is plain so the planned PostgreSQL backend can follow it.
 """
 
+import datetime as dt
 import json
 
 from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("hailong")
+
+def on_postgresql(db):
+    """True when ``db`` is the PostgreSQL backend (server/storage/postgres.py)."""
+    return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
+class SchemaMigrations(Migrations):
+    """sqlite-utils' migrations, also applied to PostgreSQL.
+
+    On SQLite this is sqlite-utils' own code. On PostgreSQL the same
+    migration functions run through the PostgreSQL ``Database``
+    (server/storage/postgres.py), each in a transaction with its record in
+    the same ``_sqlite_migrations`` table, after SQLite's functions are made
+    (migrations/postgres.py).
+    """
+
+    def applied(self, db):
+        if not on_postgresql(db):
+            return super().applied(db)
+        if not db[self.migrations_table].exists():
+            return []
+        rows = db.execute(
+            f"SELECT name, applied_at FROM {self.migrations_table} WHERE migration_set = ? ORDER BY id", [self.name]
+        ).fetchall()
+        return [self._AppliedMigration(name=name, applied_at=at) for name, at in rows]
+
+    def apply(self, db, *, stop_before=None):
+        if not on_postgresql(db):
+            return super().apply(db, stop_before=stop_before)
+        from migrations import postgres
+        from server import storage
+
+        stop = {stop_before} if isinstance(stop_before, str) else set(stop_before or ())
+        with storage.write_transaction(db):
+            postgres.compat(db.conn.raw)
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.migrations_table} (id INTEGER PRIMARY KEY,"
+                " migration_set TEXT, name TEXT, applied_at TEXT)"
+            )
+            db.execute(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS idx_{self.migrations_table}_migration_set_name"
+                f" ON {self.migrations_table} (migration_set, name)"
+            )
+        for migration in self.pending(db):
+            if migration.name in stop:
+                return
+            with storage.write_transaction(db):
+                migration.fn(db)
+                db.execute(
+                    f"INSERT INTO {self.migrations_table} (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                    [self.name, migration.name, str(dt.datetime.now(dt.timezone.utc))],
+                )
+                postgres.reset_identities(db)
+
+
+migrations = SchemaMigrations("hailong")
 
 DEFAULT_SCALE = {
     "levels": [
@@ -148,6 +204,8 @@ def m003_devices(db):
 def m004_votes(db):
     # votes.id is the accepted order: the future Merkle log appends leaves in
     # this order, so it is never reused (AUTOINCREMENT) and rows never move.
+    # On PostgreSQL votes are partitioned by month (migrations/postgres.py);
+    # the tables around them are the same.
     db.execute(
         """CREATE TABLE sync_batches (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -164,6 +222,31 @@ def m004_votes(db):
         )"""
     )
     db.execute("CREATE INDEX sync_batches_device ON sync_batches(device_id, id)")
+    if on_postgresql(db):
+        from migrations import postgres
+
+        postgres.create_votes(db)
+    else:
+        _create_votes(db)
+    db.execute(
+        """CREATE TABLE sync_incidents (
+            id INTEGER PRIMARY KEY,
+            device_id TEXT NOT NULL REFERENCES devices(id),
+            batch_id INTEGER REFERENCES sync_batches(id),
+            kind TEXT NOT NULL,
+            seq INTEGER,
+            vote_uuid TEXT,
+            digest TEXT,
+            detail TEXT NOT NULL,
+            payload TEXT,
+            created_at TEXT NOT NULL,
+            resolved_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX sync_incidents_device ON sync_incidents(device_id, kind, seq)")
+
+
+def _create_votes(db):
     db.execute(
         """CREATE TABLE votes (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -186,22 +269,6 @@ def m004_votes(db):
             UNIQUE (device_id, seq)
         )"""
     )
-    db.execute(
-        """CREATE TABLE sync_incidents (
-            id INTEGER PRIMARY KEY,
-            device_id TEXT NOT NULL REFERENCES devices(id),
-            batch_id INTEGER REFERENCES sync_batches(id),
-            kind TEXT NOT NULL,
-            seq INTEGER,
-            vote_uuid TEXT,
-            digest TEXT,
-            detail TEXT NOT NULL,
-            payload TEXT,
-            created_at TEXT NOT NULL,
-            resolved_at TEXT
-        )"""
-    )
-    db.execute("CREATE INDEX sync_incidents_device ON sync_incidents(device_id, kind, seq)")
 
 
 @migrations()

@@ -6,7 +6,6 @@ runs; ``--instance`` and ``--database`` override those two. Expected failures
 print one readable ``Error:`` line and exit 1, never a traceback.
 """
 
-import sqlite3
 import sys
 
 import click
@@ -69,7 +68,7 @@ def main():
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (settings.SettingsError, ActionError, sqlite3.OperationalError, OSError) as exc:
+    except (settings.SettingsError, ActionError, *storage.OperationalError, OSError) as exc:
         click.echo(f"Error: {_readable(exc)}", err=True)
         sys.exit(1)
 
@@ -80,12 +79,12 @@ def _readable(exc):
         return describe(exc)
     database = Context.current.config["DATABASE"] if Context.current else None
     # Only the driver's errors are the database's: an OSError names its own file (a backup's folder, say).
-    kind = health.classify(exc, database) if isinstance(exc, sqlite3.Error) else None
+    kind = health.classify(exc, database) if isinstance(exc, storage.Error) else None
     if kind:
         what, advice = STORAGE_ADVICE[kind]
-        where = f" {database}" if database else ""
+        where = f" {storage.describe(database)}" if database else ""
         return f"the database{where} cannot take writes now: {what} ({exc}). Nothing was changed; {advice}, " \
                "then run the command again."
-    if isinstance(exc, sqlite3.OperationalError):
+    if isinstance(exc, storage.OperationalError):
         return f"database problem: {exc}"
     return str(exc)

@@ -16,13 +16,20 @@ import threading
 from flask import current_app, g
 
 from server import storage
+from server.storage import postgres
 
 _local = threading.local()
+_pools = {}
+_pools_lock = threading.Lock()
 
 
 def get_db():
     if "db" not in g:
-        key = (os.path.abspath(current_app.config["DATABASE"]), os.getpid())
+        target = current_app.config["DATABASE"]
+        if storage.is_postgresql(target):
+            g.db = _pooled(target)
+            return g.db
+        key = (os.path.abspath(target), os.getpid())
         if getattr(_local, "key", None) != key:
             stale = getattr(_local, "db", None)
             if stale is not None and _local.key[1] == os.getpid():
@@ -33,12 +40,33 @@ def get_db():
     return g.db
 
 
+def _pooled(url):
+    """A connection from this process's pool for ``url`` (psycopg_pool), handed back at teardown.
+
+    A pool per process (a forked worker makes its own) holds up to
+    ``POSTGRES_POOL_SIZE`` connections; each is checked before it is lent,
+    so a PostgreSQL restart costs the next request a reconnect, not an error.
+    """
+    key = (url, os.getpid())
+    pool = _pools.get(key)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                pool = postgres.pool(url, current_app.config["POSTGRES_POOL_SIZE"])
+                _pools[key] = pool
+    return postgres.lend(pool)
+
+
 def close_db(exc=None):
     db = g.pop("db", None)
+    if db is not None and storage.dialect(db) == "postgresql":
+        db.close()  # back to the pool, which rolls back whatever a failed request left open
+        return
     if db is not None and db.conn.in_transaction:
         try:
             db.conn.execute("ROLLBACK")
-        except sqlite3.Error:
+        except storage.Error:
             # A connection that cannot even roll back (an I/O error) is not handed to the next request.
             forget()
 
@@ -50,9 +78,12 @@ def forget():
     read-only and keeps it so, and a connection that met an I/O error is best
     not trusted; a fresh one sees the disk as it is now.
     """
+    pooled = g.pop("db", None)
+    if pooled is not None and storage.dialect(pooled) == "postgresql":
+        pooled.close()  # the pool checks it before lending it again
+        return
     stale = getattr(_local, "db", None)
     _local.db = _local.key = None
-    g.pop("db", None)
     if stale is not None:
         with contextlib.suppress(sqlite3.Error):
             stale.conn.close()

@@ -138,6 +138,20 @@ SETTINGS = (
     ),
     Setting("DATABASE", "", "Path of the server's SQLite database file (default: hailong.db in INSTANCE)."),
     Setting(
+        "DATABASE_URL",
+        "",
+        "Where the data lives, as a URL: `sqlite:///instance/hailong.db` (a relative path after the three"
+        " slashes, an absolute one after four) or `postgresql://user@host/db` (docs/scaling.md). Wins over"
+        " DATABASE; empty means DATABASE.",
+        check=lambda value: value and database_url(value),
+    ),
+    Setting(
+        "POSTGRES_POOL_SIZE",
+        8,
+        "PostgreSQL only: connections each `hailong serve` worker process keeps open (at least its threads).",
+        check=positive,
+    ),
+    Setting(
         "SECRET_KEY",
         "dev",
         "Flask secret key: signs the session cookies. `hailong migrate` writes a random one into"
@@ -453,6 +467,15 @@ def load(overrides=None, environ=None):
     return check(values)
 
 
+def database_url(value):
+    """The database a DATABASE_URL names: a SQLite file's path, or the ``postgresql://`` URL itself."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return value[len("sqlite:///"):]
+    raise ValueError("is neither sqlite:///PATH nor postgresql://USER@HOST/DATABASE")
+
+
 def check(values):
     """Check known settings' types and ranges (unknown keys pass: Flask's own).
 
@@ -473,6 +496,8 @@ def check(values):
                 why = str(exc)
                 raise SettingsError(why if why.startswith(name) else f"{name} {value!r} {why}.") from None
     values["INSTANCE"] = os.path.abspath(values["INSTANCE"])
+    if values.get("DATABASE_URL"):
+        values["DATABASE"] = database_url(values["DATABASE_URL"])
     if not values.get("DATABASE"):
         values["DATABASE"] = os.path.join(values["INSTANCE"], "hailong.db")
     return values

@@ -9,8 +9,26 @@ from migrations import migrations
 from server import create_app, storage
 
 
+def pytest_generate_tests(metafunc):
+    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py)."""
+    if metafunc.definition.get_closest_marker("backends") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def db_path(tmp_path):
+def backend(request):
+    """``"sqlite"`` (the default) or ``"postgresql"`` for tests marked ``backends``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db_path(tmp_path, backend, request):
+    """The test's migrated database: a SQLite file, or (``backend`` postgresql) a PostgreSQL database's URL."""
+    if backend == "postgresql":
+        from tests.postgres import new_database
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        return new_database(cluster, request.getfixturevalue("postgresql_template"), tmp_path)
     path = tmp_path / "hailong.db"
     db = storage.connect(path)
     migrations.apply(db)
@@ -66,6 +84,9 @@ def shared_server(tmp_path_factory):
 
 # Browser fixtures (``browser``, ``page``) for page tests: Debian Chromium + Playwright.
 from tests.browser import browser, page  # noqa: E402,F401
+
+# The throwaway PostgreSQL server of tests marked ``backends`` (tests/postgres.py).
+from tests.postgres import postgresql_cluster, postgresql_template  # noqa: E402,F401
 
 
 # People with roles (admin, manager, hr, auditor, nobody) over a small org, for

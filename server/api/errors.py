@@ -11,6 +11,8 @@ full disk, a read-only file system, a lock held too long) is a 503 with
 
 import sqlite3
 
+import psycopg
+
 from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
 from marshmallow import ValidationError
@@ -140,6 +142,7 @@ def init_app(app):
         return error_response(status_of(exc), exc.code, exc.message, exc.fields)
 
     @app.errorhandler(sqlite3.Error)
+    @app.errorhandler(psycopg.Error)
     @app.errorhandler(OSError)
     def handle_storage_error(exc):
         """A full disk, a read-only database, a lock held too long: 503, and the request changed nothing.

@@ -7,7 +7,8 @@ import click
 
 from device_client.private import private_folder
 from migrations import migrations
-from server import settings
+from server import settings, storage
+from server.storage import partitions
 
 
 @click.command()
@@ -25,17 +26,26 @@ def migrate(obj):
     Example: hailong migrate
     """
     path = obj.config["DATABASE"]
-    instance, folder = obj.config["INSTANCE"], os.path.dirname(os.path.abspath(path))
-    # The instance folder (config.py with the secret key, the database, staged imports) is the server
-    # account's alone. A database kept elsewhere makes no instance folder (see ensure_secret_key), and
-    # its own folder stays as the operator made it; its files are 0600 either way (storage.connect).
-    if folder == os.path.abspath(instance) or os.path.isdir(instance):
+    instance = obj.config["INSTANCE"]
+    if storage.is_postgresql(path):
+        # The instance folder still holds config.py and the log's key; the data is PostgreSQL's.
+        os.makedirs(instance, exist_ok=True)
         private_folder(instance)
-    os.makedirs(folder, exist_ok=True)
+    else:
+        folder = os.path.dirname(os.path.abspath(path))
+        # The instance folder (config.py with the secret key, the database, staged imports) is the server
+        # account's alone. A database kept elsewhere makes no instance folder (see ensure_secret_key), and
+        # its own folder stays as the operator made it; its files are 0600 either way (storage.connect).
+        if folder == os.path.abspath(instance) or os.path.isdir(instance):
+            private_folder(instance)
+        os.makedirs(folder, exist_ok=True)
     db = obj.db(migrated=False)
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)
-    click.echo(f"Applied {len(pending)} migration(s) to {path}: {', '.join(pending) or 'none pending'}.")
+    made = partitions.ensure(db)
+    click.echo(f"Applied {len(pending)} migration(s) to {storage.describe(path)}: {', '.join(pending) or 'none pending'}.")
+    if made:
+        click.echo(f"Made the vote partitions {', '.join(made)}.")
     note = ensure_secret_key(obj.config, os.environ)
     if note:
         click.echo(note)

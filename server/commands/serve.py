@@ -3,12 +3,11 @@
 import functools
 import logging
 import os
-import sqlite3
 
 import click
 from gunicorn.app.base import BaseApplication
 
-from server import settings
+from server import settings, storage
 from server.monitoring import logs, multiprocess
 from server.storage import health
 
@@ -85,11 +84,11 @@ def check_database(obj):
     """
     try:
         obj.db().close()
-    except sqlite3.Error as exc:
+    except storage.Error as exc:
         kind = health.classify(exc, obj.config["DATABASE"])
         if kind not in (health.FULL, health.READ_ONLY):
             raise
-        logs.say(obj.config, "hailong.serve", f"Warning: the database {obj.config['DATABASE']} cannot take writes "
+        logs.say(obj.config, "hailong.serve", f"Warning: the database {storage.describe(obj.config['DATABASE'])} cannot take writes "
                  f"now ({kind.replace('_', '-')}: {exc}); serving anyway: requests answer 503 until it can, "
                  "and its migrations could not be checked.", logging.WARNING)
 

@@ -1,6 +1,11 @@
 """All of the server's SQL lives in this package, one module per area.
 
-Functions take a ``sqlite_utils.Database`` first. Writes that belong together
+Functions take a database first: a ``sqlite_utils.Database`` on SQLite (the
+embedded default) or ``postgres.Database`` on PostgreSQL, which offers the
+same ``execute`` and reads the same SQL (``?`` placeholders, SQLite's DDL
+words and functions: see postgres.py). ``connect(target)`` opens either from
+a path or a ``postgresql://`` URL; ``dialect(db)`` tells them apart where the
+SQL must differ, which should be rare. Writes that belong together
 run inside ``write_transaction(db)``: the outermost opens ``BEGIN IMMEDIATE``
 so the write lock is taken up front, inner ones are savepoints, so an action
 wraps its change and its audit entry in one transaction whatever it calls.
@@ -13,14 +18,40 @@ import datetime as dt
 import itertools
 import sqlite3
 
+import psycopg
 import sqlite_utils
 
 from device_client.private import private_database
 from device_client.protocol import format_utc
+from server.storage import postgres
+
+# What either driver raises: catch these, not sqlite3.Error alone.
+Error = (sqlite3.Error, psycopg.Error)
+IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
+OperationalError = (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+def dialect(db):
+    """``"sqlite"`` or ``"postgresql"``: for the few places where the SQL must differ."""
+    return getattr(db, "dialect", "sqlite")
+
+
+def is_postgresql(target):
+    """True for a ``postgresql://`` URL (the DATABASE_URL of a PostgreSQL install)."""
+    return postgres.is_url(target)
+
+
+def describe(target):
+    """The database named for people and logs: a path, or the URL without its password."""
+    return postgres.without_password(target) if postgres.is_url(target) else str(target)
 
 
 def connect(path, busy_timeout_ms=10_000):
     """Open the server database with the durability settings every process uses.
+
+    ``path`` is a SQLite file, or a ``postgresql://`` URL (then a psycopg
+    connection in autocommit mode, transactions opened by
+    ``write_transaction`` as here).
 
     ``isolation_level=None`` hands transaction control to us (``BEGIN
     IMMEDIATE`` ... ``COMMIT``); WAL lets readers run beside the writer;
@@ -29,6 +60,8 @@ def connect(path, busy_timeout_ms=10_000):
     creates them and fixed if an older version left them readable: they hold
     password hashes, PIN hashes and every vote.
     """
+    if postgres.is_url(path):
+        return postgres.connect(str(path))
     if str(path) != ":memory:" and not str(path).startswith("file:"):
         private_database(str(path))
     conn = sqlite3.connect(
@@ -89,11 +122,11 @@ def _undo(conn, *statements):
             if not conn.in_transaction:
                 return
             conn.execute(statement)
-    except sqlite3.Error:
+    except Error:
         if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except Error:
                 pass
 
 

@@ -20,7 +20,9 @@ import errno
 import os
 import sqlite3
 
-from server.storage import write_transaction
+import psycopg
+
+from server.storage import dialect, write_transaction
 
 FULL, READ_ONLY, BUSY = "full", "read_only", "busy"
 
@@ -49,6 +51,8 @@ def classify(exc, path=None):
     whether it is read-only or out of space; without it, an I/O error is not
     classified (it may be a failing disk, which retrying does not cure).
     """
+    if isinstance(exc, psycopg.Error):
+        return _postgresql(exc)
     if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
         return _ERRNO.get(exc.errno)
     if not isinstance(exc, sqlite3.Error):
@@ -65,6 +69,20 @@ def classify(exc, path=None):
         return BUSY
     if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN) and path:
         return file_system_state(path)
+    return None
+
+
+def _postgresql(exc):
+    """PostgreSQL's SQLSTATE read the same way: out of room, read-only, or not now (locks, restarts)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state in ("53100",):  # disk_full
+        return FULL
+    if state == "25006":  # read_only_sql_transaction: a standby, or default_transaction_read_only
+        return READ_ONLY
+    if state in ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300") or state.startswith("08"):
+        return BUSY  # serialization, deadlock, lock timeout, a restarting server, too many connections
+    if isinstance(exc, psycopg.OperationalError) and not state:
+        return BUSY  # the connection itself failed: the server is down or restarting
     return None
 
 
@@ -95,7 +113,9 @@ def file_system_state(path):
 
 
 def database_path(db):
-    """The main database file of a connection, or None for an in-memory one."""
+    """The main database file of a connection, or None for an in-memory one (or PostgreSQL)."""
+    if dialect(db) == "postgresql":
+        return None
     row = db.execute("PRAGMA database_list").fetchone()
     return row[2] or None
 
@@ -112,6 +132,11 @@ def probe_write(db):
     behind. Raises ``sqlite3.Error`` or ``OSError``; ``classify`` reads both.
     Takes the write lock like any writer, so it waits up to the busy timeout.
     """
+    if dialect(db) == "postgresql":
+        # A transaction id assigned and committed: a commit record written and flushed to the WAL.
+        with write_transaction(db):
+            db.execute("SELECT pg_current_xact_id()")
+        return
     with write_transaction(db):
         current = db.execute("PRAGMA application_id").fetchone()[0]
         db.execute(f"PRAGMA application_id = {int(current)}")

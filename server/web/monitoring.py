@@ -16,13 +16,13 @@ import hmac
 import ipaddress
 import logging
 import re
-import sqlite3
 import time
 import uuid
 
 from flask import Blueprint, Response, current_app, g, request
 
 from migrations import migrations
+from server import storage
 from server.api.errors import error_response
 from server.db import get_db
 from server.manage import devices
@@ -58,12 +58,12 @@ def _unready():
     try:
         db = get_db()
         health.probe_write(db)
-    except (sqlite3.Error, OSError) as exc:
+    except (*storage.Error, OSError) as exc:
         state = health.classify(exc, current_app.config["DATABASE"])
         return {"database": [f"the database does not take writes{f' ({state})' if state else ''}: {exc}"]}
     try:
         pending = [migration.name for migration in migrations.pending(db)]
-    except sqlite3.Error as exc:
+    except storage.Error as exc:
         return {"migrations": [f"cannot read the applied migrations: {exc}"]}
     if pending:
         return {"migrations": [f"{len(pending)} migrations pending (first {pending[0]}): run `hailong migrate`"]}
