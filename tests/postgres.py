@@ -36,7 +36,8 @@ def ensure_installed():
     from devtools import postgres
 
     if postgres.bin_dir() is None:
-        debian_packages.ensure("initdb", "postgresql", paths=("/usr/lib/postgresql/15/bin/initdb",))
+        debian_packages.ensure("initdb", "postgresql", service="postgresql", paths=tuple(
+            f"/usr/lib/postgresql/{version}/bin/initdb" for version in (15, 16, 17, 18)))
         if postgres.bin_dir() is None:
             pytest.fail("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb was found")
 
