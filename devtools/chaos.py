@@ -664,8 +664,9 @@ def main(argv=None):
                              " (more than one: PostgreSQL only).")
     parser.add_argument("--database-kills", type=int, default=defaults.database_kills,
                         help="SIGKILLs of PostgreSQL itself during the run, each followed by crash recovery.")
-    parser.add_argument("--work-dir", default=str(ROOT / "bench" / "work" / "chaos"),
-                        help="Emptied, then holds the database, logs and tablets (default bench/work/chaos).")
+    parser.add_argument("--work-dir",
+                        help="Emptied, then holds the database (SQLite), logs and tablets (default"
+                             " bench/work/chaos, bench/work/chaos-postgresql for a PostgreSQL run).")
     parser.add_argument("--results", default=str(ROOT / "bench" / "chaos.json"),
                         help="Where the figures go (default bench/chaos.json; a PostgreSQL run's under the key"
                              " postgresql, beside the SQLite run's).")
@@ -675,7 +676,8 @@ def main(argv=None):
                     backend=args.backend, servers=args.servers, database_kills=args.database_kills)
     except ValueError as exc:
         parser.error(str(exc))
-    figures, problems = run(plan, args.work_dir, out=lambda line: print(line, flush=True))
+    work_dir = args.work_dir or ROOT / "bench" / "work" / ("chaos" if plan.backend == "sqlite" else "chaos-postgresql")
+    figures, problems = run(plan, work_dir, out=lambda line: print(line, flush=True))
     report(figures, problems)
     figures = {"timestamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "commit": _commit(), "passed": not problems, "problems": problems, **figures}
