@@ -122,6 +122,12 @@ class _Conn:
     def execute(self, sql, params=()):
         return self.raw.execute(translate(sql), _params(params))
 
+    def executemany(self, sql, rows):
+        """sqlite3's ``executemany``: psycopg pipelines the rows (one round trip per batch, not per row)."""
+        cursor = self.raw.cursor()
+        cursor.executemany(translate(sql), [_params(row) for row in rows])
+        return cursor
+
     def close(self):
         self.raw.close()
 
