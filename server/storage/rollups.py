@@ -67,7 +67,7 @@ def bump_generation(db):
 def chunk_end(db, after_id, size):
     """The id that ends the next chunk of at most ``size`` votes after ``after_id``; None when there are none."""
     row = db.execute(
-        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? ORDER BY id LIMIT ?)", [after_id, size]
+        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? ORDER BY id LIMIT ?) AS chunk", [after_id, size]
     ).fetchone()
     return row[0]
 
