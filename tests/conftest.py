@@ -116,15 +116,27 @@ def people_template(tmp_path_factory):
     return path, facts
 
 
+@pytest.fixture(scope="session")
+def people_template_postgresql(postgresql_cluster, postgresql_template, tmp_path_factory):
+    """The people database built once in PostgreSQL: a template database each test's copy is made from."""
+    from tests.people import build_postgresql
+
+    return build_postgresql(postgresql_cluster, postgresql_template, tmp_path_factory.mktemp("people_postgresql"))
+
+
 @pytest.fixture
-def people(people_template, tmp_path):
-    """``(db_path, facts)``: a fresh copy of the people database for one test."""
-    from tests.people import copy_db
+def people(backend, request, tmp_path):
+    """``(db_path, facts)``: a fresh copy of the people database for one test (on PostgreSQL for
+    ``backend`` postgresql: a database made from the template database)."""
+    from tests.people import copy_db, copy_postgresql
 
     from server.ledger import keys
 
-    template, facts = people_template
     keys.ensure_key(str(tmp_path))  # the log's signing key, in the copy's instance folder
+    if backend == "postgresql":
+        template, facts = request.getfixturevalue("people_template_postgresql")
+        return copy_postgresql(request.getfixturevalue("postgresql_cluster"), template, tmp_path), facts
+    template, facts = request.getfixturevalue("people_template")
     return copy_db(template, tmp_path / "people.db"), facts
 
 

@@ -10,7 +10,7 @@ import os
 import shutil
 
 from device_client.protocol import parse_time
-from server.storage import operations
+from server.storage import dialect, leader, operations
 from server.version import __version__
 
 
@@ -29,6 +29,8 @@ def read(db, settings, fleet):
         "database_bytes": sum(_size(database + suffix) for suffix in ("", "-wal")),
         "disk_free_bytes": disk.free,
         "disk_size_bytes": disk.total,
+        # PostgreSQL: whether some ``hailong jobs`` holds the leader lock (server/commands/jobs_leader.py).
+        "jobs_leader": leader.leaders(db) if dialect(db) == "postgresql" else None,
     }
 
 
