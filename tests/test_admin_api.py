@@ -4,9 +4,13 @@ import hashlib
 import io
 import re
 
+import pytest
+
 from server import storage
 from tests.images import image_bytes
 from tests.people import app_for, insert_vote
+
+pytestmark = pytest.mark.backends
 
 ORG_GOOD = "kind,code,name,parent,title,active\nunit,DN-NEW,Bộ phận mới,DN,,\nstaff,NV050,Hồ Thị Lan,DN-NEW,Chuyên viên,\n"
 ORG_BAD = "kind,code,name,parent,title,active\nstaff,NV051,Ai Đó,NOWHERE,,\nbogus,X,Y,,,\n"
