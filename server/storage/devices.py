@@ -191,9 +191,12 @@ def mark_silent_devices(db, cutoff, is_open=lambda unit_id: True):
         for device_id, last_seen, unit_id in rows:
             if not is_open(unit_id):
                 continue
+            # The test again in the UPDATE: on PostgreSQL a batch from the device may commit between the
+            # SELECT and here (READ COMMITTED checks the WHERE again on the row as it is then).
             if db.execute(
-                "UPDATE devices SET silent_since = ? WHERE id = ? AND silent_since IS NULL",
-                [now, device_id],
+                "UPDATE devices SET silent_since = ? WHERE id = ? AND silent_since IS NULL"
+                " AND (last_seen_at IS NULL OR last_seen_at < ?)",
+                [now, device_id, timestamp(cutoff)],
             ).rowcount:
                 _event(db, device_id, "silent", {"last_seen_at": last_seen})
                 marked.append(device_id)
