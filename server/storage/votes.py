@@ -41,7 +41,8 @@ def insert_votes(db, rows):
     ])
 
 
-TABLE = Table(stream="votes", item="vote", name="votes", ack_column="ack_seq", insert=insert_votes)
+TABLE = Table(stream="votes", item="vote", name="votes", ack_column="ack_seq", insert=insert_votes,
+              keys="vote_keys")
 
 
 def vote_totals(db):
