@@ -36,7 +36,7 @@ class Context:
         db = storage.connect(self.config["DATABASE"], self.config["BUSY_TIMEOUT_MS"])
         if migrated and migrations.pending(db):
             raise click.ClickException(
-                f"The database {self.config['DATABASE']} is not up to date: run `hailong migrate`."
+                f"The database {storage.describe(self.config['DATABASE'])} is not up to date: run `hailong migrate`."
             )
         return db
 
@@ -44,7 +44,8 @@ class Context:
 @click.group()
 @click.option("--instance", help="Folder of config.py, the database and staged imports (default: "
               "HAILONG_INSTANCE, or ./instance).")
-@click.option("--database", help="Path of the server database file (default: hailong.db in the instance folder).")
+@click.option("--database", help="Path of the server database file, or a postgresql:// URL (default: DATABASE_URL,"
+              " or hailong.db in the instance folder).")
 @click.pass_context
 def cli(ctx, instance, database):
     """hailong server commands.

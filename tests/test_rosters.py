@@ -22,6 +22,8 @@ from server.manage.actor import cli_actor
 from tests.live import enroll_tablet, hailong
 from tests.people import app_for
 
+pytestmark = pytest.mark.backends
+
 ZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
 

@@ -203,7 +203,7 @@ def _already_rejected(db, stream, device_id, rejection):
     """An identical re-send of a rejected item is answered again, not logged twice."""
     return bool(db.execute(
         "SELECT 1 FROM sync_incidents WHERE device_id = ? AND stream = ? AND kind = 'rejected'"
-        " AND seq IS ? AND digest = ?",
+        " AND seq IS NOT DISTINCT FROM ? AND digest = ?",
         [device_id, stream, rejection["seq"], rejection["digest"]],
     ).fetchone())
 
