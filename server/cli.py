@@ -25,6 +25,8 @@ STORAGE_ADVICE = {
 class Context:
     def __init__(self, instance, database):
         overrides = {key: value for key, value in (("INSTANCE", instance), ("DATABASE", database)) if value}
+        if database:
+            overrides["DATABASE_URL"] = ""  # the command line wins over HAILONG_DATABASE_URL and config.py
         self.config = settings.load(overrides)
         Context.current = self  # main() names the database in an error about it
 
@@ -44,8 +46,8 @@ class Context:
 @click.group()
 @click.option("--instance", help="Folder of config.py, the database and staged imports (default: "
               "HAILONG_INSTANCE, or ./instance).")
-@click.option("--database", help="Path of the server database file, or a postgresql:// URL (default: DATABASE_URL,"
-              " or hailong.db in the instance folder).")
+@click.option("--database", help="Path of the server's SQLite database file, or a postgresql:// URL (default:"
+              " DATABASE_URL, else hailong.db in the instance folder).")
 @click.pass_context
 def cli(ctx, instance, database):
     """hailong server commands.

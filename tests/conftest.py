@@ -15,9 +15,13 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def backend(request):
-    """``"sqlite"`` (the default) or ``"postgresql"`` for tests marked ``backends``."""
+    """``"sqlite"`` (the default) or ``"postgresql"`` for tests marked ``backends``.
+
+    Module-scoped so that module-scoped fixtures (``shared_server``) can follow it: pytest then runs a
+    module's tests on SQLite first and on PostgreSQL after, one shared server each.
+    """
     return getattr(request, "param", "sqlite")
 
 
@@ -82,20 +86,28 @@ def live_server(db_path, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory):
-    """One real server for a whole test module; tests isolate themselves by device."""
+def shared_server(tmp_path_factory, backend, request):
+    """One real server for a whole test module (per backend); tests isolate themselves by device."""
     from devtools.processes import Server
     from tests.live import seed_org
 
     folder = tmp_path_factory.mktemp("shared_server")
-    path = folder / "hailong.db"
-    database = storage.connect(path)
-    migrations.apply(database)
-    database.close()
+    if backend == "postgresql":
+        from tests.postgres import new_database
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        path = new_database(cluster, request.getfixturevalue("postgresql_template"), folder)
+    else:
+        path = folder / "hailong.db"
+        database = storage.connect(path)
+        migrations.apply(database)
+        database.close()
     seed_org(path, folder)
     server = Server(path, log_path=folder / "serve.log").start()
     yield server
     server.stop()
+    if backend == "postgresql":
+        cluster.drop_database(path.name)
 
 
 # Browser fixtures (``browser``, ``page``) for page tests: Debian Chromium + Playwright.

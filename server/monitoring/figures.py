@@ -16,7 +16,7 @@ import shutil
 
 from device_client.protocol import parse_time
 from server import storage
-from server.storage import operations
+from server.storage import dialect, leader, operations
 from server.version import __version__
 
 
@@ -40,6 +40,8 @@ def read(db, settings, fleet):
         "database_bytes": database_bytes,
         "disk_free_bytes": disk.free if disk else None,
         "disk_size_bytes": disk.total if disk else None,
+        # PostgreSQL: whether some ``hailong jobs`` holds the leader lock (server/commands/jobs_leader.py).
+        "jobs_leader": leader.leaders(db) if dialect(db) == "postgresql" else None,
     }
 
 

@@ -56,10 +56,11 @@ def insert_batch(db, stream, device_id, received_at, device_time, clock_offset_m
     """Record a batch as received (its ack is set once its items are stored); returns its id."""
     return db.execute(
         "INSERT INTO sync_batches (stream, device_id, received_at, device_time, clock_offset_ms, n_items,"
-        " n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        " n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+        " RETURNING id",
         [stream, device_id, received_at, device_time, clock_offset_ms, sum(counts.values()),
          counts["accepted"], counts["duplicate"], counts["conflict"], counts["rejected"]],
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def set_ack(db, stream, device_id, ack_seq, batch_id=None):
@@ -83,7 +84,12 @@ def store_batch(db, table, device_id, meta, candidates, rejections, limits=Limit
     columns); ``rejections`` are ``{index, seq, uuid, digest, errors,
     payload}``; ``meta`` has ``received_at``, ``device_time`` and
     ``clock_offset_ms``. ``outcomes`` maps each index to ``(status,
-    errors)``. Must run inside ``write_transaction``.
+    errors)``. Must run inside ``write_transaction``, after ``devices.lock``:
+    what it reads of the device's past must not change before it commits.
+    On PostgreSQL another device's transaction may still insert an item
+    with one of these ids meanwhile (ids are unique across devices); the
+    insert then raises ``storage.IntegrityError`` and the caller runs the
+    batch again, which then finds that item and answers a conflict.
     """
     by_uuid = _existing_by_uuid(db, table, [item["id"] for item in candidates])
     by_seq = _existing_by_seq(db, table, device_id, [item["seq"] for item in candidates])

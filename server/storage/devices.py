@@ -4,7 +4,7 @@ import hashlib
 import json
 import secrets
 
-from server.storage import in_units, query, query_one, timestamp, write_transaction
+from server.storage import dialect, in_units, query, query_one, timestamp, write_transaction
 
 DEVICE_ID_ALPHABET = "abcdefghjkmnpqrstvwxyz23456789"
 
@@ -113,6 +113,22 @@ def revoke_device(db, device_id):
     if changed:
         _event(db, device_id, "revoked", {})
     return bool(changed)
+
+
+def lock(db, device_id):
+    """Hold the device's row until the caller's write transaction ends: one writer per device at a time.
+
+    A batch reads the device's ``ack_seq``, its rate bucket and what it has
+    stored, then writes; two servers taking the same tablet's retry at once
+    must do that one after the other, or both could accept the same items
+    and spend the same token. On SQLite ``BEGIN IMMEDIATE`` already lets one
+    writer in at a time, so there is nothing to do; PostgreSQL's
+    transactions run side by side, so the row lock orders them (the second
+    waits here, then reads what the first committed: READ COMMITTED takes a
+    new snapshot per statement). Call it first in the transaction.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT id FROM devices WHERE id = ? FOR UPDATE", [device_id])
 
 
 def rate_bucket(db, device_id):

@@ -64,10 +64,13 @@ def bump_generation(db):
     )
 
 
-def chunk_end(db, after_id, size):
-    """The id that ends the next chunk of at most ``size`` votes after ``after_id``; None when there are none."""
+def chunk_end(db, after_id, size, up_to):
+    """The id that ends the next chunk of at most ``size`` votes in ``(after_id, up_to]``; None when there
+    are none. ``up_to`` is ``order.settled_max_id``: on PostgreSQL a vote with a smaller id than one
+    already committed may still be in an open transaction of another server, and must not be passed."""
     row = db.execute(
-        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? ORDER BY id LIMIT ?) AS chunk", [after_id, size]
+        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?) AS chunk",
+        [after_id, up_to, size],
     ).fetchone()
     return row[0]
 
