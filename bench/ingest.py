@@ -62,7 +62,7 @@ def parse_args(argv):
                         help="Load pg_stat_statements and list the statements that took PostgreSQL's time"
                         " (costs a little: not for the figures to quote).")
     parser.add_argument("--keep", action="store_true", help="Keep bench/work/ingest/bench.db (about 400 MB) and the"
-                        " PostgreSQL server's folder bench/work/ingest/postgresql/ (stopped).")
+                        " PostgreSQL server's temporary folder (stopped; its path is printed).")
     parser.add_argument("--work-dir", default=os.path.join(WORK, "ingest"),
                         help="Where the run works (default bench/work/ingest/, emptied first; the cached year of"
                         " bench/work/cache/ is left alone).")
@@ -172,8 +172,8 @@ def main(argv=None):
 
 def run_postgresql(args):
     """The same steps on a durable throwaway PostgreSQL in the work folder; returns its part of results.json."""
-    print("\nPostgreSQL: starting a durable server (fsync, synchronous_commit, full_page_writes on)")
-    cluster, url = postgresql.start(args.work_dir, statements=args.pg_statements)
+    print()
+    cluster, url = postgresql.start(statements=args.pg_statements)
     try:
         tablets_dir = os.path.join(args.work_dir, "postgresql-tablets")
         os.makedirs(tablets_dir)

@@ -29,12 +29,17 @@ DATABASE = "bench"
 STATEMENTS_TOP = 12
 
 
-def start(work_dir, statements=False):
-    """A durable PostgreSQL in ``work_dir/postgresql``; returns ``(cluster, url of an empty database)``."""
+def start(statements=False):
+    """A durable PostgreSQL in a temporary folder of its own; returns ``(cluster, url of an empty database)``.
+
+    Not in the bench's work folder: as root the server runs as the ``postgres``
+    user, who may not enter it (pytest's temporary folders are private).
+    """
     settings = {"max_connections": "300"}
     if statements:
         settings.update({"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"})
-    cluster = Cluster(os.path.join(work_dir, "postgresql"), durable=True, settings=settings).start()
+    cluster = Cluster(durable=True, settings=settings).start()
+    print(f"PostgreSQL {cluster.folder} (durable: fsync, synchronous_commit, full_page_writes on)")
     return cluster, cluster.create_database(DATABASE)
 
 
@@ -55,10 +60,8 @@ def server_facts(url, cluster):
     try:
         names = ("server_version", "fsync", "synchronous_commit", "full_page_writes", "wal_level",
                  "shared_buffers", "max_wal_size", "checkpoint_timeout")
-        marks = ",".join("?" * len(names))
-        rows = dict(db.execute(f"SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name IN ({marks})",
-                               list(names)).fetchall())
-        return {**{name: rows.get(name) for name in names}, "durable": cluster.durable}
+        return {**{name: db.execute("SELECT current_setting(?)", [name]).fetchone()[0] for name in names},
+                "durable": cluster.durable}
     finally:
         db.close()
 
