@@ -199,7 +199,7 @@ def main(argv=None):
     args = parse_args(argv)
     load_at_start = round(os.getloadavg()[0], 2)
     work_dir = fresh_work_dir(args.work_dir)
-    cluster, url = postgresql.start(work_dir)
+    cluster, url = postgresql.start()
     try:
         started = time.perf_counter()
         devices = prepare(cluster, work_dir, args.preload)
