@@ -191,14 +191,18 @@ def run_postgresql(args):
             offset += args.per_device
             print(report.describe(run) + f"; PostgreSQL CPU {run['database_cpu_us_per_vote']} us/vote,"
                   f" WAL {run['wal_bytes_per_vote']} bytes/vote")
+        profile = None
+        if args.profile_batches:
+            path = os.path.join(args.work_dir, "requests-postgresql.prof")
+            profile = ceilings.profile_requests(url, devices, offset, args.profile_batches, path)
         measured = ceilings.measure(ceiling_db, ingest_db, devices, args.per_device,
                                     remove=lambda copy: cluster.drop_database(copies[copy]))
-        per_device = args.batch_size * args.per_device * len(args.configs)
+        per_device = args.batch_size * (args.per_device * len(args.configs) + args.profile_batches)
         check = timed_run.verify_database(url, devices, per_device, loaded["votes"] + len(devices) * per_device)
         per_vote = postgresql.storage_per_vote(url)
         best = max(runs, key=lambda r: r["votes_per_s"])
         verdict = report.print_postgresql_table(best, measured, per_vote, os.cpu_count() or 1)
-        report.print_check(check, None)
+        report.print_check(check, profile)
         return {
             "server": facts,
             "settings": {"servers": args.pg_servers, "pg_stat_statements": args.pg_statements},
@@ -210,6 +214,7 @@ def run_postgresql(args):
             "target_votes_per_s": report.TARGET_POSTGRESQL,
             "verdict": verdict,
             "database_check": check,
+            "profile": profile,
         }
     finally:
         if args.keep:
