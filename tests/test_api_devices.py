@@ -1,7 +1,6 @@
 """Enrollment, configuration, heartbeats, revocation and rate limits, over real HTTP."""
 
 import datetime as dt
-import sqlite3
 
 import pytest
 import requests
@@ -10,7 +9,9 @@ from device_client import protocol, sync, transport
 from device_client.tablet import VoteError, enroll
 from server import storage
 from devtools.processes import Server
-from tests.live import enroll_tablet, hailong, issue_code, seed_org
+from tests.live import enroll_tablet, hailong, issue_code, seed_org, server_rows
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
@@ -32,10 +33,8 @@ def enroll_body(code, key=None):
 def test_enrollment_gives_an_id_and_a_token_whose_hash_alone_is_stored(live_server, tmp_path):
     tablet = enroll_tablet(live_server, tmp_path / "t")
     token = tablet.identity["token"]
-    conn = sqlite3.connect(live_server.database)
-    row = conn.execute(
-        "SELECT token_hash, public_key, status FROM devices WHERE id = ?", [tablet.device_id]
-    ).fetchone()
+    row = server_rows(live_server.database,
+                      "SELECT token_hash, public_key, status FROM devices WHERE id = ?", [tablet.device_id])[0]
     assert row[0] != token and len(row[0]) == 64
     assert row[1] == protocol.public_key_b64(tablet.key)
     assert row[2] == "active"
@@ -92,12 +91,12 @@ def test_a_heartbeat_records_queue_version_and_clock(live_server, tmp_path):
     tablet.record_vote("NV001", 4)
     answer = tablet.heartbeat()
     assert answer["ack_seq"] == 0
-    conn = sqlite3.connect(live_server.database)
-    row = conn.execute(
+    row = server_rows(
+        live_server.database,
         "SELECT queue_depth, oldest_unsent_at IS NOT NULL, app_version, last_heartbeat_at IS NOT NULL,"
         " clock_offset_ms FROM devices WHERE id = ?",
         [tablet.device_id],
-    ).fetchone()
+    )[0]
     assert row[:4] == (1, 1, "0.1.0", 1)
     assert abs(row[4]) < 5000
     assert tablet.status()["clock_offset_ms"] is not None
@@ -116,8 +115,8 @@ def test_a_revoked_device_gets_401_everywhere_and_its_votes_stay(live_server, tm
         with pytest.raises(transport.ServerError) as refused:
             call()
         assert refused.value.status == 401
-    conn = sqlite3.connect(live_server.database)
-    assert conn.execute("SELECT COUNT(*) FROM votes WHERE device_id = ?", [tablet.device_id]).fetchone() == (1,)
+    assert server_rows(live_server.database, "SELECT COUNT(*) FROM votes WHERE device_id = ?",
+                       [tablet.device_id]) == [(1,)]
     status = tablet.status()
     assert status["revoked"] is True and status["queue_depth"] == 1
 
@@ -164,8 +163,7 @@ def test_a_flooding_device_gets_429_with_retry_after_and_nothing_stored(tmp_path
         assert statuses == [200, 200, 429, 429]
         assert response.json()["error"]["code"] == "rate_limited"
         assert 1 <= int(response.headers["Retry-After"]) <= 10
-        conn = sqlite3.connect(db_path)
-        assert conn.execute("SELECT COUNT(*) FROM votes").fetchone() == (2,)
+        assert server_rows(db_path, "SELECT COUNT(*) FROM votes") == [(2,)]
     finally:
         server.stop()
 
@@ -196,11 +194,10 @@ def test_an_enrollment_whose_answer_was_lost_can_be_retried_with_the_same_code(l
             enroll(data, proxy.url, code)  # the server enrolled it; the answer was lost
         proxy.heal()
         tablet = enroll(data, proxy.url, code)
-    conn = sqlite3.connect(live_server.database)
-    devices = conn.execute(
+    devices = server_rows(
+        live_server.database,
         "SELECT id FROM devices WHERE id IN (SELECT device_id FROM enrollment_codes WHERE device_id IS NOT NULL)"
-        " AND public_key = ?", [protocol.public_key_b64(tablet.key)]
-    ).fetchall()
+        " AND public_key = ?", [protocol.public_key_b64(tablet.key)])
     assert devices == [(tablet.device_id,)]  # one device, not an orphan plus a new one
     tablet.identity["server"] = live_server.url
     tablet.heartbeat()  # the reissued token works

@@ -69,3 +69,10 @@ def test_one_hailong_jobs_leads_and_a_standby_takes_over_when_it_dies(db_path, t
     assert [rows[job]["runs"] for job in AT_START] == [3, 3]  # once a stint: the first's, then the second's two
     assert rows["vote_partitions"]["failures"] == 0
     assert "hailong jobs stopped." in second.log_text()
+
+
+def test_on_sqlite_there_is_no_partition_job():
+    """SQLite's hailong jobs schedules what it did before issue 12 (its votes table is not partitioned)."""
+    from server.commands import partition_jobs
+
+    assert partition_jobs.schedule(None, {"DATABASE": "instance/hailong.db"}, {}) == []

@@ -33,6 +33,7 @@ class Election:
         self.poll_seconds = poll_seconds
         self.db = None
         self.leading = False
+        self.failing = False  # the last try failed: its error was logged, the next ones are not (every poll)
 
     def try_lead(self):
         """Lead if the lock is free (connecting first if need be); True when this process leads now."""
@@ -41,6 +42,9 @@ class Election:
                 self.db = connect(self.database)
                 leader.keep_alive(self.db, max(3, self.poll_seconds))
             self.leading = leader.try_lead(self.db)
+            if self.failing:
+                log.info("the leader lock's connection works again")
+                self.failing = False
         except Error as exc:
             self._drop(exc)
         return self.leading
@@ -66,8 +70,10 @@ class Election:
             self._drop(None)
 
     def _drop(self, error):
-        if error is not None:
-            log.warning("the leader lock's connection failed: %s", error)
+        if error is not None and not self.failing:
+            log.warning("the leader lock's connection failed (trying again every %s s): %s", self.poll_seconds,
+                        str(error).strip())
+            self.failing = True
         self.leading = False
         if self.db is not None:
             try:
