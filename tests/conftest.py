@@ -44,6 +44,19 @@ def db_path(tmp_path, backend, request):
 
 
 @pytest.fixture
+def empty_target(tmp_path, backend, request):
+    """A database with nothing in it yet (for ``hailong migrate`` and the migrations): a SQLite path that does
+    not exist, or (``backend`` postgresql) an empty PostgreSQL database's URL."""
+    if backend == "postgresql":
+        from tests.postgres import PostgresTarget
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        name = f"empty{os.getpid()}_{tmp_path.name[-40:]}".lower().replace("-", "_")
+        return PostgresTarget(cluster.create_database(name), tmp_path, name)
+    return tmp_path / "new.db"
+
+
+@pytest.fixture
 def db(db_path):
     database = storage.connect(db_path)
     yield database

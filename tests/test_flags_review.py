@@ -10,6 +10,8 @@ from tests.flagged import flag_both
 from tests.live import hailong
 from tests.people import app_for, copy_db
 
+pytestmark = pytest.mark.backends
+
 
 def api(path, facts, role):
     return app_for(path).test_client(), {"Authorization": f"Bearer {facts['tokens'][role]}"}

@@ -7,6 +7,8 @@ from server.manage import periods
 from server.manage.actor import cli_actor
 from tests.people import app_for
 
+pytestmark = pytest.mark.backends
+
 
 def api(path, facts, role):
     return app_for(path).test_client(), {"Authorization": f"Bearer {facts['tokens'][role]}"}

@@ -11,6 +11,8 @@ from server.manage.actor import cli_actor
 from server.settings import DEFAULTS
 from tests.scoring_data import add_vote, flag, make_org, review
 
+pytestmark = pytest.mark.backends
+
 SETTINGS = dict(DEFAULTS)
 
 

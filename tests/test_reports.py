@@ -10,6 +10,8 @@ from server.notify import mail
 from tests.live import hailong
 from tests.people import signed_in
 
+pytestmark = pytest.mark.backends
+
 
 # 1 November 2026, 07:30 in Hà Nội: REPORT_DAY 1 from REPORT_HOUR 7, October is due.
 DUE = dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.timezone.utc)

@@ -7,7 +7,6 @@ admin API in-process over a copy of the people database (tests/people.py).
 
 import datetime as dt
 import json
-import sqlite3
 import zoneinfo
 
 import pytest
@@ -21,6 +20,8 @@ from server.manage import rosters
 from server.manage.actor import cli_actor
 from tests.live import enroll_tablet, hailong
 from tests.people import app_for
+
+pytestmark = pytest.mark.backends
 
 ZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -66,12 +67,13 @@ def post(server, tablet, votes, device_time=None, path="/api/v1/votes/batch", ke
 
 
 def incidents(server, device_id):
-    conn = sqlite3.connect(server.database)
+    db = storage.connect(server.database)
     try:
-        return conn.execute("SELECT i.kind, s.code, i.detail FROM sync_incidents i LEFT JOIN staff s"
-                            " ON s.id = i.staff_id WHERE i.device_id = ? ORDER BY i.id", [device_id]).fetchall()
+        return [tuple(row) for row in db.execute(
+            "SELECT i.kind, s.code, i.detail FROM sync_incidents i LEFT JOIN staff s"
+            " ON s.id = i.staff_id WHERE i.device_id = ? ORDER BY i.id", [device_id]).fetchall()]
     finally:
-        conn.close()
+        db.close()
 
 
 def assign(server, counter, staff, valid_from, valid_to=None):

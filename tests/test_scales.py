@@ -1,7 +1,6 @@
 """Rating-scale versions: published, given to tablets, and votes kept under the version they were cast with."""
 
 import json
-import sqlite3
 
 import pytest
 
@@ -10,7 +9,9 @@ from server.errors import Invalid
 from server.manage import scales
 from server.manage.actor import cli_actor
 from tests.kiosk_live import kiosk_test_client
-from tests.live import enroll_tablet, hailong
+from tests.live import enroll_tablet, hailong, server_rows
+
+pytestmark = pytest.mark.backends
 
 FIVE = {
     "levels": [
@@ -28,12 +29,8 @@ FIVE = {
 
 
 def stored_votes(server, device_id):
-    conn = sqlite3.connect(server.database)
-    try:
-        return conn.execute("SELECT rating, scale_version, reasons FROM votes WHERE device_id = ? ORDER BY id",
-                            [device_id]).fetchall()
-    finally:
-        conn.close()
+    return server_rows(server.database, "SELECT rating, scale_version, reasons FROM votes WHERE device_id = ?"
+                                        " ORDER BY id", [device_id])
 
 
 def test_a_published_version_reaches_tablets_and_an_offline_one_keeps_voting_under_the_old(live_server, tmp_path):

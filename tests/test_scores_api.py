@@ -9,6 +9,8 @@ from server.settings import DEFAULTS
 from tests.live import enroll_tablet
 from tests.people import create_user, this_and_last_month, token_for
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def world(live_server, tmp_path):

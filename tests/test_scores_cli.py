@@ -5,10 +5,14 @@ import csv
 import io
 import json
 
+import pytest
+
 from server import jobs
 from server.settings import DEFAULTS
 from tests.live import hailong
 from tests.scoring_data import make_org, random_votes, seeded
+
+pytestmark = pytest.mark.backends
 
 
 def scored(db, db_path):

@@ -1,9 +1,13 @@
 """A civil servant's own account: linked to their staff record, the staff role, and nothing of the admin pages."""
 
+import pytest
+
 from server import storage
 from server.manage import account
 from tests.live import hailong
 from tests.people import app_for, sign_in
+
+pytestmark = pytest.mark.backends
 
 NEW = {"username": "nv002", "password": "a long enough password", "full_name": "Trần Văn Bình"}
 
@@ -78,7 +82,10 @@ def test_the_actor_of_a_staff_account_carries_its_staff_id_and_only_with_the_rol
     db.close()
 
 
-def test_a_staff_user_signs_in_lands_on_their_own_page_and_reaches_no_admin_page(people):
+def test_a_staff_user_signs_in_lands_on_their_own_page_and_reaches_no_admin_page(people, backend, request):
+    if backend == "postgresql":  # the page shows the person's scores: remove this when they run on PostgreSQL
+        request.applymarker(pytest.mark.xfail(reason="scores on PostgreSQL (rollups.fingerprint reads SQLite's"
+                                              " pragma_database_list): the scores helper's part", strict=False))
     path, _facts = people
     client = app_for(path).test_client()
     assert sign_in(client, "staff").status_code == 302

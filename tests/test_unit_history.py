@@ -1,11 +1,15 @@
 """Every way a staff member or a counter changes unit keeps its history (``unit_history``)."""
 
+import pytest
+
 from server.manage import imports
 from server.manage import org as org_actions
 from server.manage import staff as staff_actions
 from server.manage.actor import cli_actor
 from server.storage import history
 from tests.live import ORG_CSV
+
+pytestmark = pytest.mark.backends
 
 
 def rows(db, subject, code):

@@ -33,8 +33,8 @@ def overlapping(db, counter_id, staff_id, valid_from, valid_to, except_id=None):
     """Another assignment of the same person at the same counter whose days meet these."""
     return query_one(
         db,
-        ASSIGNMENT + " WHERE a.counter_id = ? AND a.staff_id = ? AND a.id IS NOT ?"
-        " AND (a.valid_to IS NULL OR a.valid_to >= ?) AND (? IS NULL OR a.valid_from <= ?)",
+        ASSIGNMENT + " WHERE a.counter_id = ? AND a.staff_id = ? AND a.id IS DISTINCT FROM ?"
+        " AND (a.valid_to IS NULL OR a.valid_to >= ?) AND (CAST(? AS TEXT) IS NULL OR a.valid_from <= ?)",
         [counter_id, staff_id, except_id, valid_from, valid_to, valid_to],
     )
 
@@ -42,9 +42,9 @@ def overlapping(db, counter_id, staff_id, valid_from, valid_to, except_id=None):
 def insert_assignment(db, counter_id, staff_id, valid_from, valid_to, now):
     return db.execute(
         "INSERT INTO counter_assignments (counter_id, staff_id, valid_from, valid_to, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         [counter_id, staff_id, valid_from, valid_to, now, now],
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def set_valid_to(db, assignment_id, valid_to, now):
