@@ -160,6 +160,7 @@ def test_the_nightly_step_scans_yesterday_once_and_catches_up_after_a_pause(sim)
     db.close()
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_cli_scans_a_window_and_audits_it_once(sim):
     path, _facts = sim
     result = hailong("--database", str(path), "scan", "--from", WINDOW[0], "--to", WINDOW[1])
