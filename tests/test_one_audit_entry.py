@@ -16,6 +16,8 @@ from server.cli import cli
 from tests.live import hailong
 from tests.people import NEW_PNG, app_for, sign_in, signed_in
 
+pytestmark = pytest.mark.backends
+
 ORG_CSV = b"kind,code,name,parent,title,active\nstaff,NV020,New Person,DN-TT,Chuyen vien,\n"
 PASSWORD = "correct horse battery staple"
 SCALE = {"levels": [{"value": 2, "label_vi": "Hài lòng", "label_en": "Satisfied", "satisfied": True},
