@@ -10,9 +10,14 @@ from server import create_app, storage
 
 
 def pytest_generate_tests(metafunc):
-    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py)."""
-    if metafunc.definition.get_closest_marker("backends") and "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py).
+
+    ``@pytest.mark.backends("sqlite")`` on one test of a module marked ``backends`` keeps it on SQLite
+    alone (a page's rendering or a pure check whose SQL the module's other tests run on both).
+    """
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(marker.args) or ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture(scope="module")

@@ -170,6 +170,7 @@ def mails(mail_server, kind):
     return [(to, message) for to, message in mail_server.messages if message["X-Hailong-Kind"] == kind]
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_hailong_jobs_says_email_is_off_when_no_mail_server_is_set(db_path, tmp_path):
     jobs = Jobs(db_path, log_path=tmp_path / "jobs.log").start()
     jobs.stop()

@@ -70,6 +70,7 @@ def test_a_published_version_reaches_tablets_and_an_offline_one_keeps_voting_und
         new.close()
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_kiosk_shows_the_labels_of_the_scale_in_its_configuration(live_server, tmp_path):
     tablet = enroll_tablet(live_server, tmp_path / "kiosk", "DN-TT-Q1")
     try:
@@ -97,6 +98,7 @@ def test_the_kiosk_shows_the_labels_of_the_scale_in_its_configuration(live_serve
     (lambda s: s["reasons"][1].__setitem__("code", "long_wait"), "reasons.1.code"),
     (lambda s: s["reasons"][0].__setitem__("label_vi", ""), "reasons.0.label_vi"),
 ])
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_a_scale_that_cannot_be_scored_is_refused_with_the_field_that_is_wrong(db, change, field):
     scale = json.loads(json.dumps(FIVE))
     change(scale)

@@ -180,6 +180,7 @@ def test_recomputing_a_month_for_everyone_reads_only_the_rollups(db):
     assert scores.recompute_month(db, "2026-10") == before
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_many_subject_tally_agrees_with_analysis_tally(db):
     from analysis.levels import tally as analysis_tally
 

@@ -71,6 +71,7 @@ def test_the_unit_at_a_moment_follows_the_rows(db):
     assert history.unit_at([("2026-05-01T00:00:00.000Z", None, 2)], "2026-01-01T00:00:00.000Z", 9) == 2
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_api_and_the_pages_show_where_someone_was_and_when(people):
     from tests.people import app_for, sign_in
 
