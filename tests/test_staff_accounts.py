@@ -82,10 +82,7 @@ def test_the_actor_of_a_staff_account_carries_its_staff_id_and_only_with_the_rol
     db.close()
 
 
-def test_a_staff_user_signs_in_lands_on_their_own_page_and_reaches_no_admin_page(people, backend, request):
-    if backend == "postgresql":  # the page shows the person's scores: remove this when they run on PostgreSQL
-        request.applymarker(pytest.mark.xfail(reason="scores on PostgreSQL (rollups.fingerprint reads SQLite's"
-                                              " pragma_database_list): the scores helper's part", strict=False))
+def test_a_staff_user_signs_in_lands_on_their_own_page_and_reaches_no_admin_page(people):
     path, _facts = people
     client = app_for(path).test_client()
     assert sign_in(client, "staff").status_code == 302
