@@ -22,9 +22,16 @@ PostgreSQL gets a correct equivalent, at these costs:
   read walks the index then the heap pages (index-only once vacuum has set the
   visibility map). Same rows, same answers; more I/O per add on PostgreSQL.
 - The local day in SQL is SQLite's built-in ``date(t, '+420 minutes')``; on
-  PostgreSQL the ``date`` SQL function of ``migrations/postgres.py`` (a text
-  to timestamp cast, an interval, ``to_char``), inlined by the planner: a few
-  microseconds more per vote, the same text out.
+  PostgreSQL a native ``to_char`` of the time plus an interval (``_day_sql``):
+  the same text, 1.8 µs a vote where the compatibility ``date`` function
+  costs 7.4 µs.
+- Adding a chunk's counts: ``executemany`` of one upsert per row on SQLite (in
+  process); one upsert over arrays on PostgreSQL (``_add_rows``), one round
+  trip instead of one statement per row.
+- Measured (50,000 votes in chunks of 5,000, best of 5, variants run in turn
+  on this shared 2-core machine, so ranges): SQLite 0.2-0.5 s; PostgreSQL
+  0.4-0.7 s as written here, 1.0 s with the compatibility ``date`` instead,
+  0.9-1.2 s with row-by-row upserts instead.
 - The bound of a step (``order.settled_max_id``) is ``MAX(id)`` on SQLite (one
   writer: rows commit in id order). On PostgreSQL it is a short transaction
   that takes the exclusive append lock first: it waits for the inserts still
@@ -60,7 +67,18 @@ STANDING_SQL = """CASE
 _COLUMNS = "v.staff_id, v.unit_id, v.counter_id, v.counter_unit_id, v.scale_version, v.rating"
 
 
-def _day_sql(offset_minutes):
+def _day_sql(db, offset_minutes):
+    """The vote's local day as ``YYYY-MM-DD`` text at a fixed offset.
+
+    PostgreSQL reads SQLite's ``date(t, modifier)`` through the function of
+    ``migrations/postgres.py``, which is not inlined and parses its modifier
+    on every row (7.4 µs a row here); the native expression gives the same
+    text in 1.8 µs (checked equal over 200,000 times), a third of a chunk's
+    time on PostgreSQL.
+    """
+    if dialect(db) == "postgresql":
+        return (f"to_char(CAST(left(v.counted_at, 19) AS TIMESTAMP) + INTERVAL '{int(offset_minutes)} minutes',"
+                " 'YYYY-MM-DD')")
     return f"date(v.counted_at, '{int(offset_minutes):+d} minutes')"
 
 
@@ -114,7 +132,7 @@ def add_votes_sql(db, after_id, up_to, offset_minutes):
     daily and the monthly table alike.
     """
     counts = {tuple(row[:-1]): row[-1] for row in db.execute(
-        f"SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+        f"SELECT {_day_sql(db, offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
         " FROM votes v WHERE v.id > ? AND v.id <= ?"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [after_id, up_to],
@@ -132,17 +150,36 @@ def votes_for_python_days(db, after_id, up_to):
 
 
 _UPSERT = (" ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n")
+_TEXT_COLUMNS = {"day", "month", "standing"}  # the other key columns are integers
+
+
+def _add_rows(db, table, key, rows):
+    """Add ``rows`` (the key's values, then n; each key once) to ``table``'s counts.
+
+    SQLite: one upsert per row through ``executemany``, in process (a few
+    microseconds a row). PostgreSQL: the same upsert once over arrays of the
+    rows (``unnest``), one round trip for the chunk; row by row, even
+    pipelined, each row is a statement of its own (the module's docstring has
+    the figures).
+    """
+    if not rows:
+        return
+    columns = (*key, "n")
+    upsert = _UPSERT.format(key=", ".join(key), table=table)
+    if dialect(db) == "postgresql":
+        arrays = ", ".join(f"CAST(? AS {'TEXT' if c in _TEXT_COLUMNS else 'BIGINT'}[])" for c in columns)
+        db.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) AS r" + upsert,
+                   [list(values) for values in zip(*rows)])
+        return
+    db.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                        + upsert, rows)
 
 
 def add_counts(db, counts):
     """Add ``{(day, staff, unit, counter, counter unit, version, rating, standing): n}`` to the daily
     rollups and to their monthly sums."""
     rows = [(*key, n) for key, n in counts.items() if n]
-    db.conn.executemany(
-        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        + _UPSERT.format(key=", ".join(KEY), table="vote_rollups"),
-        rows,
-    )
+    _add_rows(db, "vote_rollups", KEY, rows)
     add_monthly(db, [((row[0][:7], *row[1:-1]), row[-1]) for row in rows])
 
 
@@ -153,11 +190,7 @@ def add_monthly(db, deltas):
     for key, n in deltas:
         monthly[key] = monthly.get(key, 0) + n
     changed = [(*key, n) for key, n in monthly.items() if n]
-    db.conn.executemany(
-        f"INSERT INTO vote_rollups_monthly ({', '.join(MONTH_KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        + _UPSERT.format(key=", ".join(MONTH_KEY), table="vote_rollups_monthly"),
-        changed,
-    )
+    _add_rows(db, "vote_rollups_monthly", MONTH_KEY, changed)
     db.conn.executemany(
         f"DELETE FROM vote_rollups_monthly WHERE {' AND '.join(f'{c} = ?' for c in MONTH_KEY)} AND n = 0",
         [row[:-1] for row in changed if row[-1] < 0],
@@ -201,7 +234,7 @@ def clear_pair(db, day, staff_id):
 def recount_pair_sql(db, day, staff_id, start_utc, end_utc, up_to, offset_minutes):
     """Put back one (day, staff) pair from its raw votes up to the watermark (fixed offset)."""
     add_counts(db, {tuple(row[:-1]): row[-1] for row in db.execute(
-        f"SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+        f"SELECT {_day_sql(db, offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
         " FROM votes v WHERE v.staff_id = ? AND v.counted_at >= ? AND v.counted_at < ? AND v.id <= ?"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [staff_id, start_utc, end_utc, up_to],
