@@ -45,11 +45,15 @@ bench: $(STAMP)
 	$(PY) bench/export.py
 	$(PY) bench/load.py
 
-# The fault campaign at full size (devtools/chaos.py, docs in bench/README.md): 50 tablets x 2,000 votes
-# through the fault proxy while the server, hailong jobs and tablets are SIGKILLed; 10-20 minutes.
-# Writes bench/chaos.json; exits 1 if a vote was lost or counted twice. tests/test_fault_campaign.py
-# runs the same code small in make test.
+# The long campaigns. First two tests of make test at full size (a minute; make test runs them
+# smaller): a million votes downloaded through the export page in flat memory, and 1,000 random
+# tamperings the verifier must catch. Then the fault campaign at full size (devtools/chaos.py, docs
+# in bench/README.md): 50 tablets x 2,000 votes through the fault proxy while the server, hailong jobs
+# and tablets are SIGKILLed; 10-20 minutes. Writes bench/chaos.json; exits 1 if a vote was lost or
+# counted twice. tests/test_fault_campaign.py runs the same code small in make test.
 chaos: $(STAMP)
+	EXPORT_DOWNLOAD_VOTES=1000000 TAMPERINGS=1000 $(PY) -m pytest -q -p no:cacheprovider \
+		tests/test_export_download.py tests/test_verify_tamper.py
 	$(PY) -m devtools.chaos
 
 clean:
