@@ -49,12 +49,15 @@ bench: $(STAMP)
 # smaller): a million votes downloaded through the export page in flat memory, and 1,000 random
 # tamperings the verifier must catch. Then the fault campaign at full size (devtools/chaos.py, docs
 # in bench/README.md): 50 tablets x 2,000 votes through the fault proxy while the server, hailong jobs
-# and tablets are SIGKILLed; 10-20 minutes. Writes bench/chaos.json; exits 1 if a vote was lost or
-# counted twice. tests/test_fault_campaign.py runs the same code small in make test.
+# and tablets are SIGKILLed; 10-20 minutes on SQLite, then the same on PostgreSQL with two servers
+# behind the proxy and PostgreSQL itself SIGKILLed. Writes bench/chaos.json (the PostgreSQL run under
+# the key postgresql); exits 1 if a vote was lost or counted twice. tests/test_fault_campaign.py and
+# tests/test_fault_two_servers.py run the same code small in make test.
 chaos: $(STAMP)
 	EXPORT_DOWNLOAD_VOTES=1000000 TAMPERINGS=1000 $(PY) -m pytest -q -p no:cacheprovider \
 		tests/test_export_download.py tests/test_verify_tamper.py
 	$(PY) -m devtools.chaos
+	$(PY) -m devtools.chaos --backend postgresql --servers 2 --database-kills 3
 
 clean:
 	rm -rf $(VENV) instance bench/work

@@ -12,7 +12,16 @@ monkey, at moments spread over the run:
   in the middle of a sync, and real ``hailong-device sync`` processes while
   their request is on the wire (``devtools.chaos_tablets``).
 
-``PRAGMA integrity_check`` runs after every restart. Then the network heals,
+On PostgreSQL (``--backend postgresql``: a throwaway server of
+``devtools.postgres`` in a temporary folder) the campaign can run
+``--servers 2`` (or more) ``hailong serve`` processes on the one database,
+the fault proxy handing each connection to the next server in turn, so a
+tablet's retries land on either; and the chaos monkey also SIGKILLs
+PostgreSQL itself (``--database-kills``: postmaster and backends at once,
+then a start, which is crash recovery).
+
+``PRAGMA integrity_check`` (on PostgreSQL: the facts it must keep, see
+``chaos_facts.integrity_check``) runs after every restart. Then the network heals,
 every tablet drains its queue, ``hailong jobs`` catches up, and the stores
 must agree (``devtools.chaos_facts``): every vote recorded on a tablet is on
 the server once, with a good signature, acknowledged; every tap that got its
@@ -20,8 +29,11 @@ the server once, with a good signature, acknowledged; every tap that got its
 (its size, and its root recomputed from the votes); and some votes were
 committed but their answer lost (the case the protocol exists for).
 
-Run: ``python -m devtools.chaos`` (``make chaos``) writes ``bench/chaos.json``;
-``tests/test_fault_campaign.py`` runs the same code small in ``make test``.
+Run: ``python -m devtools.chaos`` (``make chaos``) writes ``bench/chaos.json``
+(a PostgreSQL run its figures under the key ``postgresql``);
+``tests/test_fault_campaign.py`` runs the same code small in ``make test``, on
+both backends, and ``tests/test_fault_two_servers.py`` the two-server
+PostgreSQL form.
 ``--seed`` replays a run's random choices (thread timing still varies).
 """
 
@@ -44,8 +56,10 @@ from devtools import chaos_facts as facts
 from devtools.chaos_tablets import CliTablet, KioskTablet, ThreadTablet
 from devtools.demo_org import write_demo_org
 from devtools.faultproxy import FaultProxy
+from devtools.postgres import Cluster
 from devtools.processes import BIN, Jobs, Server
 from server import storage
+from server.storage import partitions
 from migrations import migrations
 from server.ledger import keys
 from server.manage import devices, imports, staff
@@ -76,11 +90,21 @@ class Plan:
     cut: float = 0.12  # answer cut short
     slow: float = 0.15  # answer held back up to `latency` seconds
     latency: float = 1.5
+    backend: str = "sqlite"  # or "postgresql": a throwaway PostgreSQL server of its own
+    servers: int = 1  # `hailong serve` processes on the one database (more than one: PostgreSQL only)
+    database_kills: int = 0  # SIGKILLs of PostgreSQL itself, each followed by crash recovery
     seed: int | None = None
 
+    def __post_init__(self):
+        if self.backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend must be sqlite or postgresql, not {self.backend!r}")
+        if self.backend == "sqlite" and (self.servers != 1 or self.database_kills):
+            raise ValueError("several servers and database kills need --backend postgresql")
+
     def steps(self, rng):
-        """The chaos monkey's steps, shuffled: ``kill``, ``hook``, ``jobs``, ``tap``, ``sync``, ``cli``."""
+        """The chaos monkey's steps, shuffled: ``kill``, ``hook``, ``database``, ``jobs``, ``tap``, ``sync``, ``cli``."""
         steps = (["kill"] * (self.server_kills - self.hook_kills) + ["hook"] * self.hook_kills
+                 + ["database"] * self.database_kills
                  + ["jobs"] * self.jobs_kills + ["tap"] * (self.kiosk_kills - self.kiosk_kills // 2)
                  + ["sync"] * (self.kiosk_kills // 2) + ["cli"] * self.cli_kills)
         rng.shuffle(steps)
@@ -96,6 +120,7 @@ class Run:
         self.counts = {}
         self.errors, self.log, self.checks = [], [], []
         self.chaos_done = threading.Event()
+        self.outage = threading.Lock()  # held while PostgreSQL is down (the jobs monkey waits for it)
         self.rounds = threading.Condition()  # the chaos monkey asks for taps in rounds: one tap a tablet each
         self.round = 0
         self.began = self.started = time.monotonic()  # ``started``: when the faults begin, after the setup
@@ -153,7 +178,7 @@ class Run:
     def integrity(self, path, after):
         result = facts.integrity_check(path)
         with self.lock:
-            self.checks.append({"after": after, "database": os.path.basename(path), "result": result})
+            self.checks.append({"after": after, "database": facts.database_name(path), "result": result})
         return result
 
 
@@ -164,35 +189,58 @@ def run(plan, work_dir, out=print):
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     state = Run(seed, out)
+    cluster = None
+    try:
+        if plan.backend == "postgresql":
+            # In a temporary folder of its own, not in ``work``: PostgreSQL runs as its own user when we are
+            # root, and must reach its folder.
+            cluster = Cluster().start()
+            state.note(f"PostgreSQL {cluster.bin.split('/')[-2]} in {cluster.folder}")
+            database = cluster.create_database("hailong")
+        else:
+            database = work / "hailong.db"
+        return campaign(state, plan, work, database, cluster)
+    finally:
+        if cluster is not None:
+            cluster.remove()
+
+
+def campaign(state, plan, work, database, cluster):
+    """The run itself on a database ready to be migrated; ``cluster``: the PostgreSQL server, or None."""
+    seed = state.seed
     env = {"HAILONG_INSTANCE": str(work)}
-    database = work / "hailong.db"
     org = prepare(database, work, plan)
     marker = work / "kill-after-commit"
-    server = Server(database, log_path=work / "serve.log", env=env, settings={
+    settings = {
         "DEVICE_RATE_PER_MINUTE": 60000,  # 429s are tested elsewhere; here they would only slow the run
         "DEVICE_RATE_BURST": 6000,
         "FAULT_KILL_AFTER_COMMIT_FILE": marker,
         "KIOSK_VOTE_INTERVAL_SECONDS": 0,  # the kiosk taps faster than citizens: no rapid_repeat marks
         "KIOSK_DAY_END": "23:59",
-    })
+    }
+    # One server keeps the log name it always had; several are serve-1.log, serve-2.log, ...
+    servers = [Server(database, log_path=work / ("serve.log" if plan.servers == 1 else f"serve-{n}.log"), env=env,
+                      settings=settings, name="hailong serve" if plan.servers == 1 else f"hailong serve {n}")
+               for n in range(1, plan.servers + 1)]
     jobs = Jobs(database, log_path=work / "jobs.log", env=env,
                 settings={"JOBS_LOG_APPEND_SECONDS": 1, "LOG_CHUNK_LEAVES": 500})
     proxies, tablets = [], []
+    ports = [server.port for server in servers]
     try:
-        for process in (server, jobs):  # side by side: each takes seconds to import its code
+        for process in (*servers, jobs):  # side by side: each takes seconds to import its code
             process.launch()
-        for process in (server, jobs):
+        for process in (*servers, jobs):
             process.wait_ready(60)
-        proxies.append(FaultProxy(server.port, seed=seed).start())
-        enroll(plan, org, database, work, server, proxies, tablets, seed)
+        proxies.append(FaultProxy(ports, seed=seed).start())
+        enroll(plan, org, database, work, ports, proxies, tablets, seed)
         state.note(f"{plan.tablets} tablets enrolled ({plan.kiosks} kiosk processes, {plan.cli_tablets} synced by"
-                   f" the CLI); seed {seed}; faults on")
+                   f" the CLI) on {plan.backend}, {plan.servers} server(s); seed {seed}; faults on")
         for proxy in proxies:
             proxy.configure(refuse=plan.refuse, drop=plan.drop, cut=plan.cut, slow=plan.slow, latency=plan.latency)
         state.started = time.monotonic()
         workers = [threading.Thread(target=tablet.work, args=(state, plan), name=f"tablet-{tablet.index}",
                                     daemon=True) for tablet in tablets]
-        monkeys = chaos_monkeys(state, plan, server, jobs, marker, database, tablets)
+        monkeys = chaos_monkeys(state, plan, servers, jobs, marker, database, tablets, cluster)
         for thread in (*workers, *monkeys):
             thread.start()
         watch_progress(state, plan, [*workers, *monkeys])
@@ -202,14 +250,15 @@ def run(plan, work_dir, out=print):
         for proxy in proxies:
             proxy.heal()
         healed = time.monotonic()
-        drained = drain(tablets, deadline=time.monotonic() + 120 + plan.tablets * plan.votes / 500)
+        drained = drain(state, tablets, deadline=time.monotonic() + 120 + plan.tablets * plan.votes / 500)
         heal_seconds = time.monotonic() - healed
         caught_up = wait_for_tree(database, deadline=time.monotonic() + 180)
         jobs.stop()
         for tablet in tablets:
             if tablet.kind == "kiosk":
                 tablet.stop()
-        server.stop()
+        for server in servers:
+            server.stop()
         state.integrity(database, "the end")
     finally:
         for tablet in tablets:
@@ -218,7 +267,8 @@ def run(plan, work_dir, out=print):
         for proxy in proxies:
             proxy.stop()
         jobs.kill()
-        server.kill()
+        for server in servers:
+            server.kill()
         marker.unlink(missing_ok=True)
     return summarise(state, plan, tablets, database, faulted, drained, caught_up,
                      recording=recording, heal_seconds=heal_seconds)
@@ -236,6 +286,8 @@ def prepare(database, work, plan):
     db = storage.connect(database)
     try:
         migrations.apply(db)
+        if storage.dialect(db) == "postgresql":
+            partitions.ensure(db)  # as `hailong migrate` does: this month's votes in their partition
         imports.import_file(db, cli_actor(), str(work / "org.csv"))
         kiosk_units = {org["unit_of_counter"][org["counters"][i % len(org["counters"])]]
                        for i in range(plan.kiosks)}
@@ -246,7 +298,7 @@ def prepare(database, work, plan):
     return org
 
 
-def enroll(plan, org, database, work, server, proxies, tablets, seed):
+def enroll(plan, org, database, work, ports, proxies, tablets, seed):
     """Codes in-process (the CLI has its own tests), enrollment over HTTP through a faultless proxy.
 
     Kiosk and CLI tablets get a proxy of their own, so the chaos monkey can
@@ -263,7 +315,7 @@ def enroll(plan, org, database, work, server, proxies, tablets, seed):
     for index, code in enumerate(codes):
         data_dir = str(work / f"tablet-{index:02d}")
         if index < plan.kiosks + plan.cli_tablets:
-            proxy = FaultProxy(server.port, seed=seed * 100 + index).start()
+            proxy = FaultProxy(ports, seed=seed * 100 + index).start()
             proxies.append(proxy)
         else:
             proxy = proxies[0]
@@ -282,16 +334,16 @@ def enroll(plan, org, database, work, server, proxies, tablets, seed):
             tablet.ready.set()
 
 
-def chaos_monkeys(state, plan, server, jobs, marker, database, tablets):
+def chaos_monkeys(state, plan, servers, jobs, marker, database, tablets, cluster):
     """Two monkeys side by side, so the restarts of one do not hold up the other's steps.
 
-    One kills the server, the other ``hailong jobs`` and the tablets' processes; each spreads its
-    steps over the recording time. Returns the threads; ``state.chaos_done`` is set when both end.
+    One kills the servers (and PostgreSQL), the other ``hailong jobs`` and the tablets' processes; each
+    spreads its steps over the recording time. Returns the threads; ``state.chaos_done`` is set when both end.
     """
     rng = random.Random(state.seed)
     steps = plan.steps(rng)
-    servers = [step for step in steps if step in ("kill", "hook")]
-    others = [step for step in steps if step not in servers]
+    server_steps = [step for step in steps if step in ("kill", "hook", "database")]
+    others = [step for step in steps if step not in server_steps]
     done = []
 
     def monkey(name, steps, seed):
@@ -304,12 +356,15 @@ def chaos_monkeys(state, plan, server, jobs, marker, database, tablets):
                 wait = state.started + number * gap + rng.uniform(-gap / 3, gap / 3) - time.monotonic()
                 time.sleep(max(0.2, wait))
                 if step in ("kill", "hook"):
-                    kill_server(state, rng, server, marker, database, step)
+                    kill_server(state, rng, servers, marker, database, step)
+                elif step == "database":
+                    kill_database(state, rng, cluster, database)
                 elif step == "jobs":
-                    jobs.kill()
-                    state.add("jobs_kills")
-                    jobs.start(60)
-                    check = state.integrity(database, f"hailong jobs kill {state.count('jobs_kills')}")
+                    with state.outage:  # restarted once PostgreSQL is back, as its supervisor would in the end
+                        jobs.kill()
+                        state.add("jobs_kills")
+                        jobs.start(60)
+                        check = state.integrity(database, f"hailong jobs kill {state.count('jobs_kills')}")
                     state.note(f"hailong jobs SIGKILLed and restarted; integrity_check {check}")
                 elif step in ("tap", "sync") and kiosks:
                     with state.ask_for_taps():
@@ -326,19 +381,20 @@ def chaos_monkeys(state, plan, server, jobs, marker, database, tablets):
             done.append(name)
             last = len(done) == 2
         if last:
-            finish(state, server, jobs, marker)
+            finish(state, servers, jobs, marker)
 
     return [threading.Thread(target=monkey, args=(name, part, rng.random()), name=f"chaos-{name}", daemon=True)
-            for name, part in (("server", servers), ("jobs and tablets", others))]
+            for name, part in (("server", server_steps), ("jobs and tablets", others))]
 
 
-def finish(state, server, jobs, marker):
-    """After the last step: no hook left armed, the server and jobs running, then the tablets may stop."""
+def finish(state, servers, jobs, marker):
+    """After the last step: no hook left armed, the servers and jobs running, then the tablets may stop."""
     marker.unlink(missing_ok=True)  # an unfired hook must not kill the heal phase
     try:
-        if not server.alive():
-            server.wait_gone()
-            server.start(60)
+        for server in servers:
+            if not server.alive():
+                server.wait_gone()
+                server.start(60)
         if not jobs.alive():
             jobs.start(60)
     except Exception as exc:
@@ -346,8 +402,11 @@ def finish(state, server, jobs, marker):
     state.chaos_done.set()
 
 
-def kill_server(state, rng, server, marker, database, step):
+def kill_server(state, rng, servers, marker, database, step):
+    """SIGKILL one server (``kill``: one of them at random) or let the after-commit hook kill one (``hook``: the
+    first to commit a batch), then restart it and check the database."""
     if step == "kill":
+        server = rng.choice(servers)
         server.kill()
         how = "SIGKILLed"
         time.sleep(rng.uniform(0.2, 1.0))  # down for a moment: tablets meet a dead port
@@ -355,17 +414,35 @@ def kill_server(state, rng, server, marker, database, step):
         marker.touch()
         deadline = time.monotonic() + 60
         with state.ask_for_taps():  # the hook fires on the next commit: there must be one
-            while server.alive() and time.monotonic() < deadline:
+            while all(server.alive() for server in servers) and time.monotonic() < deadline:
                 time.sleep(0.01)
-        if server.alive() or marker.exists():
-            raise AssertionError("the server did not die on the after-commit hook within 60 s")
+        dead = [server for server in servers if not server.alive()]
+        if not dead or marker.exists():
+            raise AssertionError("no server died on the after-commit hook within 60 s")
+        server = dead[0]
         server.wait_gone()
         state.add("hook_kills")
         how = "killed itself between a commit and its answer"
     state.add("server_kills")
     server.start(60)
     check = state.integrity(database, f"server kill {state.count('server_kills')} ({step})")
-    state.note(f"server {how}, restarted; integrity_check {check}")
+    state.note(f"{server.name} {how}, restarted; integrity_check {check}")
+
+
+def kill_database(state, rng, cluster, database):
+    """SIGKILL PostgreSQL (postmaster and backends, the servers' pooled connections with them), start it again.
+
+    Down for a moment, so requests meet a database that is not there; the
+    start is crash recovery from the write-ahead log. The servers are left
+    running: their pools must replace the dead connections by themselves.
+    """
+    with state.outage:
+        cluster.kill()
+        time.sleep(rng.uniform(0.3, 1.5))
+        cluster.start()
+        state.add("database_kills")
+        check = state.integrity(database, f"PostgreSQL kill {state.count('database_kills')}")
+    state.note(f"PostgreSQL SIGKILLed, crash-recovered; facts check {check}")
 
 
 def watch_progress(state, plan, threads, every=30.0):
@@ -385,11 +462,21 @@ def watch_progress(state, plan, threads, every=30.0):
             state.fail(thread.name, TimeoutError("still running long after the plan's time"))
 
 
-def drain(tablets, deadline):
-    """Faults off: every tablet sends until its queue is empty; returns the indexes of those that could not."""
+def drain(state, tablets, deadline):
+    """Faults off: every tablet sends until its queue is empty; returns the indexes of those that could not.
+
+    A tablet whose server refuses it (a 4xx, or a 500 that is a server bug)
+    is stuck too, with the error among the run's: the other tablets still
+    drain, so the figures say what arrived.
+    """
     stuck = []
     for tablet in tablets:
-        if not tablet.drain(deadline):
+        try:
+            drained = tablet.drain(deadline)
+        except Exception as exc:
+            state.fail(f"drain of tablet {tablet.index}", exc)
+            drained = False
+        if not drained:
             stuck.append(tablet.index)
     return stuck
 
@@ -408,10 +495,10 @@ def sum_stats(all_stats):
     total = {}
     for stats in all_stats:
         for key, value in stats.items():
-            if key == "lost":
-                lost = total.setdefault("lost", {})
+            if isinstance(value, dict):  # "lost" by request, "upstreams" by port
+                each = total.setdefault(key, {})
                 for label, n in value.items():
-                    lost[label] = lost.get(label, 0) + n
+                    each[label] = each.get(label, 0) + n
             else:
                 total[key] = total.get(key, 0) + value
     return total
@@ -452,6 +539,10 @@ def summarise(state, plan, tablets, database, faulted, stuck, caught_up, recordi
         "duplicated": duplicated,
         "committed_unacked": stored["duplicates"],
         "server_kills": state.count("server_kills"),
+        "database_kills": state.count("database_kills"),
+        "backend": plan.backend,
+        "servers": plan.servers,
+        "connections_per_server": sorted(faulted.get("upstreams", {}).values()),
         "faulted_connections": faults,
         "connections": faulted.get("connections", 0),
         "faulted_share": round(share, 3),
@@ -513,6 +604,11 @@ def summarise(state, plan, tablets, database, faulted, stuck, caught_up, recordi
         (f"server kills {figures['server_kills']} of {plan.server_kills}", figures["server_kills"] == plan.server_kills),
         (f"after-commit kills {figures['hook_kills']} of {plan.hook_kills}", figures["hook_kills"] == plan.hook_kills),
         (f"jobs kills {figures['jobs_kills']} of {plan.jobs_kills}", figures["jobs_kills"] == plan.jobs_kills),
+        (f"PostgreSQL kills {figures['database_kills']} of {plan.database_kills}",
+         figures["database_kills"] == plan.database_kills),
+        (f"a server got no connection: {figures['connections_per_server']}",
+         plan.servers == 1 or (len(figures["connections_per_server"]) == plan.servers
+                               and min(figures["connections_per_server"]) > 0)),
         (f"thanked taps missing from the outbox: {missing[:5]}", not missing),
         ("no kiosk tablet was killed during a tap", plan.kiosks == 0 or figures["kiosk_kills_during_tap"] > 0),
         ("no kiosk tablet was killed during a sync", plan.kiosks == 0 or plan.kiosk_kills < 2
@@ -527,11 +623,14 @@ def summarise(state, plan, tablets, database, faulted, stuck, caught_up, recordi
 
 def report(figures, problems, out=print):
     """The figures a person reads first, then what went wrong."""
-    out("\nchaos campaign:")
+    out(f"\nchaos campaign on {figures['backend']}"
+        + (f", {figures['servers']} servers (connections {figures['connections_per_server']})"
+           if figures["servers"] > 1 else "") + ":")
     for key in ("recorded", "acknowledged", "on_server", "lost", "duplicated", "committed_unacked"):
         out(f"  {key.replace('_', ' ')}: {figures[key]:,}")
     out(f"  server kills: {figures['server_kills']} ({figures['hook_kills']} between commit and answer);"
-        f" jobs kills: {figures['jobs_kills']}")
+        f" jobs kills: {figures['jobs_kills']}"
+        + (f"; PostgreSQL kills: {figures['database_kills']}" if figures["backend"] == "postgresql" else ""))
     out(f"  kiosk tablets killed during a tap: {figures['kiosk_kills_during_tap']}, during a sync:"
         f" {figures['kiosk_kills_during_sync']}; hailong-device sync killed mid-request:"
         f" {figures['cli_syncs_killed_mid_request']} of {figures['cli_sync_runs']} runs")
@@ -558,19 +657,47 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=defaults.recording_seconds,
                         help="How long each tablet spreads its taps over.")
     parser.add_argument("--seed", type=int, help="Replay a run's random choices.")
-    parser.add_argument("--work-dir", default=str(ROOT / "bench" / "work" / "chaos"),
-                        help="Emptied, then holds the database, logs and tablets (default bench/work/chaos).")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default=defaults.backend,
+                        help="The server's database: a SQLite file, or a throwaway PostgreSQL server.")
+    parser.add_argument("--servers", type=int, default=defaults.servers,
+                        help="hailong serve processes on the one database, behind the proxy in turn"
+                             " (more than one: PostgreSQL only).")
+    parser.add_argument("--database-kills", type=int, default=defaults.database_kills,
+                        help="SIGKILLs of PostgreSQL itself during the run, each followed by crash recovery.")
+    parser.add_argument("--work-dir",
+                        help="Emptied, then holds the database (SQLite), logs and tablets (default"
+                             " bench/work/chaos, bench/work/chaos-postgresql for a PostgreSQL run).")
     parser.add_argument("--results", default=str(ROOT / "bench" / "chaos.json"),
-                        help="Where the figures go (default bench/chaos.json).")
+                        help="Where the figures go (default bench/chaos.json; a PostgreSQL run's under the key"
+                             " postgresql, beside the SQLite run's).")
     args = parser.parse_args(argv)
-    plan = Plan(tablets=args.tablets, votes=args.votes, recording_seconds=args.seconds, seed=args.seed)
-    figures, problems = run(plan, args.work_dir, out=lambda line: print(line, flush=True))
+    try:
+        plan = Plan(tablets=args.tablets, votes=args.votes, recording_seconds=args.seconds, seed=args.seed,
+                    backend=args.backend, servers=args.servers, database_kills=args.database_kills)
+    except ValueError as exc:
+        parser.error(str(exc))
+    work_dir = args.work_dir or ROOT / "bench" / "work" / ("chaos" if plan.backend == "sqlite" else "chaos-postgresql")
+    figures, problems = run(plan, work_dir, out=lambda line: print(line, flush=True))
     report(figures, problems)
     figures = {"timestamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "commit": _commit(), "passed": not problems, "problems": problems, **figures}
-    Path(args.results).write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.results}")
+    write_results(Path(args.results), figures, plan.backend)
+    print(f"wrote {args.results}" + (" (key postgresql)" if plan.backend == "postgresql" else ""))
     return 0 if not problems else 1
+
+
+def write_results(path, figures, backend):
+    """The SQLite run's figures at the top of the file, a PostgreSQL run's under ``postgresql``; each run keeps
+    the other's."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        results = {}
+    if backend == "postgresql":
+        results["postgresql"] = figures
+    else:
+        results = {**figures, **({"postgresql": results["postgresql"]} if "postgresql" in results else {})}
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _commit():

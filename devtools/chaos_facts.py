@@ -1,13 +1,15 @@
 """What the chaos campaign's stores hold at the end, read as an outside observer would.
 
 The tablets' outboxes through ``device_client.store``; the server's database
-file with plain reads (like the benches' checks): vote totals, batches,
+(a SQLite file or a PostgreSQL database, through ``storage.connect``) with
+plain reads (like the benches' checks): vote totals, batches,
 incidents, each device's seqs, every signature checked again with its
 device's key, and the votes Merkle tree compared with one recomputed here
 from the votes table. Nothing here writes.
 """
 
 import json
+import os
 import sqlite3
 
 from device_client import protocol, store
@@ -19,13 +21,53 @@ from server.storage import votes as stored_votes
 
 
 def integrity_check(path):
-    """``PRAGMA integrity_check`` of a database file: ``"ok"`` or what SQLite found."""
+    """``"ok"``, or what is wrong: ``PRAGMA integrity_check`` of a SQLite file, the facts on PostgreSQL.
+
+    PostgreSQL has no ``integrity_check``; its crash recovery replays the
+    write-ahead log. What must hold after it is what the protocol stands
+    on: every vote has its row in ``vote_keys`` (the table whose unique keys
+    make ingest exactly-once) with the same id, uuid, device and seq, and
+    no device is acknowledged past a seq it does not have with every seq
+    below it (no gap behind an ``ack_seq``).
+    """
+    if storage.is_postgresql(path):
+        return _postgresql_facts_check(path)
     conn = sqlite3.connect(path, timeout=60)
     try:
         rows = conn.execute("PRAGMA integrity_check").fetchall()
     finally:
         conn.close()
     return "; ".join(str(row[0]) for row in rows)
+
+
+def _postgresql_facts_check(url):
+    db = storage.connect(url)
+    try:
+        votes, keys, matched = db.execute(
+            "SELECT (SELECT COUNT(*) FROM votes), (SELECT COUNT(*) FROM vote_keys),"
+            " (SELECT COUNT(*) FROM votes v JOIN vote_keys k ON k.id = v.id AND k.uuid = v.uuid"
+            "   AND k.device_id = v.device_id AND k.seq = v.seq)"
+        ).fetchone()
+        gaps = db.execute(
+            "SELECT d.id, d.ack_seq, COUNT(v.seq) FROM devices d"
+            " LEFT JOIN votes v ON v.device_id = d.id AND v.seq <= d.ack_seq"
+            " GROUP BY d.id, d.ack_seq HAVING COUNT(DISTINCT v.seq) <> d.ack_seq OR COUNT(v.seq) <> d.ack_seq"
+        ).fetchall()
+    finally:
+        db.close()
+    found = []
+    if not votes == keys == matched:
+        found.append(f"{votes} votes, {keys} vote_keys rows, {matched} of them matching")
+    found += [f"device {device} acknowledged up to {ack} with {have} votes at or below it"
+              for device, ack, have in gaps]
+    return "; ".join(found) or "ok"
+
+
+def database_name(path):
+    """The database as the integrity notes name it: the file's name, or the PostgreSQL database's."""
+    if storage.is_postgresql(path):
+        return str(path).split("?", 1)[0].rsplit("/", 1)[-1]
+    return os.path.basename(str(path))
 
 
 def tablet_facts(data_dir):
@@ -65,12 +107,12 @@ def thanked_missing(data_dir, thanked):
 
 
 def server_facts(database):
-    """What the server stored, read straight from its database file."""
+    """What the server stored, read straight from its database."""
     db = storage.connect(database)
     try:
         facts = stored_votes.vote_totals(db)
         facts["batches"], facts["batches_with_duplicates"], facts["duplicates"], facts["accepted"] = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(n_duplicate > 0), 0), COALESCE(SUM(n_duplicate), 0),"
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN n_duplicate > 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(n_duplicate), 0),"
             " COALESCE(SUM(n_accepted), 0) FROM sync_batches WHERE stream = 'votes'"
         ).fetchone()
         facts["incidents"] = dict(

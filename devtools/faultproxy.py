@@ -22,6 +22,11 @@ accepts, draws one fate from a seeded ``random.Random``:
     whose timeout is shorter than the delay gives up on an answer that was
     on its way (the server did the work all the same).
 
+Several upstreams (``FaultProxy([8000, 8002])``) are taken in turn, one per
+connection, as a round-robin load balancer without health checks does: a
+tablet's next request, its retry included, lands on the other server, and a
+connection to a dead one is reset (``upstream_down``).
+
 The fate is decided per connection, not per request. That is enough for the
 tablet's ``urllib`` client (one connection per request, ``Connection:
 close``); on a keep-alive connection a ``drop`` or ``cut`` applies to its
@@ -62,6 +67,9 @@ _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 class FaultProxy:
     """Listen on ``host:port`` (0 picks a free port) and forward to ``upstream_port``.
 
+    ``upstream_port`` may be a list of ports: each connection goes to the
+    next one in turn (``stats()["upstreams"]`` counts them per port).
+
     ``refuse``, ``drop``, ``cut`` and ``slow`` are probabilities (their sum at
     most 1); the rest of the connections pass. A ``slow`` answer waits a
     uniform fraction of ``latency`` seconds. ``seed`` makes the sequence of
@@ -72,12 +80,16 @@ class FaultProxy:
     def __init__(self, upstream_port, port=0, *, refuse=0.0, drop=0.0, cut=0.0, slow=0.0, latency=1.0, seed=None,
                  host="127.0.0.1", upstream_host="127.0.0.1", connect_timeout=5.0, idle_timeout=120.0):
         self.host, self.port = host, port
-        self.upstream = (upstream_host, upstream_port)
+        ports = list(upstream_port) if isinstance(upstream_port, (list, tuple)) else [upstream_port]
+        self.upstreams = [(upstream_host, int(port)) for port in ports]
+        self.upstream = self.upstreams[0]
+        self._turn = 0  # the next upstream, advanced by the accept thread only
         self.connect_timeout, self.idle_timeout = connect_timeout, idle_timeout
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._counts = collections.Counter()
         self._lost = collections.Counter()
+        self._per_upstream = collections.Counter()
         self._open = set()
         self._in_flight = 0
         self._offline = False
@@ -152,6 +164,8 @@ class FaultProxy:
                                     "slow", "no_answer", "lost_2xx"), 0)
             counts.update(self._counts)
             counts["lost"] = dict(self._lost)
+            if len(self.upstreams) > 1:
+                counts["upstreams"] = dict(self._per_upstream)
             return counts
 
     def start(self):
@@ -223,18 +237,22 @@ class FaultProxy:
                 self._count("refuse")
                 _reset(client)
                 continue
+            upstream = self.upstreams[self._turn % len(self.upstreams)]
+            self._turn += 1
             threading.Thread(
-                target=self._serve, args=(client, fate, fraction), name="faultproxy-conn", daemon=True
+                target=self._serve, args=(client, fate, fraction, upstream), name="faultproxy-conn", daemon=True
             ).start()
 
-    def _serve(self, client, fate, fraction):
+    def _serve(self, client, fate, fraction, address):
         upstream = None
         self._track(client)
         with self._lock:
             self._in_flight += 1
         try:
             try:
-                upstream = socket.create_connection(self.upstream, timeout=self.connect_timeout)
+                with self._lock:
+                    self._per_upstream[address[1]] += 1
+                upstream = socket.create_connection(address, timeout=self.connect_timeout)
             except OSError:
                 self._count("upstream_down")
                 _reset(client)

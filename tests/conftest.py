@@ -28,12 +28,15 @@ def db_path(tmp_path, backend, request):
         from tests.postgres import new_database
 
         cluster = request.getfixturevalue("postgresql_cluster")
-        return new_database(cluster, request.getfixturevalue("postgresql_template"), tmp_path)
+        target = new_database(cluster, request.getfixturevalue("postgresql_template"), tmp_path)
+        yield target
+        cluster.drop_database(target.name)  # ~10 MB each: a thousand would fill a small /tmp
+        return
     path = tmp_path / "hailong.db"
     db = storage.connect(path)
     migrations.apply(db)
     db.close()
-    return path
+    yield path
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def ensure_installed():
 
     # Always through debian_packages, whose lock keeps a worker from using a PostgreSQL that another
     # worker's apt has only half installed.
-    debian_packages.ensure("initdb", "postgresql", paths=("/usr/lib/postgresql/*/bin/initdb",))
+    debian_packages.ensure("initdb", "postgresql", service="postgresql", paths=("/usr/lib/postgresql/*/bin/initdb",))
     if postgres.bin_dir() is None:
         pytest.fail("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb was found")
 

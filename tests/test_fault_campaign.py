@@ -10,6 +10,11 @@ during a sync, and a ``hailong-device sync`` with its request on the wire.
 Then the network heals and the stores must agree: nothing lost, nothing
 twice, every thanked tap in its outbox, the votes tree holding every vote once.
 
+It runs on both backends (``[sqlite]``, ``[postgresql]``: a throwaway
+PostgreSQL server of its own, which the campaign may kill, not the session's).
+The two-server form, PostgreSQL itself killed too, is
+``tests/test_fault_two_servers.py``.
+
 Run it alone with ``pytest -q -s tests/test_fault_campaign.py`` to see the
 figures; set HAILONG_FAULT_SEED to replay a run's random choices (thread
 timing still varies).
@@ -21,15 +26,24 @@ import pytest
 
 from devtools import chaos
 
-pytestmark = pytest.mark.slow
+from tests.postgres import ensure_installed
+
+pytestmark = [pytest.mark.slow, pytest.mark.backends]
+
+# Not run while the votes batch fails on PostgreSQL: storage/votes.py inserts with db.conn.executemany, which
+# the psycopg Database lacks (a 500 on every POST /api/v1/votes/batch). Removed when that is fixed.
+INGEST_ON_POSTGRESQL = "ingest on PostgreSQL answers 500: db.conn.executemany is missing"
 
 PLAN = dict(tablets=12, votes=300, kiosks=1, cli_tablets=1, recording_seconds=10.0,
             server_kills=4, hook_kills=2, jobs_kills=1, kiosk_kills=2, cli_kills=2)
 
 
-def test_every_vote_arrives_exactly_once_through_drops_cuts_and_kills(tmp_path):
+def test_every_vote_arrives_exactly_once_through_drops_cuts_and_kills(tmp_path, backend):
+    if backend == "postgresql":
+        ensure_installed()
+        pytest.xfail(INGEST_ON_POSTGRESQL)  # until the ingest on PostgreSQL lands (issue 12, ingest)
     seed = os.environ.get("HAILONG_FAULT_SEED")
-    plan = chaos.Plan(**PLAN, seed=int(seed) if seed else None)
+    plan = chaos.Plan(**PLAN, backend=backend, seed=int(seed) if seed else None)
     lines = []
     figures, problems = chaos.run(plan, tmp_path / "chaos", out=lines.append)
     chaos.report(figures, problems, out=lines.append)

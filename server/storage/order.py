@@ -33,11 +33,17 @@ def appending(db):
 
 
 def settled_max_id(db, table):
-    """The largest id of ``table`` below which no new row can appear any more (0 when empty)."""
+    """The largest id of ``table`` below which no new row can appear any more (0 when empty).
+
+    Call it outside any transaction: on PostgreSQL the exclusive lock lasts
+    until the transaction around it ends, and every writer waits for it.
+    """
     if table not in TABLES:
         raise ValueError(f"{table} is not an append-ordered table")
     if dialect(db) != "postgresql":
         return db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+    if db.conn.in_transaction:
+        raise RuntimeError("settled_max_id inside a transaction would hold every writer until it ends")
     with write_transaction(db):
         db.execute("SELECT pg_advisory_xact_lock(?)", [APPEND_LOCK])
         return db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
