@@ -40,8 +40,9 @@ AREAS = (  # first match wins: (area, substring of "file:function")
 )
 
 
-def measure(ceiling_db, ingest_db, devices, per_device):
-    """Every ceiling, on copies of the database taken before the timed runs (removed afterwards)."""
+def measure(ceiling_db, ingest_db, devices, per_device, remove=os.remove):
+    """Every ceiling, on copies of the database taken before the timed runs, dropped afterwards by
+    ``remove`` (files on SQLite, databases on PostgreSQL)."""
     print("measuring ceilings in this process ...")
     sample = sample_votes(devices, min(per_device, 25))
     rules = per_second(sample[:100], protocol.vote_errors)
@@ -57,7 +58,7 @@ def measure(ceiling_db, ingest_db, devices, per_device):
         "ingest_votes_per_s_per_core": ingest_ceiling(ingest_db, sample),
     }
     for path in (ceiling_db, ingest_db):
-        os.remove(path)
+        remove(path)
     return ceilings
 
 
@@ -72,6 +73,7 @@ def insert_ceiling(database, batches_sent):
     No dedupe lookups, rules or signatures: only what storing costs.
     """
     db = storage.connect(database)
+    now = protocol.format_utc()  # this month's partition on PostgreSQL
     counters = dict(db.execute("SELECT code, id FROM counters").fetchall())
     staff = dict(db.execute("SELECT code, id FROM staff").fetchall())
     units = dict(db.execute("SELECT code, unit_id FROM staff").fetchall())
@@ -83,7 +85,7 @@ def insert_ceiling(database, batches_sent):
             "staff_id": staff[v["staff"]], "rating": v["rating"], "reasons": v["reasons"], "ticket": v["ticket"],
             "local_time": v["local_time"], "scale_version": v["scale_version"], "signature": v["signature"],
             "digest": protocol.vote_digest(protocol.canonical_vote_bytes(v)),
-            "received_at": "2026-11-27T09:00:00.000Z", "clock_offset_ms": 12, "batch_id": None, "flags": [],
+            "received_at": now, "clock_offset_ms": 12, "batch_id": None, "flags": [],
             "unit_id": units[v["staff"]], "counter_unit_id": counter_units[v["counter"]],
             "counted_at": protocol.format_utc(protocol.parse_time(v["local_time"])), "time_corrected": 0,
         } for v in batch["votes"]]
@@ -92,7 +94,7 @@ def insert_ceiling(database, batches_sent):
     started = time.perf_counter()
     for device_id, rows in prepared:
         with storage.write_transaction(db):
-            batch_id = batches.insert_batch(db, "votes", device_id, "2026-11-27T09:00:00.000Z",
+            batch_id = batches.insert_batch(db, "votes", device_id, now,
                                             "2026-11-27T16:00:00.000+07:00", 12, {**counts, "accepted": len(rows)})
             for row in rows:
                 row["batch_id"] = batch_id

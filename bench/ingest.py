@@ -7,6 +7,11 @@ accepted. The same run measures the ceilings the figure is compared with
 (storage inserts, Ed25519 verification, the item rules, the ingest pipeline
 in-process) and writes everything to bench/results.json.
 
+Then the same steps run against PostgreSQL in the same run (a durable
+throwaway server in the work folder, sharing the cores with the web server
+and the tablets): its figures, ceilings and per-vote costs go under the key
+``postgresql`` (bench/postgresql.py).
+
 Example: .venv/bin/python bench/ingest.py --workers 3 --threads 2 --clients 6
          .venv/bin/python bench/ingest.py --sweep     # try several configurations
 
@@ -24,7 +29,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import RATE_SETTINGS, ROOT, WORK, ceilings, fresh_work_dir, preload, report, tablets, timed_run  # noqa: E402,E501
+from bench import RATE_SETTINGS, ROOT, WORK, ceilings, fresh_work_dir, postgresql, preload, report, tablets  # noqa: E402,E501
+from bench import timed_run  # noqa: E402
 from device_client import protocol  # noqa: E402
 
 SWEEP = [(1, 4, 4), (2, 1, 4), (2, 1, 6), (2, 2, 6), (2, 4, 8), (3, 1, 6), (3, 2, 6)]
@@ -46,7 +52,17 @@ def parse_args(argv):
     parser.add_argument("--max-seconds", type=int, default=90, help="Time bound per configuration.")
     parser.add_argument("--sweep", action="store_true", help=f"Try {SWEEP} (workers, threads, clients).")
     parser.add_argument("--no-profile", action="store_true", help="Skip the cProfile of the request path.")
-    parser.add_argument("--keep", action="store_true", help="Keep bench/work/ingest/bench.db (about 400 MB).")
+    parser.add_argument("--no-postgresql", action="store_true",
+                        help="SQLite only (results.json then holds postgresql: null).")
+    parser.add_argument("--pg-servers", type=int, default=1,
+                        help="hailong serve processes over the PostgreSQL database, the clients spread over them"
+                        " (default 1); --workers, --threads and --clients are each one's.")
+    parser.add_argument("--pg-clients", type=int, help="Client processes on PostgreSQL (default: --clients).")
+    parser.add_argument("--pg-statements", action="store_true",
+                        help="Load pg_stat_statements and list the statements that took PostgreSQL's time"
+                        " (costs a little: not for the figures to quote).")
+    parser.add_argument("--keep", action="store_true", help="Keep bench/work/ingest/bench.db (about 400 MB) and the"
+                        " PostgreSQL server's temporary folder (stopped; its path is printed).")
     parser.add_argument("--work-dir", default=os.path.join(WORK, "ingest"),
                         help="Where the run works (default bench/work/ingest/, emptied first; the cached year of"
                         " bench/work/cache/ is left alone).")
@@ -60,14 +76,15 @@ def parse_args(argv):
     return args
 
 
-def prepare(args, database):
-    """Migrated, seeded and preloaded database; enrolled tablets; their batches signed."""
+def prepare(args, database, work_dir):
+    """Migrated, seeded and preloaded database; enrolled tablets (their folders in ``work_dir``); their
+    batches signed."""
     tablets.hailong("--database", database, "migrate")
-    tablets.seed_org(database, args.work_dir)
+    tablets.seed_org(database, work_dir)
     loaded = preload.preload(database, args.preload)
     print(f"preloaded {loaded['votes']:,} votes ({loaded['devices']} historical devices)"
           f" in {loaded['seconds']} s")
-    devices = tablets.enroll_devices(database, args.devices, args.work_dir)
+    devices = tablets.enroll_devices(database, args.devices, work_dir)
     print(f"enrolled {len(devices)} bench devices over HTTP")
     n_batches = args.per_device * len(args.configs) + args.profile_batches
     started = time.perf_counter()
@@ -94,10 +111,11 @@ def main(argv=None):
     args.work_dir = fresh_work_dir(args.work_dir)
     database = os.path.join(args.work_dir, "bench.db")
     print(f"work dir {args.work_dir}", flush=True)
-    loaded, devices = prepare(args, database)
+    loaded, devices = prepare(args, database, args.work_dir)
     # Copies for the ceilings, taken before any timed run: there the tablets are still at seq 0.
     ceiling_db = checkpoint_copy(database, "ceiling.db")
     ingest_db = checkpoint_copy(database, "ingest.db")
+    print("SQLite:")
 
     runs, offset = [], 0
     for workers, threads, clients in args.configs:
@@ -118,6 +136,8 @@ def main(argv=None):
     best = max(runs, key=lambda r: r["votes_per_s"])
     verdict = report.print_table(best, measured, os.cpu_count() or 1)
     report.print_check(check, profile)
+    sqlite_storage = postgresql.sqlite_storage_per_vote(database)
+    on_postgresql = None if args.no_postgresql else run_postgresql(args)
 
     report.write_results({
         "timestamp": protocol.format_utc(),
@@ -136,13 +156,66 @@ def main(argv=None):
         "verdict": verdict,
         "database_check": check,
         "profile": profile,
+        "storage_per_vote": sqlite_storage,
+        "postgresql": on_postgresql,
     }, args.results)
     print(f"wrote {os.path.relpath(args.results, ROOT)}")
     if not args.keep:
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(database + suffix):
                 os.remove(database + suffix)
-    return 0 if check["ok"] and not any(r["errors"] for r in runs) else 1
+    failed = not check["ok"] or any(r["errors"] for r in runs)
+    if on_postgresql:
+        failed = failed or not on_postgresql["database_check"]["ok"] or any(r["errors"] for r in on_postgresql["runs"])
+    return 1 if failed else 0
+
+
+def run_postgresql(args):
+    """The same steps on a durable throwaway PostgreSQL in the work folder; returns its part of results.json."""
+    print()
+    cluster, url = postgresql.start(statements=args.pg_statements)
+    try:
+        tablets_dir = os.path.join(args.work_dir, "postgresql-tablets")
+        os.makedirs(tablets_dir)
+        loaded, devices = prepare(args, url, tablets_dir)
+        facts = postgresql.server_facts(url, cluster)
+        copies = {postgresql.copy(cluster, name): name for name in ("ceiling", "ingest")}
+        ceiling_db, ingest_db = copies
+        meter = postgresql.Meter(cluster, url, statements=args.pg_statements)
+        runs, offset = [], 0
+        for workers, threads, clients in args.configs:
+            run = timed_run.timed_run(url, devices, workers, threads, args.pg_clients or clients, offset,
+                                      args.per_device, args.batch_size, args.max_seconds,
+                                      servers=args.pg_servers, meter=meter, work_dir=args.work_dir)
+            runs.append(run)
+            offset += args.per_device
+            print(report.describe(run) + f"; PostgreSQL CPU {run['database_cpu_us_per_vote']} us/vote,"
+                  f" WAL {run['wal_bytes_per_vote']} bytes/vote")
+        measured = ceilings.measure(ceiling_db, ingest_db, devices, args.per_device,
+                                    remove=lambda copy: cluster.drop_database(copies[copy]))
+        per_device = args.batch_size * args.per_device * len(args.configs)
+        check = timed_run.verify_database(url, devices, per_device, loaded["votes"] + len(devices) * per_device)
+        per_vote = postgresql.storage_per_vote(url)
+        best = max(runs, key=lambda r: r["votes_per_s"])
+        verdict = report.print_postgresql_table(best, measured, per_vote, os.cpu_count() or 1)
+        report.print_check(check, None)
+        return {
+            "server": facts,
+            "settings": {"servers": args.pg_servers, "pg_stat_statements": args.pg_statements},
+            "preload": loaded,
+            "runs": runs,
+            "best": best,
+            "ceilings": measured,
+            "storage_per_vote": per_vote,
+            "target_votes_per_s": report.TARGET_POSTGRESQL,
+            "verdict": verdict,
+            "database_check": check,
+        }
+    finally:
+        if args.keep:
+            cluster.stop()
+        else:
+            cluster.remove()
 
 
 def _on_sigterm(signum, frame, main_pid=os.getpid()):

@@ -7,6 +7,12 @@ order, each device's acknowledgement where its last batch left it. Worker
 processes make the rows (a round of one batch per device per task) while
 this process inserts them in batch order, in one transaction without a
 journal or fsync: durability does not matter while loading.
+
+On PostgreSQL the monthly partitions of the preload's months are made
+first (``partitions.ensure``), as ``hailong jobs`` would have made them
+while the votes arrived, and the load is one transaction as well; foreign
+keys stay checked there (turning them off would turn off the trigger that
+fills ``vote_keys`` too).
 """
 
 import base64
@@ -18,7 +24,7 @@ import time
 
 from device_client import protocol
 from server import storage
-from server.storage import batches, devices, votes
+from server.storage import batches, devices, partitions, votes
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 DAY_MS = 86_400_000
@@ -30,17 +36,23 @@ def preload(database, total, per_device=5000, batch_size=100):
     started = time.perf_counter()
     db = storage.connect(database)
     conn = db.conn
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("PRAGMA cache_size = -1000000")
-    # The rows refer to the counters and staff read just below: checking four
-    # foreign keys per vote would only slow the load.
-    conn.execute("PRAGMA foreign_keys = OFF")
+    sqlite = storage.dialect(db) == "sqlite"
+    start_ms = int(time.time() * 1000) - 200 * DAY_MS
+    if sqlite:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -1000000")
+        # The rows refer to the counters and staff read just below: checking four
+        # foreign keys per vote would only slow the load.
+        conn.execute("PRAGMA foreign_keys = OFF")
+    else:
+        first = dt.datetime.fromtimestamp(start_ms / 1000, dt.timezone.utc).date()
+        partitions.ensure(db, ahead=9, today=first)
+        conn.execute("SET synchronous_commit = off")
     written = 0
     with storage.write_transaction(db):
         history = add_history_devices(db, max(1, total // per_device))
         rounds = -(-total // (len(history) * batch_size))
-        start_ms = int(time.time() * 1000) - 200 * DAY_MS
         step_ms = (199 * DAY_MS) // total
         tasks = [(r, history, start_ms, step_ms, batch_size, total) for r in range(rounds)]
         # spawn, not fork: a forked pool child can inherit a lock another thread held and hang.
@@ -48,7 +60,10 @@ def preload(database, total, per_device=5000, batch_size=100):
             for round_batches in pool.imap(history_round, tasks):
                 for batch, rows in round_batches:
                     written += store(db, batch, rows)
-    conn.execute("PRAGMA journal_mode = WAL")
+    if sqlite:
+        conn.execute("PRAGMA journal_mode = WAL")
+    else:
+        db.execute("ANALYZE")  # as autovacuum would soon after a load this size
     db.close()
     return {"votes": written, "devices": len(history), "seconds": round(time.perf_counter() - started, 2)}
 

@@ -10,6 +10,7 @@ from bench import ROOT
 
 RESULTS = os.path.join(ROOT, "bench", "results.json")
 TARGET = 8000  # signed votes per second
+TARGET_POSTGRESQL = 4000  # the same on PostgreSQL, its server sharing the cores (issue 12)
 
 
 def describe(run):
@@ -46,6 +47,42 @@ def print_table(best, ceilings, cores):
     verdict = "PASS" if v >= TARGET else "BELOW"
     print(f"{'target':72} {TARGET:>8,} {'':>9} {v / TARGET:>6.2f}  {verdict}")
     print(f"(1-minute load average before the run: {best['loadavg_1min_before']} on {cores} cores)")
+    return verdict
+
+
+def print_postgresql_table(best, ceilings, per_vote, cores):
+    """The PostgreSQL run against its own ceilings of the same run and its target; returns the verdict."""
+    v = best["votes_per_s"]
+    cpu = best["server_cpu_us_per_vote"] + best["client_cpu_us_per_vote"] + best["database_cpu_us_per_vote"]
+    rows = [
+        ("storage inserts, 1 process (txns of 100, durable PostgreSQL)",
+         ceilings["raw_insert_votes_per_s"]),
+        (f"pipeline.ingest in-process per core x {cores} cores",
+         cores * ceilings["ingest_votes_per_s_per_core"]),
+        (f"{cores} idle cores / ({cpu:.0f} us CPU per vote: server {best['server_cpu_us_per_vote']:.0f},"
+         f" PostgreSQL {best['database_cpu_us_per_vote']:.0f}, client {best['client_cpu_us_per_vote']:.0f})",
+         best["cpu_bound_votes_per_s"]),
+    ]
+    print()
+    print(f"{'PostgreSQL figure':72} {'value/s':>8} {'ceiling/s':>9} {'ratio':>6}")
+    label = (f"end to end, signed votes ({best['servers']} server(s) x {best['workers']}w x {best['threads']}t,"
+             f" {best['clients']} clients)")
+    print(f"{label:72} {v:>8,}")
+    for name, ceiling in rows:
+        print(f"  vs {name:68} {'':>8} {ceiling:>9,} {v / ceiling:>6.2f}")
+    verdict = "PASS" if v >= TARGET_POSTGRESQL else "BELOW"
+    print(f"{'target':72} {TARGET_POSTGRESQL:>8,} {'':>9} {v / TARGET_POSTGRESQL:>6.2f}  {verdict}")
+    size = per_vote["bytes_per_vote"]
+    print(f"per vote: WAL {best['wal_bytes_per_vote']:,} bytes ({best['wal_records_per_vote']} records,"
+          f" {best['wal_full_page_image_bytes_per_vote']:,} bytes of them full-page images);"
+          f" stored {size['total']:,.0f} bytes (votes {size['votes']:,.0f} + its {per_vote['indexes_on_votes']}"
+          f" indexes {size['votes_indexes']:,.0f}, vote_keys {size['vote_keys']:,.0f} + indexes"
+          f" {size['vote_keys_indexes']:,.0f}, batches {size['sync_batches_and_indexes']:,.0f})"
+          f" over {per_vote['partitions']} partitions")
+    print(f"(1-minute load average before the run: {best['loadavg_1min_before']} on {cores} cores)")
+    for statement in best.get("statements", []):
+        print(f"  {statement['total_ms']:>9,.0f} ms {statement['calls']:>7,} calls {statement['us_per_call']:>8,.0f} us"
+              f"  {statement['query'][:100]}")
     return verdict
 
 

@@ -6,6 +6,7 @@ the expected ``ack_seq``. The server's CPU (its whole process group) and the
 clients' are measured too: on a shared machine they say more than the clock.
 """
 
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -20,11 +21,16 @@ from server import storage
 from server.storage import votes as vote_storage
 
 
-def timed_run(database, devices, workers, threads, clients, start, n_batches, batch_size, max_seconds):
+def timed_run(database, devices, workers, threads, clients, start, n_batches, batch_size, max_seconds,
+              servers=1, meter=None, work_dir=None):
     """One configuration: returns its figures; batches ``start..start+n_batches`` per device.
 
-    The server's log goes beside the database.
+    ``servers`` ``hailong serve`` processes over the same database (PostgreSQL
+    only), the clients spread over them; ``meter`` measures the database
+    server's side (``bench/postgresql.Meter``). The servers' logs go in
+    ``work_dir`` (beside the database by default).
     """
+    work_dir = work_dir or os.path.dirname(database)
     before = count_votes(database)
     load = os.getloadavg()[0]
     # fork, not spawn: the clients use the pre-signed batches this process already holds.
@@ -33,42 +39,53 @@ def timed_run(database, devices, workers, threads, clients, start, n_batches, ba
     for b in range(n_batches):  # a device's batches stay in one client, in order
         for i, device in enumerate(devices):
             plans[i % clients].append((i, b, device["token"], batch_size))
-    with Server(database, workers=workers, threads=threads, settings=RATE_SETTINGS, env={"PYTHONPATH": PYTHONPATH},
-                log_path=os.path.join(os.path.dirname(database), "server.log")) as server:
+    with contextlib.ExitStack() as stack:
+        started = [stack.enter_context(Server(
+            database, workers=workers, threads=threads, settings=RATE_SETTINGS, env={"PYTHONPATH": PYTHONPATH},
+            log_path=os.path.join(work_dir, "server.log" if s == 0 else f"server-{s + 1}.log")))
+            for s in range(servers)]
         barrier, results = ctx.Barrier(clients + 1), ctx.Queue()
         deadline = time.monotonic() + max_seconds
         procs = [ctx.Process(target=_client, daemon=True,
-                             args=(server.port, plans[c], start, barrier, results, deadline))
+                             args=(started[c % servers].port, plans[c], start, barrier, results, deadline))
                  for c in range(clients)]
         try:
             for p in procs:
                 p.start()
-            server_cpu = group_cpu_seconds(server.pid)
+            if meter:
+                meter.begin()
+            server_cpu = sum(group_cpu_seconds(server.pid) for server in started)
             barrier.wait(timeout=30)
             reports = [results.get(timeout=max_seconds + 60) for _ in procs]
-            server_cpu = group_cpu_seconds(server.pid) - server_cpu
+            server_cpu = sum(group_cpu_seconds(server.pid) for server in started) - server_cpu
+            sent = sum(r["sent"] for r in reports)
+            database_side = meter.end(sent) if meter else {}
         finally:
             for p in procs:
                 if p.is_alive():
                     p.terminate()
                 p.join(5)
     seconds = max(r["ended"] for r in reports) - min(r["began"] for r in reports)
-    sent = sum(r["sent"] for r in reports)
     latencies = sorted(x for r in reports for x in r["latencies"])
     server_us = 1e6 * server_cpu / max(sent, 1)
     client_us = 1e6 * sum(r["cpu"] for r in reports) / max(sent, 1)
-    return {
+    database_us = database_side.get("database_cpu_us_per_vote", 0)
+    run = {
         "workers": workers, "threads": threads, "clients": clients, "batch_size": batch_size,
         "votes_sent": sent, "votes_stored": count_votes(database) - before, "seconds": round(seconds, 3),
         "votes_per_s": round(sent / seconds) if seconds else 0,
         "latency_ms": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95), "max": _pct(latencies, 100)},
         "server_cpu_us_per_vote": round(server_us, 1),
         "client_cpu_us_per_vote": round(client_us, 1),
-        # What the cores could carry if nothing else ran: CPU only, no lock or fsync waits.
-        "cpu_bound_votes_per_s": round((os.cpu_count() or 1) * 1e6 / (server_us + client_us)),
+        # What the cores could carry if nothing else ran: CPU only, no lock or fsync waits
+        # (the database server's CPU counts too when it is measured: it shares the cores).
+        "cpu_bound_votes_per_s": round((os.cpu_count() or 1) * 1e6 / (server_us + client_us + database_us)),
         "loadavg_1min_before": round(load, 2),
         "errors": [e for r in reports for e in r["bad"]][:5],
     }
+    if meter:
+        run = {"servers": servers, **run, **database_side}
+    return run
 
 
 def _client(port, work, start, barrier, results, deadline):

@@ -597,6 +597,8 @@ def summarise(state, plan, tablets, database, faulted, stuck, caught_up, recordi
         (f"integrity_check failed: {failed_checks}", not failed_checks),
         (f"tablets {stuck} could not drain their queues after the heal", not stuck),
         ("hailong jobs did not catch up with the votes", caught_up),
+        (f"the votes tree skipped {tree['votes_skipped']} votes for good (ids below its last leaf's, committed"
+         " after a larger id was appended)", tree["votes_skipped"] == 0),
         (f"the votes tree does not hold every vote once: {tree}",
          tree["size"] == tree["votes"] == tree["leaves"] == tree["distinct_rows"] == stored["votes"]
          and tree["votes_not_in_tree"] == 0 and tree["root_matches"]),
@@ -641,7 +643,7 @@ def report(figures, problems, out=print):
     out(f"  integrity_check: {figures['integrity_checks']} runs, "
         + ("all ok" if not figures["integrity_failures"] else f"FAILED {figures['integrity_failures']}"))
     tree = figures["tree"]
-    out(f"  votes tree: size {tree['size']:,} for {tree['votes']:,} votes, root"
+    out(f"  votes tree: size {tree['size']:,} for {tree['votes']:,} votes ({tree['votes_skipped']:,} skipped), root"
         f" {'matches the recomputed one' if tree['root_matches'] else 'DIFFERS'} ({tree['root'][:16]}…)")
     out(f"  recording {figures['recording_seconds']} s, heal {figures['heal_seconds']} s,"
         f" elapsed {figures['elapsed_seconds']} s ({figures['total_seconds']} s with the setup and checks), load {figures['load_average_1m']}, seed {figures['plan']['seed']}")

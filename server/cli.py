@@ -25,6 +25,8 @@ STORAGE_ADVICE = {
 class Context:
     def __init__(self, instance, database):
         overrides = {key: value for key, value in (("INSTANCE", instance), ("DATABASE", database)) if value}
+        if database:
+            overrides["DATABASE_URL"] = ""  # the command line wins over HAILONG_DATABASE_URL and config.py
         self.config = settings.load(overrides)
         Context.current = self  # main() names the database in an error about it
 
@@ -36,7 +38,7 @@ class Context:
         db = storage.connect(self.config["DATABASE"], self.config["BUSY_TIMEOUT_MS"])
         if migrated and migrations.pending(db):
             raise click.ClickException(
-                f"The database {self.config['DATABASE']} is not up to date: run `hailong migrate`."
+                f"The database {storage.describe(self.config['DATABASE'])} is not up to date: run `hailong migrate`."
             )
         return db
 
@@ -44,7 +46,8 @@ class Context:
 @click.group()
 @click.option("--instance", help="Folder of config.py, the database and staged imports (default: "
               "HAILONG_INSTANCE, or ./instance).")
-@click.option("--database", help="Path of the server database file (default: hailong.db in the instance folder).")
+@click.option("--database", help="Path of the server's SQLite database file, or a postgresql:// URL (default:"
+              " DATABASE_URL, else hailong.db in the instance folder).")
 @click.pass_context
 def cli(ctx, instance, database):
     """hailong server commands.

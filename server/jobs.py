@@ -7,7 +7,7 @@ import time
 
 from server import calendar
 from server.monitoring import logs
-from server.storage import connect, devices, operations, timestamp
+from server.storage import connect, devices, operations, partitions, timestamp
 
 log = logging.getLogger("hailong.jobs")
 
@@ -37,6 +37,16 @@ def roll_up_votes(db, settings, now):
     done = rollups.roll_up(db, settings["TIMEZONE"], chunk=settings["ROLLUP_CHUNK_VOTES"])
     done["revisions"] = periods.revise_pending(db, parameters.params_from_settings(settings), settings["TIMEZONE"])
     return done
+
+
+# A month always has its partition well before its first vote, even after a few days without ``hailong jobs``.
+PARTITION_MONTHS_AHEAD = 3
+
+
+def make_vote_partitions(db, settings, now):
+    """PostgreSQL: make the monthly vote partitions PARTITION_MONTHS_AHEAD months ahead, moving any votes the
+    default partition holds into theirs (``server/storage/partitions.py``); returns the partitions made."""
+    return partitions.ensure(db, ahead=PARTITION_MONTHS_AHEAD, today=now.date())
 
 
 def run_step(database, settings, step):

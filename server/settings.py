@@ -243,6 +243,8 @@ SETTINGS = (
         positive,
     ),
     Setting("JOBS_SILENT_CHECK_SECONDS", 60, "How often `hailong jobs` looks for silent devices.", positive),
+    Setting("JOBS_LEADER_POLL_SECONDS", 5, "PostgreSQL only: how often a standby `hailong jobs` tries to lead and"
+            " the leader checks it still holds the lock.", positive),
     Setting(
         "FAULT_KILL_AFTER_COMMIT_FILE",
         "",

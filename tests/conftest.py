@@ -10,14 +10,23 @@ from server import create_app, storage
 
 
 def pytest_generate_tests(metafunc):
-    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py)."""
-    if metafunc.definition.get_closest_marker("backends") and "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py).
+
+    ``@pytest.mark.backends("sqlite")`` on one test of a module marked ``backends`` keeps it on SQLite
+    alone (a page's rendering or a pure check whose SQL the module's other tests run on both).
+    """
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(marker.args) or ["sqlite", "postgresql"], indirect=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def backend(request):
-    """``"sqlite"`` (the default) or ``"postgresql"`` for tests marked ``backends``."""
+    """``"sqlite"`` (the default) or ``"postgresql"`` for tests marked ``backends``.
+
+    Module-scoped so that module-scoped fixtures (``shared_server``) can follow it: pytest then runs a
+    module's tests on SQLite first and on PostgreSQL after, one shared server each.
+    """
     return getattr(request, "param", "sqlite")
 
 
@@ -30,6 +39,7 @@ def db_path(tmp_path, backend, request):
         cluster = request.getfixturevalue("postgresql_cluster")
         target = new_database(cluster, request.getfixturevalue("postgresql_template"), tmp_path)
         yield target
+        release_pools(target)
         cluster.drop_database(target.name)  # ~10 MB each: a thousand would fill a small /tmp
         return
     path = tmp_path / "hailong.db"
@@ -37,6 +47,30 @@ def db_path(tmp_path, backend, request):
     migrations.apply(db)
     db.close()
     yield path
+
+
+def release_pools(target):
+    """Close the pools this process opened on a test's PostgreSQL database (server/db.py) before it is
+    dropped: their idle connections would otherwise stay, and reconnect to a dropped database, until the
+    session ends."""
+    from server import db as request_db
+
+    request_db.close_pools(target)
+
+
+@pytest.fixture
+def empty_target(tmp_path, backend, request):
+    """A database with nothing in it yet (for ``hailong migrate`` and the migrations): a SQLite path that does
+    not exist, or (``backend`` postgresql) an empty PostgreSQL database's URL."""
+    if backend == "postgresql":
+        from tests.postgres import PostgresTarget
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        name = f"empty{os.getpid()}_{tmp_path.name[-40:]}".lower().replace("-", "_")
+        yield PostgresTarget(cluster.create_database(name), tmp_path, name)
+        cluster.drop_database(name)
+        return
+    yield tmp_path / "new.db"
 
 
 @pytest.fixture
@@ -69,20 +103,28 @@ def live_server(db_path, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory):
-    """One real server for a whole test module; tests isolate themselves by device."""
+def shared_server(tmp_path_factory, backend, request):
+    """One real server for a whole test module (per backend); tests isolate themselves by device."""
     from devtools.processes import Server
     from tests.live import seed_org
 
     folder = tmp_path_factory.mktemp("shared_server")
-    path = folder / "hailong.db"
-    database = storage.connect(path)
-    migrations.apply(database)
-    database.close()
+    if backend == "postgresql":
+        from tests.postgres import new_database
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        path = new_database(cluster, request.getfixturevalue("postgresql_template"), folder)
+    else:
+        path = folder / "hailong.db"
+        database = storage.connect(path)
+        migrations.apply(database)
+        database.close()
     seed_org(path, folder)
     server = Server(path, log_path=folder / "serve.log").start()
     yield server
     server.stop()
+    if backend == "postgresql":
+        cluster.drop_database(path.name)
 
 
 # Browser fixtures (``browser``, ``page``) for page tests: Debian Chromium + Playwright.
@@ -104,16 +146,33 @@ def people_template(tmp_path_factory):
     return path, facts
 
 
+@pytest.fixture(scope="session")
+def people_template_postgresql(postgresql_cluster, postgresql_template, tmp_path_factory):
+    """The people database built once in PostgreSQL: a template database each test's copy is made from."""
+    from tests.people import build_postgresql
+
+    return build_postgresql(postgresql_cluster, postgresql_template, tmp_path_factory.mktemp("people_postgresql"))
+
+
 @pytest.fixture
-def people(people_template, tmp_path):
-    """``(db_path, facts)``: a fresh copy of the people database for one test."""
-    from tests.people import copy_db
+def people(backend, request, tmp_path):
+    """``(db_path, facts)``: a fresh copy of the people database for one test (on PostgreSQL for
+    ``backend`` postgresql: a database made from the template database)."""
+    from tests.people import copy_db, copy_postgresql
 
     from server.ledger import keys
 
-    template, facts = people_template
     keys.ensure_key(str(tmp_path))  # the log's signing key, in the copy's instance folder
-    return copy_db(template, tmp_path / "people.db"), facts
+    if backend == "postgresql":
+        template, facts = request.getfixturevalue("people_template_postgresql")
+        cluster = request.getfixturevalue("postgresql_cluster")
+        target = copy_postgresql(cluster, template, tmp_path)
+        yield target, facts
+        release_pools(target)
+        cluster.drop_database(target.name)
+        return
+    template, facts = request.getfixturevalue("people_template")
+    yield copy_db(template, tmp_path / "people.db"), facts
 
 
 @pytest.fixture

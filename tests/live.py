@@ -64,3 +64,14 @@ def enroll_tablet(server, data_dir, counter="DN-TT-Q1"):
     from device_client.tablet import enroll
 
     return enroll(str(data_dir), server.url, issue_code(server.database, counter))
+
+
+def server_rows(database, sql, params=()):
+    """Rows (tuples) of a query on the server's database, SQLite file or PostgreSQL URL alike."""
+    from server import storage
+
+    db = storage.connect(database)
+    try:
+        return [tuple(row) for row in db.execute(sql, list(params)).fetchall()]
+    finally:
+        db.close()

@@ -4,9 +4,13 @@ import hashlib
 import io
 import re
 
+import pytest
+
 from server import storage
 from tests.images import image_bytes
 from tests.people import app_for, insert_vote
+
+pytestmark = pytest.mark.backends
 
 ORG_GOOD = "kind,code,name,parent,title,active\nunit,DN-NEW,Bộ phận mới,DN,,\nstaff,NV050,Hồ Thị Lan,DN-NEW,Chuyên viên,\n"
 ORG_BAD = "kind,code,name,parent,title,active\nstaff,NV051,Ai Đó,NOWHERE,,\nbogus,X,Y,,,\n"
@@ -102,6 +106,41 @@ def test_the_last_admin_cannot_be_deactivated_or_lose_the_role(people):
     assert client.patch("/api/v1/users/admin", json={"active": False}, headers=headers).status_code == 409
     role_id = client.get("/api/v1/users/admin", headers=headers).json["roles"][0]["id"]
     assert client.delete(f"/api/v1/users/admin/roles/{role_id}", headers=headers).status_code == 409
+
+
+def test_two_admins_deactivating_each_other_at_once_leave_one(people):
+    """The check and the change are one transaction, queued (on PostgreSQL by an advisory lock)."""
+    import concurrent.futures
+    import threading
+
+    from server.errors import Conflict
+    from server.manage import users
+    from server.manage.actor import cli_actor
+    from tests.people import CONFIG, create_user
+
+    path, _facts = people
+    db = storage.connect(path)
+    create_user(db, "admin2", "admin", None)
+    db.close()
+    start = threading.Barrier(2)
+
+    def deactivate(username):
+        db = storage.connect(path)
+        try:
+            start.wait(timeout=30)
+            users.update_user(db, cli_actor(), username, {"active": False}, CONFIG)
+            return "done"
+        except Conflict:
+            return "refused"
+        finally:
+            db.close()
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(deactivate, ["admin", "admin2"])) == ["done", "refused"]
+    db = storage.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM users WHERE active = 1 AND username IN ('admin', 'admin2')"
+                      ).fetchone()[0] == 1
+    db.close()
 
 
 def test_roles_other_than_admin_need_a_unit(people):

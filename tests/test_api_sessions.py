@@ -1,7 +1,6 @@
 """``POST /api/v1/device/sessions/batch`` and the kiosk's share of the device configuration."""
 
 import hashlib
-import sqlite3
 
 import pytest
 import requests
@@ -9,7 +8,9 @@ import requests
 from device_client import protocol
 from server.manage.staff import reencode_photo
 from tests.kiosk_live import portrait_png, set_pins_and_photo
-from tests.live import enroll_tablet, hailong
+from tests.live import enroll_tablet, hailong, server_rows
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +46,8 @@ def post(server, tablet, events, token=None):
 
 
 def stored(server, tablet):
-    conn = sqlite3.connect(server.database)
-    try:
-        return conn.execute(
-            "SELECT seq, event, reason FROM staff_sessions WHERE device_id = ? ORDER BY seq", [tablet.device_id]
-        ).fetchall()
-    finally:
-        conn.close()
+    return server_rows(server.database, "SELECT seq, event, reason FROM staff_sessions WHERE device_id = ? ORDER BY seq",
+                       [tablet.device_id])
 
 
 def test_events_are_stored_once_and_acknowledged(server, tablet):
@@ -136,9 +132,7 @@ def test_the_photo_is_downloaded_once_and_only_for_the_own_unit(server, tablet):
 def test_set_pin_reads_the_pin_twice_from_stdin_and_stores_only_a_hash(server):
     result = hailong("--database", server.database, "staff", "set-pin", "NV003", input="246810\n246810\n")
     assert "PIN set for NV003" in result.stdout
-    conn = sqlite3.connect(server.database)
-    pin_hash = conn.execute("SELECT pin_hash FROM staff WHERE code = 'NV003'").fetchone()[0]
-    conn.close()
+    pin_hash = server_rows(server.database, "SELECT pin_hash FROM staff WHERE code = 'NV003'")[0][0]
     assert pin_hash.startswith("$argon2id$") and "246810" not in pin_hash
 
 

@@ -1,13 +1,14 @@
 """POST /api/v1/votes/batch against a real `hailong serve` process over HTTP."""
 
 import json
-import sqlite3
 
 import pytest
 import requests
 
 from device_client import protocol, store
-from tests.live import enroll_tablet
+from tests.live import enroll_tablet, server_rows as database_rows
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def rows(live_server, tablet):
     """Query the server database, restricted to this test's device by ``device_id = :d``."""
 
     def run(sql):
-        return server_rows(live_server, sql, {"d": tablet.device_id})
+        return server_rows(live_server, sql.replace(":d", "?"), [tablet.device_id] * sql.count(":d"))
 
     return run
 
@@ -42,11 +43,7 @@ def post(server, tablet, votes, device_time=None, token=None):
 
 
 def server_rows(server, sql, params=()):
-    conn = sqlite3.connect(server.database)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return database_rows(server.database, sql, params)
 
 
 def vote_count(server, tablet):

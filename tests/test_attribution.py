@@ -1,7 +1,6 @@
 """Votes count for the units of their time, at their (clock-corrected) time: a real server, real tablets."""
 
 import datetime as dt
-import sqlite3
 import time
 import zoneinfo
 
@@ -14,7 +13,9 @@ from server.manage import org as org_actions
 from server.manage import staff as staff_actions
 from server.manage import votes as vote_actions
 from server.manage.actor import cli_actor
-from tests.live import enroll_tablet
+from tests.live import enroll_tablet, server_rows
+
+pytestmark = pytest.mark.backends
 
 ZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -35,11 +36,7 @@ def tablets(live_server, tmp_path):
 
 
 def rows(server, sql, params=()):
-    conn = sqlite3.connect(server.database)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return server_rows(server.database, sql, params)
 
 
 def attribution(server, uuid):

@@ -165,3 +165,28 @@ def test_a_backup_refused_for_lack_of_room_leaves_nothing_behind(db_path, tmp_pa
     finally:
         db.close()
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_on_postgresql_backup_and_restore_refuse_and_point_to_its_own_tools(db_path, tmp_path):
+    """These backups are SQLite files: on PostgreSQL every entry point refuses before it touches a path."""
+    from server.commands import backup_jobs
+
+    instance = tmp_path / "instance"
+    backup = tmp_path / "hailong-20261130T120000Z.db"
+    for args in (["backup", "--to", str(tmp_path / "out")], ["backup", "list"], ["restore", str(backup)]):
+        line = refused("--instance", str(instance), "--database", str(db_path), *args)
+        assert "PostgreSQL" in line and "pg_dump" in line and "Backups on PostgreSQL" in line, args
+    assert not instance.exists() and not (tmp_path / "out").exists()
+
+    class Scheduler:
+        def add_job(self, *args, **kwargs):
+            raise AssertionError("hailong jobs must not schedule SQLite backups of a PostgreSQL database")
+
+    settings = {**SETTINGS, "DATABASE": str(db_path), "BACKUP_EVERY_HOURS": 6}
+    [line] = backup_jobs.schedule(Scheduler(), settings, {})
+    assert "PostgreSQL" in line and "pg_dump" in line
+    db = storage.connect(db_path)
+    with pytest.raises(BackupError, match="pg_dump"):
+        snapshot.take(db, settings)
+    db.close()

@@ -42,6 +42,10 @@ def test_the_ingest_bench_runs_and_writes_the_keys_of_bench_results_json(tmp_pat
     assert data["database_check"]["ok"] is True, data["database_check"]
     assert data["runs"][0]["votes_sent"] == data["runs"][0]["votes_stored"] == 800
     assert "database check: OK" in out
+    on_postgresql = data["postgresql"]  # the same run against a durable throwaway PostgreSQL
+    assert on_postgresql["database_check"]["ok"] is True, on_postgresql["database_check"]
+    assert on_postgresql["runs"][0]["votes_sent"] == on_postgresql["runs"][0]["votes_stored"] == 800
+    assert on_postgresql["best"]["wal_bytes_per_vote"] > 0 and on_postgresql["storage_per_vote"]["votes"] == 2800
     committed = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
 
@@ -103,3 +107,4 @@ def test_the_load_bench_runs_and_writes_the_keys_of_bench_load_json(tmp_path):
     assert not list((tmp_path / "work").glob("*.db"))  # the year's copy is not left behind
     committed = json.loads((ROOT / "bench" / "load.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
+

@@ -3,6 +3,7 @@ for a few minutes – so a replayed request cannot take the device's token away.
 
 import datetime as dt
 
+import pytest
 import requests
 
 from device_client import protocol
@@ -26,6 +27,7 @@ def config_fetch(server, token):
                         timeout=10)
 
 
+@pytest.mark.backends
 def test_a_retry_before_any_call_gets_a_new_token_and_the_first_stops_working(shared_server):
     body = enroll_body(issue_code(shared_server.database), protocol.new_signing_key())
     first = enroll(shared_server, body).json()
@@ -35,6 +37,7 @@ def test_a_retry_before_any_call_gets_a_new_token_and_the_first_stops_working(sh
     assert config_fetch(shared_server, retried.json()["token"]).status_code == 200
 
 
+@pytest.mark.backends
 def test_a_replay_after_a_configuration_fetch_cannot_swap_the_token(shared_server):
     body = enroll_body(issue_code(shared_server.database), protocol.new_signing_key())
     first = enroll(shared_server, body).json()
@@ -44,6 +47,7 @@ def test_a_replay_after_a_configuration_fetch_cannot_swap_the_token(shared_serve
     assert config_fetch(shared_server, first["token"]).status_code == 200
 
 
+@pytest.mark.backends
 def test_a_replay_after_the_retry_minutes_cannot_swap_an_unused_token(shared_server):
     body = enroll_body(issue_code(shared_server.database), protocol.new_signing_key())
     first = enroll(shared_server, body).json()

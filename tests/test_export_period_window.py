@@ -12,6 +12,8 @@ from server import storage
 from server.storage import exports as store
 from tests.export_data import add_votes
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def shuffled_db(people):

@@ -30,10 +30,6 @@ from tests.postgres import ensure_installed
 
 pytestmark = [pytest.mark.slow, pytest.mark.backends]
 
-# Not run while the votes batch fails on PostgreSQL: storage/votes.py inserts with db.conn.executemany, which
-# the psycopg Database lacks (a 500 on every POST /api/v1/votes/batch). Removed when that is fixed.
-INGEST_ON_POSTGRESQL = "ingest on PostgreSQL answers 500: db.conn.executemany is missing"
-
 PLAN = dict(tablets=12, votes=300, kiosks=1, cli_tablets=1, recording_seconds=10.0,
             server_kills=4, hook_kills=2, jobs_kills=1, kiosk_kills=2, cli_kills=2)
 
@@ -41,7 +37,6 @@ PLAN = dict(tablets=12, votes=300, kiosks=1, cli_tablets=1, recording_seconds=10
 def test_every_vote_arrives_exactly_once_through_drops_cuts_and_kills(tmp_path, backend):
     if backend == "postgresql":
         ensure_installed()
-        pytest.xfail(INGEST_ON_POSTGRESQL)  # until the ingest on PostgreSQL lands (issue 12, ingest)
     seed = os.environ.get("HAILONG_FAULT_SEED")
     plan = chaos.Plan(**PLAN, backend=backend, seed=int(seed) if seed else None)
     lines = []

@@ -27,10 +27,6 @@ from tests.postgres import ensure_installed
 
 pytestmark = pytest.mark.slow
 
-# Not run while the votes batch fails on PostgreSQL: storage/votes.py inserts with db.conn.executemany, which
-# the psycopg Database lacks (a 500 on every POST /api/v1/votes/batch). Removed when that is fixed.
-INGEST_ON_POSTGRESQL = "ingest on PostgreSQL answers 500: db.conn.executemany is missing"
-
 PLAN = dict(backend="postgresql", servers=2, tablets=8, votes=250, kiosks=0, cli_tablets=0,
             recording_seconds=10.0, server_kills=2, hook_kills=1, database_kills=1, jobs_kills=1,
             kiosk_kills=0, cli_kills=0)
@@ -38,7 +34,6 @@ PLAN = dict(backend="postgresql", servers=2, tablets=8, votes=250, kiosks=0, cli
 
 def test_two_servers_and_a_killed_postgresql_lose_and_double_nothing(tmp_path):
     ensure_installed()
-    pytest.xfail(INGEST_ON_POSTGRESQL)  # until the ingest on PostgreSQL lands (issue 12, ingest)
     seed = os.environ.get("HAILONG_FAULT_SEED")
     plan = chaos.Plan(**PLAN, seed=int(seed) if seed else None)
     lines = []

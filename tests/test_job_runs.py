@@ -1,10 +1,14 @@
 """Every run of a scheduled job lands in ``job_runs`` (server/jobs.py ``run_step``); a real ``hailong jobs`` and
 /metrics: tests/test_monitoring.py."""
 
+import pytest
+
 import logging
 
 from server import jobs
 from server.storage import operations
+
+pytestmark = pytest.mark.backends
 
 SETTINGS = {"BUSY_TIMEOUT_MS": 1000}
 
@@ -34,7 +38,7 @@ def test_runs_are_counted_under_the_job_id_with_the_last_error(db, db_path):
     assert operations.job_runs(db)[1]["last_error"] == "ValueError: no luck today"
 
 
-def test_a_run_that_cannot_be_recorded_still_raises_its_own_error(db_path, caplog):
+def test_a_run_that_cannot_be_recorded_still_raises_its_own_error(db_path, backend, caplog):
     def breaks_its_record(db, settings, now):
         db.execute("DROP TABLE job_runs")
         raise KeyError("its own error")
@@ -44,4 +48,5 @@ def test_a_run_that_cannot_be_recorded_still_raises_its_own_error(db_path, caplo
         jobs.as_job("odd", jobs.run_step, str(db_path), SETTINGS, breaks_its_record)
     except KeyError as exc:
         assert exc.args == ("its own error",)
-    assert "job odd: its run could not be recorded in job_runs: no such table: job_runs" in caplog.text
+    missing = {"sqlite": "no such table: job_runs", "postgresql": 'relation "job_runs" does not exist'}[backend]
+    assert f"job odd: its run could not be recorded in job_runs: {missing}" in caplog.text

@@ -34,6 +34,7 @@ def add_device(db, device_id, last_seen):
     )
 
 
+@pytest.mark.backends
 def test_a_device_quiet_during_opening_hours_is_marked_silent_once(db):
     add_device(db, "dev-quiet", OPEN - dt.timedelta(minutes=20))
     add_device(db, "dev-talky", OPEN - dt.timedelta(minutes=2))
@@ -42,11 +43,13 @@ def test_a_device_quiet_during_opening_hours_is_marked_silent_once(db):
     assert [e["kind"] for e in devices.device_events(db, "dev-quiet")] == ["silent"]
 
 
+@pytest.mark.backends
 def test_nothing_is_marked_outside_opening_hours(db):
     add_device(db, "dev-quiet", CLOSED - dt.timedelta(hours=20))
     assert jobs.check_silent_devices(db, SETTINGS, CLOSED) == []
 
 
+@pytest.mark.backends
 def test_nothing_is_marked_at_lunch_or_on_a_holiday_and_a_unit_open_on_saturday_is_watched(db):
     add_device(db, "dev-quiet", OPEN - dt.timedelta(days=3))
     lunch = dt.datetime(2026, 11, 25, 5, 30, tzinfo=dt.timezone.utc)  # 12:30 in Hà Nội
@@ -57,6 +60,7 @@ def test_nothing_is_marked_at_lunch_or_on_a_holiday_and_a_unit_open_on_saturday_
     assert jobs.check_silent_devices(db, SETTINGS, CLOSED) == ["dev-quiet"]
 
 
+@pytest.mark.backends
 def test_a_silent_device_heard_again_is_back_online(db):
     add_device(db, "dev-quiet", OPEN - dt.timedelta(minutes=20))
     jobs.check_silent_devices(db, SETTINGS, OPEN)
@@ -66,6 +70,7 @@ def test_a_silent_device_heard_again_is_back_online(db):
     assert [e["kind"] for e in devices.device_events(db, "dev-quiet")] == ["silent", "back_online"]
 
 
+@pytest.mark.backends
 def test_revoked_devices_are_never_marked_silent(db):
     add_device(db, "dev-gone", OPEN - dt.timedelta(days=3))
     devices.revoke_device(db, "dev-gone")

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from server import storage
 from server.commands import ledger_jobs
 from server.ledger import checkpoints, keys, log
 from server.settings import DEFAULTS
@@ -20,6 +21,16 @@ def instance(tmp_path):
     folder = tmp_path / "instance"
     hailong("--instance", str(folder), "migrate")
     return folder
+
+
+@pytest.fixture
+def instance_db(db_path, tmp_path):
+    """``(instance folder, hailong's options for it)`` over the test's database (either backend)."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    options = ("--instance", str(folder), "--database", str(db_path))
+    hailong(*options, "migrate")
+    return folder, options
 
 
 def test_migrate_makes_the_log_key_once_readable_by_its_owner_only(instance):
@@ -39,20 +50,20 @@ def test_keys_show_prints_the_public_key_and_the_verifier_key(instance):
     assert base64.b64encode(bytes(key)).decode() not in shown  # never the private key
 
 
-def test_checkpoint_signs_every_tree_prints_the_notes_and_is_audited(instance):
-    done = hailong("--instance", str(instance), "checkpoint")
+@pytest.mark.backends
+def test_checkpoint_signs_every_tree_prints_the_notes_and_is_audited(instance_db, db_path):
+    instance, options = instance_db
+    done = hailong(*options, "checkpoint")
     key = keys.load_key(str(instance))
     notes = [block + "\n" for block in done.stdout.split("\n\n")[1::1] if block.startswith("\u2014")]
     assert len(notes) == 3
     assert "hailong/votes\n0\n" in done.stdout and "hailong/audit\n" in done.stdout
-    one = hailong("--instance", str(instance), "checkpoint", "--tree", "votes").stdout
+    one = hailong(*options, "checkpoint", "--tree", "votes").stdout
     note = one[one.index("hailong/votes"):]
     assert checkpoints.verify_note(note, keys.public_key(key))
-    import sqlite3
-
-    conn = sqlite3.connect(instance / "hailong.db")
-    entries = conn.execute("SELECT actor_kind, action, object_type FROM audit_log WHERE action = 'checkpoint'").fetchall()
-    conn.close()
+    db = storage.connect(db_path)
+    entries = db.execute("SELECT actor_kind, action, object_type FROM audit_log WHERE action = 'checkpoint'").fetchall()
+    db.close()
     assert entries == [("cli", "checkpoint", "log")] * 4
 
 
@@ -64,8 +75,9 @@ def test_checkpoint_without_a_key_says_what_to_do(instance):
     assert "Traceback" not in done.stderr
 
 
-def test_the_jobs_append_new_rows_and_sign_checkpoints_when_due(tmp_path):
-    db, device = make_database(tmp_path / "hailong.db", tmp_path)
+@pytest.mark.backends
+def test_the_jobs_append_new_rows_and_sign_checkpoints_when_due(db_path, tmp_path):
+    db, device = make_database(db_path, tmp_path)
     keys.ensure_key(str(tmp_path))
     settings = {**DEFAULTS, "INSTANCE": str(tmp_path), "LOG_CHECKPOINT_MINUTES": 60}
     start = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.timezone.utc)

@@ -10,7 +10,9 @@ import requests
 
 from devtools.processes import Server
 from server import storage
-from tests.people import PASSWORD, PRODUCTION_HASHER, app_for, copy_db, sign_in
+from tests.people import PASSWORD, PRODUCTION_HASHER, app_for, sign_in
+
+pytestmark = pytest.mark.backends
 
 
 def rows(path, sql, params=()):
@@ -26,10 +28,9 @@ def audit_actions(path):
 
 
 @pytest.fixture
-def slow_hash_server(people_template, tmp_path):
+def slow_hash_server(people, tmp_path):
     """A real server whose admin has a production-cost password hash (~0.6 s a check), as in the field."""
-    template, _ = people_template
-    path = copy_db(template, tmp_path / "people.db")
+    path, _ = people
     db = storage.connect(path)
     db.execute("UPDATE users SET password_hash = ? WHERE username = 'admin'", [PRODUCTION_HASHER.hash(PASSWORD)])
     db.close()

@@ -20,9 +20,13 @@ def named(text):
     return {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in names}
 
 
+# Served on PostgreSQL only (this test's database is SQLite).
+POSTGRESQL_ONLY = {"hailong_jobs_leader"}
+
+
 def test_every_metric_is_documented_and_every_documented_one_is_served(client):
     section = (DOCS / "operations.md").read_text(encoding="utf-8").split("## Metrics and alerts")[1].split("\n## ")[0]
-    assert served(client) == named(section)
+    assert served(client) == named(section) - POSTGRESQL_ONLY
 
 
 def test_the_alert_rules_use_only_metrics_that_exist(client):

@@ -2,12 +2,25 @@
 
 import json
 
+import pytest
+
 from migrations import migrations
 from server import storage
+from tests.live import hailong
+
+pytestmark = pytest.mark.backends
 
 
-def test_session_incidents_join_the_one_incidents_table_with_their_stream(tmp_path):
-    db = storage.connect(tmp_path / "old.db")
+def test_migrate_twice_applies_nothing_the_second_time(empty_target):
+    first = hailong("--database", str(empty_target), "migrate").stdout
+    assert first.startswith("Applied ") and "m001_organisation, m002_rating_scales" in first
+    assert f"to {storage.describe(empty_target)}:" in first
+    again = hailong("--database", str(empty_target), "migrate").stdout
+    assert "Applied 0 migration(s)" in again and "none pending" in again
+
+
+def test_session_incidents_join_the_one_incidents_table_with_their_stream(empty_target):
+    db = storage.connect(empty_target)
     migrations.apply(db, stop_before="sync_001_one_store_for_every_stream")
     db.execute("INSERT INTO units (code, name, created_at, updated_at) VALUES ('U', 'U', 't', 't')")
     db.execute("INSERT INTO counters (code, name, unit_id, created_at, updated_at) VALUES ('C', 'C', 1, 't', 't')")
@@ -27,5 +40,5 @@ def test_session_incidents_join_the_one_incidents_table_with_their_stream(tmp_pa
                       " ORDER BY id").fetchall()
     assert rows == [("votes", "gap", 3, None, None, None, "t1"),
                     ("sessions", "rejected", 7, "e-7", "d7", json.dumps({"seq": 7}), "t2")]
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "staff_session_incidents" not in tables
+    assert not db["staff_session_incidents"].exists() and db["sync_incidents"].exists()
+    db.close()

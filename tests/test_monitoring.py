@@ -233,6 +233,30 @@ def runs(server):
         conn.close()
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_on_postgresql_readyz_and_metrics_read_the_database_server(live_server, db_path):
+    """The module's server above is SQLite's; these are the figures that differ on PostgreSQL."""
+    text = requests.get(live_server.url + "/metrics", timeout=10).text  # from this machine: no token needed
+    db = storage.connect(db_path)
+    size = db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    assert size / 2 < value(text, "hailong_database_bytes") < size * 2
+    assert "hailong_disk_free_bytes" not in text and "hailong_disk_size_bytes" not in text  # the database server's
+    assert requests.get(live_server.url + "/readyz", timeout=10).status_code == 200
+    last = db.execute("SELECT id, migration_set, name, applied_at FROM _sqlite_migrations ORDER BY id DESC"
+                      " LIMIT 1").fetchone()
+    db.execute("DELETE FROM _sqlite_migrations WHERE id = ?", [last[0]])
+    try:
+        answer = requests.get(live_server.url + "/readyz", timeout=10)
+        assert answer.status_code == 503
+        assert answer.json()["error"]["fields"]["migrations"] == [
+            f"1 migrations pending (first {last[2]}): run `hailong migrate`"]
+    finally:
+        db.execute("INSERT INTO _sqlite_migrations (id, migration_set, name, applied_at) VALUES (?, ?, ?, ?)", last)
+        db.close()
+    assert requests.get(live_server.url + "/readyz", timeout=10).status_code == 200
+
+
+@pytest.mark.backends
 def test_without_a_token_metrics_answer_this_machine_only(client):
     assert client.get("/metrics").status_code == 200
     elsewhere = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})

@@ -14,6 +14,10 @@ from devtools.demo_org import write_demo_org
 from server.orgimport import ImportRejected, import_file
 from server.storage import query
 
+# On both backends: the tests that write the organisation (the import's SQL). Those that only read a
+# file and refuse it before anything is written run on SQLite alone: nothing in them differs.
+backends = pytest.mark.backends
+
 HEADER = "kind,code,name,parent,title,active\n"
 
 GOOD = HEADER + (
@@ -105,6 +109,7 @@ GOOD_ROWS = (
 )
 
 
+@backends
 def test_a_csv_with_vietnamese_names_creates_units_counters_and_staff(db, tmp_path):
     summary = import_file(db, write(tmp_path, GOOD))
 
@@ -121,6 +126,7 @@ def test_a_csv_with_vietnamese_names_creates_units_counters_and_staff(db, tmp_pa
     )
 
 
+@backends
 def test_decomposed_vietnamese_text_is_stored_composed(db, tmp_path):
     import_file(db, write(tmp_path, unicodedata.normalize("NFD", GOOD)))
 
@@ -167,6 +173,7 @@ def test_an_xlsx_workbook_imports_like_the_csv(db, tmp_path):
     ]
 
 
+@backends
 def test_importing_the_same_file_twice_changes_nothing(db, tmp_path):
     path = write(tmp_path, GOOD)
     import_file(db, path)
@@ -184,6 +191,7 @@ def test_importing_the_same_file_twice_changes_nothing(db, tmp_path):
     }
 
 
+@backends
 def test_an_edited_file_updates_rows_in_place_and_leaves_absent_rows_alone(db, tmp_path):
     import_file(db, write(tmp_path, GOOD))
     age_all_rows(db)
@@ -217,6 +225,7 @@ def test_an_edited_file_updates_rows_in_place_and_leaves_absent_rows_alone(db, t
     assert summary.as_dict()["staff"] == {"created": 0, "updated": 1, "unchanged": 0}
 
 
+@backends
 def test_units_may_come_after_the_rows_that_refer_to_them(db, tmp_path):
     lines = GOOD.splitlines(keepends=True)
     import_file(db, write(tmp_path, lines[0] + "".join(reversed(lines[1:]))))
@@ -224,6 +233,7 @@ def test_units_may_come_after_the_rows_that_refer_to_them(db, tmp_path):
     assert everything(db) == GOOD_ROWS
 
 
+@backends
 def test_a_file_with_errors_is_rejected_whole_with_every_problem(db, tmp_path):
     long_name = "Nguyễn " * 40
     bad = HEADER + (
@@ -256,6 +266,7 @@ def test_a_file_with_errors_is_rejected_whole_with_every_problem(db, tmp_path):
     assert everything(db) == ([], [], [])
 
 
+@backends
 def test_a_parent_change_that_makes_a_cycle_is_rejected(db, tmp_path):
     import_file(db, write(tmp_path, GOOD))
     cycle = HEADER + (
@@ -276,6 +287,7 @@ def test_a_parent_change_that_makes_a_cycle_is_rejected(db, tmp_path):
     assert everything(db) == GOOD_ROWS
 
 
+@backends
 def test_a_parent_already_in_the_database_may_be_left_out_of_the_file(db, tmp_path):
     import_file(db, write(tmp_path, GOOD))
     more = HEADER + "counter,DN-TTHCC-Q2,Quầy 2 – Hộ tịch,DN-TTHCC,,\n"
@@ -285,6 +297,7 @@ def test_a_parent_already_in_the_database_may_be_left_out_of_the_file(db, tmp_pa
     assert [c["code"] for c in counters(db)] == ["DN-TTHCC-Q1", "DN-TTHCC-Q2"]
 
 
+@backends
 def test_a_dry_run_reports_what_would_change_and_writes_nothing(db, tmp_path):
     summary = import_file(db, write(tmp_path, GOOD), dry_run=True)
 
@@ -361,6 +374,7 @@ def test_files_that_are_not_csv_or_xlsx_are_rejected(db, tmp_path):
     ]
 
 
+@backends
 def test_the_demo_organisation_imports_cleanly(db, tmp_path):
     codes = write_demo_org(tmp_path / "demo.csv")
 
@@ -417,6 +431,7 @@ def test_the_cli_lists_every_problem_and_exits_1_without_a_traceback(db_path, tm
     ]
 
 
+@backends
 def test_the_cli_imports_a_good_file_and_says_what_changed(db_path, db, tmp_path):
     path = write(tmp_path, GOOD)
 

@@ -12,7 +12,6 @@ signature too.
 import json
 import pathlib
 import re
-import sqlite3
 
 import pytest
 import requests
@@ -22,7 +21,9 @@ from server import storage
 from server.storage import devices as device_storage
 from server.storage import org
 from server.storage import votes as storage_votes
-from tests.live import issue_code
+from tests.live import issue_code, server_rows
+
+pytestmark = pytest.mark.backends
 
 DOC = pathlib.Path(__file__).parent.parent / "docs" / "protocol.md"
 KEY = protocol.signing_key_from_seed(bytes(range(32)))  # the test vectors' key
@@ -136,19 +137,18 @@ def test_the_documented_marked_vote_is_stored_with_its_flag(server):
     (result,) = answer.json()["results"]
     assert result == EXAMPLES["marked vote result"] or result == {**EXAMPLES["marked vote result"],
                                                                   "status": "duplicate"}
-    with sqlite3.connect(server.database) as conn:
-        flags = conn.execute("SELECT flags FROM votes WHERE uuid = ?", [result["id"]]).fetchone()[0]
+    flags = server_rows(server.database, "SELECT flags FROM votes WHERE uuid = ?", [result["id"]])[0][0]
     assert storage_votes.stored_flags(flags) == ["rapid_repeat"]
 
 
 def test_a_stored_marked_vote_is_verified_again_from_its_row(server):
     post(server, "/api/v1/votes/batch", EXAMPLES["marked batch request"])
     sent = EXAMPLES["marked batch request"]["votes"][0]
-    with sqlite3.connect(server.database) as conn:
-        row = conn.execute(
-            "SELECT v.uuid, v.device_id, v.seq, c.code, s.code, v.rating, v.reasons, v.ticket, v.local_time,"
-            " v.scale_version, v.flags, v.signature FROM votes v JOIN counters c ON c.id = v.counter_id"
-            " JOIN staff s ON s.id = v.staff_id WHERE v.uuid = ?", [sent["id"]]).fetchone()
+    row = server_rows(
+        server.database,
+        "SELECT v.uuid, v.device_id, v.seq, c.code, s.code, v.rating, v.reasons, v.ticket, v.local_time,"
+        " v.scale_version, v.flags, v.signature FROM votes v JOIN counters c ON c.id = v.counter_id"
+        " JOIN staff s ON s.id = v.staff_id WHERE v.uuid = ?", [sent["id"]])[0]
     names = ("id", "device", "seq", "counter", "staff", "rating", "reasons", "ticket", "local_time", "scale_version")
     rebuilt = {**dict(zip(names, row[:10])), "reasons": json.loads(row[6]),
                "marks": protocol.marks_from_flags(storage_votes.stored_flags(row[10]))}
@@ -168,8 +168,7 @@ def test_a_marked_vote_stripped_of_its_mark_is_rejected_on_its_signature(server)
 
 def test_an_empty_batch_answers_the_ack_and_is_recorded(server):
     def batches():
-        with sqlite3.connect(server.database) as conn:
-            return conn.execute("SELECT COUNT(*) FROM sync_batches WHERE device_id = 'dev-7k2m9q4x'").fetchone()[0]
+        return server_rows(server.database, "SELECT COUNT(*) FROM sync_batches WHERE device_id = 'dev-7k2m9q4x'")[0][0]
 
     before = batches()
     answer = post(server, "/api/v1/votes/batch", {**EXAMPLES["batch request"], "votes": []})

@@ -18,6 +18,8 @@ SETTINGS = {"TIMEZONE": TZ, "ROLLUP_CHUNK_VOTES": 7, "SCORE_MIN_VOTES": 30, "SCO
                             " Completed; not_completed 0 Không hoàn thành / Not completed"}
 NOW = dt.datetime(2026, 11, 27, 3, tzinfo=dt.timezone.utc)
 
+pytestmark = pytest.mark.backends
+
 
 def assert_equal_to_recount(db, timezone=TZ):
     daily = storage.all_rows(db)

@@ -7,7 +7,6 @@ admin API in-process over a copy of the people database (tests/people.py).
 
 import datetime as dt
 import json
-import sqlite3
 import zoneinfo
 
 import pytest
@@ -21,6 +20,8 @@ from server.manage import rosters
 from server.manage.actor import cli_actor
 from tests.live import enroll_tablet, hailong
 from tests.people import app_for
+
+pytestmark = pytest.mark.backends
 
 ZONE = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -66,12 +67,13 @@ def post(server, tablet, votes, device_time=None, path="/api/v1/votes/batch", ke
 
 
 def incidents(server, device_id):
-    conn = sqlite3.connect(server.database)
+    db = storage.connect(server.database)
     try:
-        return conn.execute("SELECT i.kind, s.code, i.detail FROM sync_incidents i LEFT JOIN staff s"
-                            " ON s.id = i.staff_id WHERE i.device_id = ? ORDER BY i.id", [device_id]).fetchall()
+        return [tuple(row) for row in db.execute(
+            "SELECT i.kind, s.code, i.detail FROM sync_incidents i LEFT JOIN staff s"
+            " ON s.id = i.staff_id WHERE i.device_id = ? ORDER BY i.id", [device_id]).fetchall()]
     finally:
-        conn.close()
+        db.close()
 
 
 def assign(server, counter, staff, valid_from, valid_to=None):
@@ -329,3 +331,28 @@ def test_someone_with_a_roster_but_no_votes_is_refused_deletion_with_a_reason_no
     refused = client.delete("/api/v1/staff/NV071", headers=headers)
     assert refused.status_code == 409 and refused.json["error"]["code"] == "has_history"
     assert client.get("/api/v1/staff/NV071", headers=headers).status_code == 200
+
+
+def test_overlapping_assignments_made_at_once_are_one_assignment_and_conflicts(people):
+    """The overlap check and the insert are one transaction, queued (on PostgreSQL by the counter's row lock)."""
+    import concurrent.futures
+    import threading
+
+    from server.errors import Conflict
+
+    path, _ = people
+    start = threading.Barrier(8)
+
+    def second(valid_from):
+        db = storage.connect(path)
+        try:
+            start.wait(timeout=30)
+            rosters.assign(db, cli_actor(), "DN-TT-Q1", {"staff": "NV004", "valid_from": valid_from})
+            return "done"
+        except Conflict:
+            return "refused"
+        finally:
+            db.close()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # open-ended from 8 different months: all overlap
+        assert sorted(pool.map(second, [f"2026-0{month}-01" for month in range(1, 9)])) == ["done"] + ["refused"] * 7

@@ -1,9 +1,13 @@
 """A civil servant's own account: linked to their staff record, the staff role, and nothing of the admin pages."""
 
+import pytest
+
 from server import storage
 from server.manage import account
 from tests.live import hailong
 from tests.people import app_for, sign_in
+
+pytestmark = pytest.mark.backends
 
 NEW = {"username": "nv002", "password": "a long enough password", "full_name": "Trần Văn Bình"}
 

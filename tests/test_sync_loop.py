@@ -1,7 +1,6 @@
 """The background loop: right after a tap when online, backoff with jitter otherwise."""
 
 import random
-import sqlite3
 import time
 
 from device_client import identity
@@ -9,7 +8,7 @@ from device_client.sync import Backoff
 from device_client.tablet import Tablet
 from tests.device_api import DeviceApi
 from devtools.processes import DeviceRun
-from tests.live import enroll_tablet
+from tests.live import enroll_tablet, server_rows
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after():
@@ -32,11 +31,7 @@ def test_full_jitter_spreads_retries_out():
 
 
 def count_votes(database, device_id):
-    conn = sqlite3.connect(database)
-    try:
-        return conn.execute("SELECT COUNT(*) FROM votes WHERE device_id = ?", [device_id]).fetchone()[0]
-    finally:
-        conn.close()
+    return server_rows(database, "SELECT COUNT(*) FROM votes WHERE device_id = ?", [device_id])[0][0]
 
 
 def test_the_run_loop_sends_a_vote_right_after_the_tap(shared_server, tmp_path):

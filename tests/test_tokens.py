@@ -1,8 +1,12 @@
 """Personal API tokens die with the password and the account, are made only by a person who
 enters their password at a signed-in session, and admins can see and revoke anyone's."""
 
+import pytest
+
 from server import storage
 from tests.people import PASSWORD, app_for, csrf_token, sign_in, signed_in, snapshot
+
+pytestmark = pytest.mark.backends
 
 NEW_PASSWORD = "a fresh long passphrase"
 

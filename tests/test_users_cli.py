@@ -1,6 +1,10 @@
 """``hailong user create`` and ``hailong user token``, run as real processes."""
 
+import pytest
+
 from tests.live import hailong
+
+pytestmark = pytest.mark.backends
 
 
 def test_the_first_admin_is_created_from_stdin_and_can_get_a_token(db_path):

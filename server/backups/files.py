@@ -15,7 +15,7 @@ import os
 import re
 
 from device_client.private import opener, private_folder
-from server.backups import BackupError
+from server.backups import BackupError, refuse_postgresql
 
 FORMAT = "hailong-backup/1"
 NAME = re.compile(r"hailong-(\d{8}T\d{6}Z)(?:-(\d+))?\.db\Z")
@@ -24,6 +24,7 @@ TEMPORARY_PREFIX = "."
 
 def backup_dir(settings):
     """BACKUP_DIR, or a folder ``backups`` beside the database (in INSTANCE when the database is there)."""
+    refuse_postgresql(settings)
     if settings["BACKUP_DIR"]:
         return os.path.abspath(settings["BACKUP_DIR"])
     return os.path.join(os.path.dirname(os.path.abspath(settings["DATABASE"])), "backups")

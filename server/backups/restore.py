@@ -25,7 +25,7 @@ import sqlite_utils
 
 from migrations import migrations
 from server import settings as server_settings
-from server.backups import BackupError, files
+from server.backups import BackupError, files, refuse_postgresql
 from server.exports import tickets
 from server.ledger import checkpoints as notes
 from server.ledger import keys, log
@@ -41,6 +41,7 @@ def check(path, settings):
     migrations this version of hailong would still apply to it. Raises
     ``BackupError`` at the first check that fails.
     """
+    refuse_postgresql(settings)
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise BackupError(f"{path} does not exist or is not a file")

@@ -16,7 +16,7 @@ import sqlite3
 import time
 
 from migrations import migrations
-from server.backups import BackupError, files
+from server.backups import BackupError, files, refuse_postgresql
 from server.ledger import keys, log
 from server.storage import backups as store
 from server.storage import timestamp
@@ -34,6 +34,7 @@ def take(db, settings, now=None, folder=None, progress=None):
     written, the disk lacks room, or the copy fails its integrity check.
     ``progress(done_pages, total_pages)`` follows the copy.
     """
+    refuse_postgresql(settings)
     now = now or dt.datetime.now(dt.timezone.utc)
     folder = os.path.abspath(folder or files.backup_dir(settings))
     files.ensure_dir(folder)

@@ -60,3 +60,7 @@ def register(cli):
 
     cli.add_command(backup.backup)
     cli.add_command(backup.restore)
+    # Moving a SQLite installation to PostgreSQL (issue 12).
+    from server.commands import copy_database
+
+    cli.add_command(copy_database.copy_database)

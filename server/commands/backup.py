@@ -4,11 +4,19 @@ import datetime as dt
 
 import click
 
-from server.backups import BackupError
+from server.backups import BackupError, refuse_postgresql
 
 
 def _fail(exc):
     raise click.ClickException(str(exc)) from None
+
+
+def _sqlite_only(config):
+    """These commands copy SQLite files: on PostgreSQL, one ``Error:`` line naming its own tools."""
+    try:
+        refuse_postgresql(config)
+    except BackupError as exc:
+        _fail(exc)
 
 
 @click.group(invoke_without_command=True)
@@ -30,6 +38,7 @@ def backup(ctx, folder):
     from server.backups import snapshot
 
     obj = ctx.obj
+    _sqlite_only(obj.config)
     db = obj.db()
     try:
         manifest = _take(snapshot, db, obj.config, folder)
@@ -71,6 +80,7 @@ def list_backups(obj, folder):
     """
     from server.backups import files
 
+    _sqlite_only(obj.config)
     folder = folder or files.backup_dir(obj.config)
     backups = files.list_backups(folder)
     if not backups:
@@ -111,6 +121,7 @@ def restore(obj, file, replace, check_only):
     """
     from server.backups import restore as restoring
 
+    _sqlite_only(obj.config)
     try:
         if check_only:
             report = restoring.check(file, obj.config)

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 
 from server import jobs as job_steps
+from server import storage
 from server.backups import BackupError, files, retention, snapshot
 
 log_ = logging.getLogger("hailong.jobs")
@@ -50,6 +51,9 @@ def first_run(settings, now):
 def schedule(scheduler, settings, options):
     """Add the backup job; returns the lines ``hailong jobs`` prints about it."""
     hours = settings["BACKUP_EVERY_HOURS"]
+    if storage.is_postgresql(settings["DATABASE"]):  # SQLite files only: PostgreSQL has pg_dump, pg_basebackup
+        return ["no backups taken here: the database is PostgreSQL, back it up with pg_dump or pg_basebackup"
+                " (docs/operations.md, \"Backups on PostgreSQL\")"]
     if not hours:
         return ["backups off (BACKUP_EVERY_HOURS is 0): take them another way"]
     now = dt.datetime.now(dt.timezone.utc)

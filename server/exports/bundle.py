@@ -344,7 +344,8 @@ class Export:
 
     def _votes(self, target, up_to, runs):
         codes = store.codes(self.db)
-        cells = sql_csv.code_cells(codes) if self.fast and self.fmt == "csv" and not self.hash_tickets else None
+        fast_csv = self.fast and self.fmt == "csv" and not self.hash_tickets and store.writes_csv(self.db)
+        cells = sql_csv.code_cells(codes) if fast_csv else None
         if cells is not None:
             yield from self._votes_sql_csv(target, up_to, runs, codes, cells)
             return

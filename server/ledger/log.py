@@ -8,10 +8,12 @@ never a rebuild. A chunk of ``LOG_CHUNK_LEAVES`` is one write transaction,
 so the ingest waits for the write lock at most that long, and a crash loses
 nothing (the next run continues after ``log_trees.last_row_id``). SQLite
 gives ids in commit order, so no row can appear later below one already
-appended. PostgreSQL (issue 12) does not: a sequence value taken by a
-transaction that commits late can land below rows already appended, so there
-the appender must follow a commit-ordered sequencer (or take the ids under a
-lock) rather than ``id > last_row_id``.
+appended. PostgreSQL does not: a sequence value taken by a transaction that
+commits late can land below rows already appended. So there the appender
+reads only up to ``order.settled_max_id`` (server/storage/order.py: every
+insert into a source table holds a shared lock the bound takes exclusively),
+and a row committed late is appended by the next run, in id order, never
+skipped (``store.append_bound``).
 
 Only complete subtrees are stored; the nodes along the right edge of a tree
 whose size is not a power of two are computed from them when asked for.
@@ -47,17 +49,20 @@ def catch_up(db, tree, limit=None, chunk=DEFAULT_CHUNK, now=None):
 
     One write transaction per ``chunk`` rows; each starts from the tree as
     stored (size, last row, the complete subtrees along its right edge), so
-    two processes catching up at once only take turns.
+    two processes catching up at once only take turns. On PostgreSQL it
+    reads no row above the bound taken before the first chunk
+    (``store.append_bound``): rows after it wait for the next run.
     """
     _check_tree(tree)
     make = leaves.TREES[tree]
     leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     done = 0
+    bound = store.append_bound(db, tree)
     while limit is None or done < limit:
         want = chunk if limit is None else min(chunk, limit - done)
         with write_transaction(db):
-            state = store.tree(db, tree)
-            rows = store.source_rows_after(db, tree, state["last_row_id"], want)
+            state = store.tree_for_append(db, tree)
+            rows = store.source_rows_after(db, tree, state["last_row_id"], want, up_to=bound)
             if not rows:
                 break
             size = state["size"]
@@ -338,7 +343,9 @@ def publish(db, settings, tree, trigger, now=None):
     at = notes.format_time(moment)
     name = settings["LOG_NAME"]
     with write_transaction(db):
-        catch_up(db, tree, chunk=settings["LOG_CHUNK_LEAVES"])  # what came in meanwhile, under the same lock
+        # What came in meanwhile, under the same lock (SQLite; on PostgreSQL nothing is appended inside a
+        # transaction, store.append_bound: the checkpoint signs the tree as the first catch-up left it).
+        catch_up(db, tree, chunk=settings["LOG_CHUNK_LEAVES"])
         state = tree_state(db, tree)
         note = notes.sign_note(key, name, tree, state["size"], state["root"], at)
         checkpoint_id = store.insert_checkpoint(db, {

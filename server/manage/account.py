@@ -42,7 +42,8 @@ def reserve_attempt(db, username, address, config):
 
     Returns the id of a failure row written now; the caller deletes it when
     the password turns out right. Counting the window's failures and writing
-    this one happen in one ``BEGIN IMMEDIATE`` transaction, so parallel
+    this one happen in one ``BEGIN IMMEDIATE`` transaction (on PostgreSQL under
+    an advisory lock: ``accounts.lock_login_failures``), so parallel
     guesses queue on the write lock and each sees the others: 30 at once get
     exactly ``LOGIN_MAX_FAILURES``, where counting first and writing after the
     (slow) password check let every request in flight pass. Raises
@@ -53,6 +54,7 @@ def reserve_attempt(db, username, address, config):
     since = timestamp(now - dt.timedelta(minutes=config["LOGIN_LOCK_MINUTES"]))
     window = dt.timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
     with write_transaction(db):
+        accounts.lock_login_failures(db)  # PostgreSQL: queue the attempts as BEGIN IMMEDIATE does on SQLite
         # Forgetting old failures here, in the transaction every attempt opens
         # anyway, keeps the table one window long whether or not ``hailong
         # jobs`` runs, for a range delete on an index per attempt.

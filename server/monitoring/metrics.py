@@ -105,11 +105,16 @@ class _Figures:
         yield _gauge("hailong_sync_open_gaps", "Sequence gaps not filled yet: numbered items the server has not"
                      " received.", {}, f["open_gaps"])
         yield from _jobs(f["jobs"])
-        yield _gauge("hailong_database_bytes", "Size of the database file and its write-ahead log.", {},
-                     f["database_bytes"])
-        yield _gauge("hailong_disk_free_bytes", "Free space on the database's file system (for its owner).", {},
-                     f["disk_free_bytes"])
-        yield _gauge("hailong_disk_size_bytes", "Size of the database's file system.", {}, f["disk_size_bytes"])
+        if f.get("jobs_leader") is not None:
+            yield _gauge("hailong_jobs_leader", "PostgreSQL: 1 while a hailong jobs leads (holds the leader lock),"
+                         " 0 when none does and nothing is scheduled.", {}, f["jobs_leader"])
+        yield _gauge("hailong_database_bytes", "Size of the database file and its write-ahead log (on PostgreSQL:"
+                     " pg_database_size).", {}, f["database_bytes"])
+        if f["disk_free_bytes"] is not None:  # unknown on PostgreSQL: its disk is the database server's
+            yield _gauge("hailong_disk_free_bytes", "Free space on the database's file system (for its owner).",
+                         {}, f["disk_free_bytes"])
+            yield _gauge("hailong_disk_size_bytes", "Size of the database's file system.", {},
+                         f["disk_size_bytes"])
 
 
 def _jobs(rows):

@@ -20,7 +20,7 @@ import time
 from server.scoring import periods
 from server.scoring.days import day_bounds_utc, fixed_offset_minutes, local_day
 from server.storage import rollups as storage
-from server.storage import write_transaction
+from server.storage import order, write_transaction
 
 
 def roll_up(db, timezone, chunk=20_000, dirty_chunk=200, max_seconds=None):
@@ -35,10 +35,13 @@ def roll_up(db, timezone, chunk=20_000, dirty_chunk=200, max_seconds=None):
     started = time.monotonic()
     rolled = pairs = 0
     waiting_at = None
+    # Votes up to this id are settled: none with a smaller id can still commit later (on PostgreSQL
+    # another server's transaction may hold one; storage/order.py). Newer votes wait for the next step.
+    settled = order.settled_max_id(db, "votes")
     while max_seconds is None or time.monotonic() - started < max_seconds:
         with write_transaction(db):
             low = storage.watermark(db)
-            high = storage.chunk_end(db, low, chunk)
+            high = storage.chunk_end(db, low, chunk, settled)
             if high is None:
                 break
             missing = storage.first_unattributed(db, low, high)

@@ -1,6 +1,6 @@
 """People who sign in: users, their roles on units, sessions, API tokens, login failures."""
 
-from server.storage import query, query_one
+from server.storage import dialect, query, query_one
 
 
 def user_by_username(db, username):
@@ -196,6 +196,40 @@ def record_login_failure(db, username, address, now):
         "INSERT INTO login_failures (username, address, created_at) VALUES (?, ?, ?)",
         [username, address, now],
     ).lastrowid
+
+
+# The sign-in throttle's lock on PostgreSQL ("hl-login" in ASCII: one pg_advisory key of its own).
+THROTTLE_LOCK = int.from_bytes(b"hl-login", "big")
+
+
+def lock_login_failures(db):
+    """Hold the throttle's count-and-write to one attempt at a time, until the transaction ends.
+
+    SQLite's ``BEGIN IMMEDIATE`` already queues every writer, so there this
+    does nothing. PostgreSQL's ``BEGIN`` (READ COMMITTED) does not: without a
+    lock, parallel guesses would each count the others' failures as not there
+    yet and all pass. A transaction-level advisory lock queues them instead
+    (the password check itself runs after the transaction, so they wait for
+    a few small statements each, never for one another's hashing).
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(?)", [THROTTLE_LOCK])
+
+
+# Who holds the admin role ("hl-admin" in ASCII), on PostgreSQL.
+ADMINS_LOCK = int.from_bytes(b"hl-admin", "big")
+
+
+def lock_admins(db):
+    """Hold "is another active admin left?" and the change it allows to one transaction at a time.
+
+    Two admins deactivating each other at once must leave one: on SQLite the
+    check runs inside ``BEGIN IMMEDIATE``, which queues them; on PostgreSQL
+    (READ COMMITTED) each would still see the other active, so both wait on
+    this advisory lock until the first commits.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(?)", [ADMINS_LOCK])
 
 
 def login_failures_since(db, username, address, since):

@@ -2,14 +2,28 @@
 
 import json
 
-from server.storage import query
+from server.storage import dialect, order, query, write_transaction
 
 
 def append(db, entry):
-    """Insert one entry; ``before``/``after`` are dicts (or None) stored as JSON. Returns its id."""
+    """Insert one entry; ``before``/``after`` are dicts (or None) stored as JSON. Returns its id.
+
+    Entries are leaves of the audit tree, appended in id order: on
+    PostgreSQL the insert takes the append lock (``order.appending``) inside
+    a transaction, its own when the caller has none, so the log appender
+    never moves past an id whose entry has not committed yet.
+    """
+    if dialect(db) == "postgresql" and not db.conn.in_transaction:
+        with write_transaction(db):
+            return _append(db, entry)
+    return _append(db, entry)
+
+
+def _append(db, entry):
+    order.appending(db)
     return db.execute(
         "INSERT INTO audit_log (at, actor_kind, actor, address, action, object_type, object_id,"
-        " unit_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " unit_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [
             entry["at"],
             entry["actor_kind"],
@@ -22,7 +36,20 @@ def append(db, entry):
             _json(entry.get("before")),
             _json(entry.get("after")),
         ],
-    ).lastrowid
+    ).fetchone()[0]
+
+
+def lock_count(db, key):
+    """Hold ``key``'s count to one writer at a time until the transaction ends.
+
+    SQLite's ``BEGIN IMMEDIATE`` queues every writer already. On PostgreSQL
+    (READ COMMITTED) parallel refusals would each find no open count and
+    each start one: a transaction-level advisory lock on the key's hash
+    queues them instead (another key shares a hash only by a 2^-64 chance,
+    and then only waits).
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])
 
 
 def open_count(db, key, since):

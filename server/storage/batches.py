@@ -13,7 +13,7 @@ import dataclasses
 import json
 from typing import Callable
 
-from server.storage import timestamp
+from server.storage import dialect, timestamp
 
 OUTCOMES = ("accepted", "duplicate", "conflict", "rejected")
 # Incidents that give a sequence number its final answer (a gap does not).
@@ -44,6 +44,10 @@ class Table:
     name: str  # the items' table, with columns uuid, device_id, seq, digest, ...
     ack_column: str  # the column of ``devices`` holding the stream's acknowledged seq
     insert: Callable  # insert(db, rows): rows are dicts of the table's columns
+    # On PostgreSQL, the table holding the items' unique keys (id, uuid, device_id, seq, received_at) when
+    # the items' table cannot: votes are partitioned by month and keep theirs in vote_keys, so only there
+    # do uuid and (device_id, seq) have an index. None: the items' table has them (SQLite, sessions).
+    keys: str | None = None
 
     def __post_init__(self):
         _TABLES[self.stream] = self
@@ -56,10 +60,11 @@ def insert_batch(db, stream, device_id, received_at, device_time, clock_offset_m
     """Record a batch as received (its ack is set once its items are stored); returns its id."""
     return db.execute(
         "INSERT INTO sync_batches (stream, device_id, received_at, device_time, clock_offset_ms, n_items,"
-        " n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        " n_accepted, n_duplicate, n_conflict, n_rejected, ack_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+        " RETURNING id",
         [stream, device_id, received_at, device_time, clock_offset_ms, sum(counts.values()),
          counts["accepted"], counts["duplicate"], counts["conflict"], counts["rejected"]],
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def set_ack(db, stream, device_id, ack_seq, batch_id=None):
@@ -83,7 +88,12 @@ def store_batch(db, table, device_id, meta, candidates, rejections, limits=Limit
     columns); ``rejections`` are ``{index, seq, uuid, digest, errors,
     payload}``; ``meta`` has ``received_at``, ``device_time`` and
     ``clock_offset_ms``. ``outcomes`` maps each index to ``(status,
-    errors)``. Must run inside ``write_transaction``.
+    errors)``. Must run inside ``write_transaction``, after ``devices.lock``:
+    what it reads of the device's past must not change before it commits.
+    On PostgreSQL another device's transaction may still insert an item
+    with one of these ids meanwhile (ids are unique across devices); the
+    insert then raises ``storage.IntegrityError`` and the caller runs the
+    batch again, which then finds that item and answers a conflict.
     """
     by_uuid = _existing_by_uuid(db, table, [item["id"] for item in candidates])
     by_seq = _existing_by_seq(db, table, device_id, [item["seq"] for item in candidates])
@@ -147,7 +157,7 @@ def _advance_ack(db, table, device_id, batch_id, now):
     seqs = [
         row[0]
         for row in db.execute(
-            f"SELECT seq FROM {table.name} WHERE device_id = ? AND seq > ?"
+            f"SELECT seq FROM {_keys(db, table) or table.name} WHERE device_id = ? AND seq > ?"
             " UNION SELECT seq FROM sync_incidents WHERE device_id = ? AND stream = ? AND seq > ?"
             f" AND kind IN ({marks}) ORDER BY seq",
             [device_id, ack_seq, device_id, table.stream, ack_seq, *RESOLVED_INCIDENTS],
@@ -180,22 +190,35 @@ def _advance_ack(db, table, device_id, batch_id, now):
     return high
 
 
+def _keys(db, table):
+    """The table to look an item's keys up in when it is not the items' own (``Table.keys``), else None."""
+    return table.keys if table.keys and dialect(db) == "postgresql" else None
+
+
 def _existing_by_uuid(db, table, uuids):
     if not uuids:
         return {}
     marks = ",".join("?" * len(uuids))
-    rows = db.execute(f"SELECT uuid, digest FROM {table.name} WHERE uuid IN ({marks})", uuids).fetchall()
-    return {uuid: {"digest": digest} for uuid, digest in rows}
+    keys = _keys(db, table)
+    if keys:  # by the key table's unique index, then each row by its primary key (id, received_at)
+        sql = (f"SELECT k.uuid, v.digest FROM {keys} k JOIN {table.name} v"
+               f" ON v.id = k.id AND v.received_at = k.received_at WHERE k.uuid IN ({marks})")
+    else:
+        sql = f"SELECT uuid, digest FROM {table.name} WHERE uuid IN ({marks})"
+    return {uuid: {"digest": digest} for uuid, digest in db.execute(sql, uuids).fetchall()}
 
 
 def _existing_by_seq(db, table, device_id, seqs):
     if not seqs:
         return {}
     marks = ",".join("?" * len(seqs))
-    rows = db.execute(
-        f"SELECT seq, uuid, digest FROM {table.name} WHERE device_id = ? AND seq IN ({marks})",
-        [device_id, *seqs],
-    ).fetchall()
+    keys = _keys(db, table)
+    if keys:
+        sql = (f"SELECT k.seq, k.uuid, v.digest FROM {keys} k JOIN {table.name} v"
+               f" ON v.id = k.id AND v.received_at = k.received_at WHERE k.device_id = ? AND k.seq IN ({marks})")
+    else:
+        sql = f"SELECT seq, uuid, digest FROM {table.name} WHERE device_id = ? AND seq IN ({marks})"
+    rows = db.execute(sql, [device_id, *seqs]).fetchall()
     return {seq: {"uuid": uuid, "digest": digest} for seq, uuid, digest in rows}
 
 
@@ -203,7 +226,7 @@ def _already_rejected(db, stream, device_id, rejection):
     """An identical re-send of a rejected item is answered again, not logged twice."""
     return bool(db.execute(
         "SELECT 1 FROM sync_incidents WHERE device_id = ? AND stream = ? AND kind = 'rejected'"
-        " AND seq IS ? AND digest = ?",
+        " AND seq IS NOT DISTINCT FROM ? AND digest = ?",
         [device_id, stream, rejection["seq"], rejection["digest"]],
     ).fetchone())
 

@@ -21,7 +21,7 @@ def hours_of(db, unit_id):
     """``{weekday: [(opens, closes)]}`` of the unit's own rows (None: the default's); empty when it has none."""
     week = {}
     for weekday, opens, closes in db.execute(
-        "SELECT weekday, opens, closes FROM opening_hours WHERE unit_id IS ? ORDER BY weekday, opens", [unit_id]
+        "SELECT weekday, opens, closes FROM opening_hours WHERE unit_id IS NOT DISTINCT FROM ? ORDER BY weekday, opens", [unit_id]
     ):
         week.setdefault(weekday, []).append((opens, closes))
     return week
@@ -29,7 +29,7 @@ def hours_of(db, unit_id):
 
 def set_hours(db, unit_id, week):
     """Replace the unit's (None: the default's) rows with ``week``; an empty week removes them."""
-    db.execute("DELETE FROM opening_hours WHERE unit_id IS ?", [unit_id])
+    db.execute("DELETE FROM opening_hours WHERE unit_id IS NOT DISTINCT FROM ?", [unit_id])
     db.conn.executemany(
         "INSERT INTO opening_hours (unit_id, weekday, opens, closes) VALUES (?, ?, ?, ?)",
         [(unit_id, weekday, opens, closes) for weekday, ranges in sorted(week.items()) for opens, closes in ranges],

@@ -4,7 +4,7 @@ import hashlib
 import json
 import secrets
 
-from server.storage import in_units, query, query_one, timestamp, write_transaction
+from server.storage import dialect, in_units, query, query_one, timestamp, write_transaction
 
 DEVICE_ID_ALPHABET = "abcdefghjkmnpqrstvwxyz23456789"
 
@@ -115,6 +115,22 @@ def revoke_device(db, device_id):
     return bool(changed)
 
 
+def lock(db, device_id):
+    """Hold the device's row until the caller's write transaction ends: one writer per device at a time.
+
+    A batch reads the device's ``ack_seq``, its rate bucket and what it has
+    stored, then writes; two servers taking the same tablet's retry at once
+    must do that one after the other, or both could accept the same items
+    and spend the same token. On SQLite ``BEGIN IMMEDIATE`` already lets one
+    writer in at a time, so there is nothing to do; PostgreSQL's
+    transactions run side by side, so the row lock orders them (the second
+    waits here, then reads what the first committed: READ COMMITTED takes a
+    new snapshot per statement). Call it first in the transaction.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT id FROM devices WHERE id = ? FOR UPDATE", [device_id])
+
+
 def rate_bucket(db, device_id):
     """``(tokens, at)`` of the device's request bucket (``server/sync/rate.py``)."""
     return db.execute("SELECT rate_tokens, rate_at FROM devices WHERE id = ?", [device_id]).fetchone()
@@ -175,9 +191,12 @@ def mark_silent_devices(db, cutoff, is_open=lambda unit_id: True):
         for device_id, last_seen, unit_id in rows:
             if not is_open(unit_id):
                 continue
+            # The test again in the UPDATE: on PostgreSQL a batch from the device may commit between the
+            # SELECT and here (READ COMMITTED checks the WHERE again on the row as it is then).
             if db.execute(
-                "UPDATE devices SET silent_since = ? WHERE id = ? AND silent_since IS NULL",
-                [now, device_id],
+                "UPDATE devices SET silent_since = ? WHERE id = ? AND silent_since IS NULL"
+                " AND (last_seen_at IS NULL OR last_seen_at < ?)",
+                [now, device_id, timestamp(cutoff)],
             ).rowcount:
                 _event(db, device_id, "silent", {"last_seen_at": last_seen})
                 marked.append(device_id)

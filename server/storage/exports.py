@@ -16,7 +16,7 @@ staff member's or its counter's unit at vote time is in the set, as
 exclude | only: ingest flags, or a scan flag open or confirmed).
 """
 
-from server.storage import query
+from server.storage import dialect, query
 
 CHUNK = 5_000
 
@@ -48,16 +48,22 @@ def _units(unit_ids, where, params):
     params.extend([*sorted(unit_ids), *sorted(unit_ids)])
 
 
-def period_conditions(criteria, column="v.counted_at"):
-    """``(where, params)`` of the period alone on ``column`` (sequence ranges are taken before the other filters)."""
+def hint(db):
+    """``"+"`` on SQLite, where a unary + before a column keeps the planner off that column's index (it walks
+    rows in id order, a keyset chunk, instead of choosing the time's index and sorting the whole period for
+    every chunk); nothing on PostgreSQL, whose planner needs no such hint and has no unary + for text."""
+    return "+" if dialect(db) == "sqlite" else ""
+
+
+def period_conditions(criteria, column="v.counted_at", plus="+"):
+    """``(where, params)`` of the period alone on ``column`` (sequence ranges are taken before the other filters);
+    ``plus`` is ``hint(db)``."""
     where, params = [], []
-    # The unary + keeps SQLite walking rows in id order (a keyset chunk) instead of
-    # choosing the time's index and sorting the whole period for every chunk.
     if criteria.get("start"):
-        where.append(f"+{column} >= ?")
+        where.append(f"{plus}{column} >= ?")
         params.append(criteria["start"])
     if criteria.get("end"):
-        where.append(f"+{column} < ?")
+        where.append(f"{plus}{column} < ?")
         params.append(criteria["end"])
     return where, params
 
@@ -95,24 +101,28 @@ def takes_every_row(criteria):
 
 
 def database_file(db):
-    """The file of the connection's main database (for a second connection to it), or None in memory."""
+    """The file of the connection's main database (for a second connection to it), or None in memory
+    (and on PostgreSQL, where the proof is written after the rows instead of beside them)."""
+    if dialect(db) != "sqlite":
+        return None
     for _, name, path in db.execute("PRAGMA database_list").fetchall():
         if name == "main":
             return path or None
     return None
 
 
-def filter_conditions(criteria):
-    """``(where, params)`` of everything but the period: scope, unit subtree, staff, device, flagged."""
+def filter_conditions(criteria, plus="+"):
+    """``(where, params)`` of everything but the period: scope, unit subtree, staff, device, flagged (``plus``:
+    ``hint(db)``)."""
     where, params = [], []
     for name in ("scope", "units"):
         if criteria.get(name) is not None:
             _units(criteria[name], where, params)
     if criteria.get("staff_id") is not None:
-        where.append("+v.staff_id = ?")
+        where.append(f"{plus}v.staff_id = ?")
         params.append(criteria["staff_id"])
     if criteria.get("device_id") is not None:
-        where.append("+v.device_id = ?")
+        where.append(f"{plus}v.device_id = ?")
         params.append(criteria["device_id"])
     if criteria.get("flagged") == "only":
         where.append(_FLAGGED)
@@ -129,16 +139,25 @@ def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
     reviewed_at``), read with one query per chunk; ``last_id`` is how far the
     scan got (for progress), also on the last, possibly empty, chunk.
     """
-    period, period_params = period_conditions(criteria)
-    filters, filter_params = filter_conditions(criteria)
+    period, period_params = period_conditions(criteria, plus=hint(db))
+    filters, filter_params = filter_conditions(criteria, plus=hint(db))
     after, up_to = period_window(db, criteria, after, up_to)
     # Walked in the order of the leaves' (tree, row_id) index, which is the votes' id order: ordering by
     # v.id instead made SQLite sort every remaining row for each chunk (a temporary b-tree per query).
-    where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
+    keyset, step = ["l.row_id > ?", "l.row_id <= ?"], None
+    if dialect(db) == "postgresql":
+        # PostgreSQL's planner carries no range across the join (l.row_id's bounds do not narrow v.id) and
+        # answers "the first rows of what is left" by joining and sorting all that is left: each chunk would
+        # cost the rest of the period. So the range is said on both sides and each statement takes at most
+        # ``chunk`` ids: the walk is linear in the period, whatever its size.
+        keyset, step = [*keyset, "v.id > ?", "v.id <= ?"], chunk
+    where = " AND ".join([*keyset, *period, *filters])
     sql = f"{_VOTES} WHERE {where} ORDER BY l.row_id LIMIT ?"
     while after < up_to:
-        rows = db.execute(sql, [after, up_to, *period_params, *filter_params, chunk]).fetchall()
-        last = rows[-1][1] if len(rows) == chunk else up_to
+        upper = up_to if step is None else min(up_to, after + step)
+        bounds = [after, upper] * (len(keyset) // 2)
+        rows = db.execute(sql, [*bounds, *period_params, *filter_params, chunk]).fetchall()
+        last = rows[-1][1] if len(rows) == chunk else upper
         reviews = _reviews(db, after, last) if rows else {}
         yield rows, reviews, last
         after = last
@@ -200,6 +219,13 @@ def _code_cell(column, code, cells, params):
         cases.append("WHEN ? THEN ?")
         params.extend([code_id, cell])
     return f"CASE {column} {' '.join(cases)} ELSE {code} END"
+
+
+def writes_csv(db):
+    """True when the database writes a votes CSV itself (``vote_csv_chunks``): SQLite. Its printf, GLOB,
+    char(), unicode() and blob-free group_concat have no one-for-one PostgreSQL spelling, so there the
+    export takes the csv module's path (the reference these bytes are tested against)."""
+    return dialect(db) == "sqlite"
 
 
 def vote_csv_chunks(db, criteria, up_to, inert_starts, code_cells, after=0, chunk=CSV_CHUNK):
@@ -305,8 +331,8 @@ def sequence_bounds(db, criteria, up_to):
     """``{device_id: (first_seq, last_seq, exported)}`` of the period's votes with ``id <= up_to``, before the
     other filters; ``exported`` is true when the filters take at least one of that device's votes (the devices
     a bundle lists, known before its rows are written)."""
-    period, params = period_conditions(criteria)
-    filters, filter_params = filter_conditions(criteria)
+    period, params = period_conditions(criteria, plus=hint(db))
+    filters, filter_params = filter_conditions(criteria, plus=hint(db))
     exported = f"MAX(CASE WHEN {' AND '.join(filters)} THEN 1 ELSE 0 END)" if filters else "1"
     after, up_to = period_window(db, criteria, 0, up_to)
     where = " AND ".join(["v.id > ?", "v.id <= ?", *period])
@@ -323,19 +349,23 @@ def withheld_ranges(db, criteria, up_to):
     means no seq missing in between: a missing one is a gap with its own
     incident, never hidden inside a withheld range.
     """
-    filters, filter_params = filter_conditions(criteria)
+    filters, filter_params = filter_conditions(criteria, plus=hint(db))
     if not filters:
         return
-    period, period_params = period_conditions(criteria)
+    period, period_params = period_conditions(criteria, plus=hint(db))
     kept = " AND ".join(filters)
     after, up_to = period_window(db, criteria, 0, up_to)
-    where = " AND ".join(["v.id > ?", "v.id <= ?", *period, f"NOT COALESCE(({kept}), 0)"])
-    cursor = db.execute(
-        "SELECT device_id, MIN(seq), MAX(seq) FROM ("
-        " SELECT v.device_id, v.seq, v.seq - ROW_NUMBER() OVER (PARTITION BY v.device_id ORDER BY v.seq) AS grp"
-        f" FROM votes v WHERE {where}) GROUP BY device_id, grp ORDER BY device_id, MIN(seq)",
-        [after, up_to, *period_params, *filter_params],
-    )
+    where = " AND ".join(["v.id > ?", "v.id <= ?", *period, f"NOT COALESCE(({kept}), FALSE)"])
+    sql = ("SELECT device_id, MIN(seq), MAX(seq) FROM ("
+           " SELECT v.device_id, v.seq, v.seq - ROW_NUMBER() OVER (PARTITION BY v.device_id ORDER BY v.seq) AS grp"
+           f" FROM votes v WHERE {where}) AS runs GROUP BY device_id, grp ORDER BY device_id, MIN(seq)")
+    params = [after, up_to, *period_params, *filter_params]
+    if dialect(db) == "postgresql":
+        # psycopg's ordinary cursor would take every range into memory at once: a server-side one hands them
+        # over a chunk at a time.
+        yield from db.stream(sql, params, CHUNK)
+        return
+    cursor = db.execute(sql, params)
     while True:
         rows = cursor.fetchmany(CHUNK)
         if not rows:
@@ -398,7 +428,7 @@ def audit_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
         scope = sorted(criteria["scope"]) or [None]
         where.append(f"a.unit_id IN ({_marks(len(scope))})")
         params.extend(scope)
-    period, period_params = period_conditions(criteria, "a.at")
+    period, period_params = period_conditions(criteria, "a.at", plus=hint(db))
     where.extend(period)
     params.extend(period_params)
     sql = ("SELECT l.idx, a.id, a.at, a.actor_kind, a.actor, a.address, a.action, a.object_type, a.object_id,"

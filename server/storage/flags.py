@@ -75,12 +75,11 @@ def insert_flag(db, flag):
 
 def add_flag_votes(db, flag_id, vote_ids):
     """Attach votes to a flag (those already on it are skipped); returns how many were new."""
-    before = db.conn.total_changes
-    db.conn.executemany(
+    # Both drivers sum executemany's changed rows into rowcount (a row skipped by the conflict counts 0).
+    return db.conn.executemany(
         "INSERT INTO flag_votes (flag_id, vote_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(flag_id, int(v)) for v in vote_ids],
-    )
-    return db.conn.total_changes - before
+    ).rowcount
 
 
 def refresh_vote_count(db, flag_id):

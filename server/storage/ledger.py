@@ -9,7 +9,7 @@ millions of them.
 
 import itertools
 
-from server.storage import query, query_one
+from server.storage import dialect, order, query, query_one
 
 # Source rows with what leaves need (server/ledger/leaves.py): codes, not ids, for what the tablet signed.
 _VOTE_ROWS = (
@@ -29,12 +29,35 @@ _AUDIT_ROWS = (
     " a.before, a.after FROM audit_log a"
 )
 _SOURCES = {"votes": (_VOTE_ROWS, "v"), "sessions": (_SESSION_ROWS, "e"), "audit": (_AUDIT_ROWS, "a")}
+SOURCE_TABLES = {"votes": "votes", "sessions": "staff_sessions", "audit": "audit_log"}
 
 
-def source_rows_after(db, tree, after_id, limit):
-    """The next ``limit`` rows of the tree's source table after ``after_id``, in id order."""
+def source_rows_after(db, tree, after_id, limit, up_to=None):
+    """The next ``limit`` rows of the tree's source table after ``after_id``, in id order (none above
+    ``up_to`` when given)."""
     sql, alias = _SOURCES[tree]
-    return query(db, f"{sql} WHERE {alias}.id > ? ORDER BY {alias}.id LIMIT ?", [after_id, limit])
+    if up_to is None:
+        return query(db, f"{sql} WHERE {alias}.id > ? ORDER BY {alias}.id LIMIT ?", [after_id, limit])
+    return query(db, f"{sql} WHERE {alias}.id > ? AND {alias}.id <= ? ORDER BY {alias}.id LIMIT ?",
+                 [after_id, up_to, limit])
+
+
+def append_bound(db, name):
+    """The largest source row id the appender may read now, or None for no bound.
+
+    SQLite: None. One writer at a time, so rows commit in id order and a
+    row the appender sees has every smaller id committed before it.
+    PostgreSQL: ``order.settled_max_id``, below which no row can still
+    commit late (another server's transaction holding a smaller id). Inside
+    a transaction that bound cannot be taken (its lock would hold every
+    writer until the transaction ends), so it is the tree's last row:
+    nothing new is appended there, the next run outside one does it.
+    """
+    if dialect(db) != "postgresql":
+        return None
+    if db.conn.in_transaction:
+        return tree(db, name)["last_row_id"]
+    return order.settled_max_id(db, SOURCE_TABLES[name])
 
 
 def source_row(db, tree, row_id):
@@ -58,6 +81,21 @@ def vote_row_by_uuid(db, uuid):
 def tree(db, name):
     """``{"name", "size", "last_row_id", "root", "updated_at"}`` of a tree, or None."""
     return query_one(db, "SELECT name, size, last_row_id, root, updated_at FROM log_trees WHERE name = ?", [name])
+
+
+def tree_for_append(db, name):
+    """``tree`` read by the appender inside its write transaction, the tree's row locked on PostgreSQL.
+
+    SQLite's write transaction already excludes every other appender; on
+    PostgreSQL two processes may catch the same tree up at once (an export
+    on one server, the jobs on another), and the row lock makes the second
+    wait and then read the tree as the first left it, instead of both
+    appending the same leaf indices.
+    """
+    if dialect(db) == "postgresql":
+        return query_one(db, "SELECT name, size, last_row_id, root, updated_at FROM log_trees WHERE name = ?"
+                         " FOR UPDATE", [name])
+    return tree(db, name)
 
 
 def append(db, name, leaves, nodes, size, last_row_id, root, at):
@@ -114,9 +152,22 @@ def scratch_indices(db, indices):
     and take no write lock; SQLite keeps them on disk past its page cache,
     so a set of millions of indices costs no memory here.
     """
+    if dialect(db) == "postgresql":
+        return _scratch_indices_postgresql(db, indices)
     name = f"temp.hailong_indices_{next(_scratch)}"
     db.execute(f"CREATE TABLE {name} (idx INTEGER PRIMARY KEY)")
     db.conn.executemany(f"INSERT INTO {name} (idx) VALUES (?)", ((idx,) for idx in indices))
+    return name
+
+
+def _scratch_indices_postgresql(db, indices):
+    """PostgreSQL's temporary tables have no ``temp.`` schema (they live in the session's own), and
+    ``COPY`` streams the indices in without a list of parameter rows in memory (executemany builds one)."""
+    name = f"hailong_indices_{next(_scratch)}"
+    db.execute(f"CREATE TEMPORARY TABLE {name} (idx BIGINT PRIMARY KEY)")
+    with db.conn.raw.cursor().copy(f"COPY {name} (idx) FROM STDIN") as copy:
+        for idx in indices:
+            copy.write_row((idx,))
     return name
 
 

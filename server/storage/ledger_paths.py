@@ -6,11 +6,18 @@ hash costs a Python tuple and a bytes object (about 250 ns); concatenated by
 SQLite's ``group_concat`` and returned as one blob, about 110 ns, half of it
 the b-tree walk itself. SQLite-specific (a blob concatenated as text keeps
 its bytes in a UTF-8 database, and ``CAST … AS BLOB`` hands them back
-untouched); PostgreSQL would use ``string_agg(hash || '\\x00'::bytea, ''
-ORDER BY idx)``.
+untouched). PostgreSQL has the same in one aggregate over ``bytea``,
+``string_agg`` with its order said outright (an aggregate there takes rows
+in no promised order).
 """
 
+from server.storage import dialect
+
 PAD = b"\x00"
+_CONCAT = {
+    "sqlite": "CAST(group_concat(hash || x'00', '') AS BLOB)",
+    "postgresql": "string_agg(hash || '\\x00'::bytea, ''::bytea ORDER BY idx)",
+}
 
 
 def padded_hashes(db, tree, level, first, last):
@@ -21,13 +28,12 @@ def padded_hashes(db, tree, level, first, last):
     The range is read in the primary key's order, and ``group_concat`` takes
     its rows in the order the scan yields them.
     """
+    concat = _CONCAT[dialect(db)]
     if level == 0:
-        sql = ("SELECT CAST(group_concat(hash || x'00', '') AS BLOB) FROM log_leaves"
-               " WHERE tree = ? AND idx BETWEEN ? AND ?")
+        sql = f"SELECT {concat} FROM log_leaves WHERE tree = ? AND idx BETWEEN ? AND ?"
         params = [tree, first, last]
     else:
-        sql = ("SELECT CAST(group_concat(hash || x'00', '') AS BLOB) FROM log_nodes"
-               " WHERE tree = ? AND level = ? AND idx BETWEEN ? AND ?")
+        sql = f"SELECT {concat} FROM log_nodes WHERE tree = ? AND level = ? AND idx BETWEEN ? AND ?"
         params = [tree, level, first, last]
     blob = db.execute(sql, params).fetchone()[0]
     return bytes(blob) if blob is not None else b""

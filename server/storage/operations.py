@@ -50,3 +50,11 @@ def incident_counts(db):
 def open_gaps(db):
     """Sequence gaps not filled yet: items a tablet numbered that the server has not received."""
     return db.execute("SELECT COUNT(*) FROM sync_incidents WHERE kind = 'gap' AND resolved_at IS NULL").fetchone()[0]
+
+
+def database_bytes(db):
+    """PostgreSQL's size of this database on its server's disk (``pg_database_size``), for /metrics.
+
+    PostgreSQL only: on SQLite /metrics sums the file and its write-ahead log itself.
+    """
+    return db.execute("SELECT pg_database_size(current_database())").fetchone()[0]

@@ -122,8 +122,8 @@ def save_counter(db, counter_id, code, name, unit_id, active, now):
     else:
         db.execute(
             "UPDATE counters SET name = ?, unit_id = ?, active = ?, updated_at = ?,"
-            " deactivated_at = CASE WHEN ? THEN NULL ELSE COALESCE(deactivated_at, ?) END WHERE id = ?",
-            [name, unit_id, active, now, active, now, counter_id],
+            " deactivated_at = CASE WHEN ? = 1 THEN NULL ELSE COALESCE(deactivated_at, ?) END WHERE id = ?",
+            [name, unit_id, active, now, int(bool(active)), now, counter_id],
         )
     history.record_unit(db, "counter", counter_id, unit_id, now)
     return counter_id

@@ -59,6 +59,25 @@ def ensure(db, ahead=3, today=None):
     return made
 
 
+def make_months(db, months):
+    """Make the partitions of the given months ('YYYY-MM') that are missing; returns the names made.
+
+    For ``hailong copy-database``: every month the copied votes arrived in
+    gets its partition before they are inserted, so none lands in the default.
+    """
+    if dialect(db) != "postgresql":
+        return []
+    have = {n for n, _ in existing(db)}
+    made = []
+    for text in months:
+        month = dt.date(int(text[:4]), int(text[5:7]), 1)
+        if name(month) not in have:
+            _make(db, month)
+            made.append(name(month))
+            have.add(name(month))
+    return made
+
+
 def _make(db, month):
     lower, upper = month.strftime("%Y-%m"), _next(month).strftime("%Y-%m")
     part = name(month)

@@ -23,12 +23,14 @@ The connection runs in autocommit mode: a statement outside
 """
 
 import functools
+import itertools
 import re
 
 import psycopg
 from psycopg.adapt import Loader
 
 DIALECT = "postgresql"
+_streams = itertools.count(1)
 
 
 def is_url(target):
@@ -122,6 +124,12 @@ class _Conn:
     def execute(self, sql, params=()):
         return self.raw.execute(translate(sql), _params(params))
 
+    def executemany(self, sql, rows):
+        """sqlite3's ``executemany``: psycopg pipelines the rows (one round trip per batch, not per row)."""
+        cursor = self.raw.cursor()
+        cursor.executemany(translate(sql), [_params(row) for row in rows])
+        return cursor
+
     def close(self):
         self.raw.close()
 
@@ -139,6 +147,24 @@ class Database:
         cursor = self.conn.raw.cursor()
         cursor.execute(translate(sql), _params(params))
         return cursor
+
+    def stream(self, sql, params=(), size=5_000):
+        """The rows of a large result a chunk at a time, from a server-side cursor (an ordinary psycopg
+        cursor takes the whole result into memory at execute).
+
+        Declared ``WITH HOLD``, so it needs no transaction left open while the
+        caller is slow (an export streamed to a client): PostgreSQL keeps the
+        result on its side, and the cursor is closed when the rows are read or
+        the generator is dropped.
+        """
+        with self.conn.raw.cursor(name=f"hailong_stream_{next(_streams)}", withhold=True) as cursor:
+            cursor.itersize = size
+            cursor.execute(translate(sql), _params(params))
+            while True:
+                rows = cursor.fetchmany(size)
+                if not rows:
+                    return
+                yield from rows
 
     def executescript(self, script):
         for statement in _statements(script):

@@ -10,9 +10,31 @@ The local day is computed in SQL as ``date(counted_at, '+N minutes')`` when
 the time zone has one fixed offset (the caller checks that), and in Python
 otherwise: functions here take the day either as that SQL offset or as rows
 already grouped by the caller.
+
+The same SQL runs on both databases; where SQLite has a fast path of its own
+PostgreSQL gets a correct equivalent, at these costs:
+
+- ``vote_rollups`` and ``vote_rollups_monthly`` are ``WITHOUT ROWID`` on
+  SQLite: each row lives in its primary key's b-tree, so an upsert touches one
+  b-tree and a month's read is one range scan of it. PostgreSQL has no such
+  tables (the migration drops the words): a heap and a primary-key index, so an
+  upsert writes both and leaves a dead row version for vacuum, and a month's
+  read walks the index then the heap pages (index-only once vacuum has set the
+  visibility map). Same rows, same answers; more I/O per add on PostgreSQL.
+- The local day in SQL is SQLite's built-in ``date(t, '+420 minutes')``; on
+  PostgreSQL the ``date`` SQL function of ``migrations/postgres.py`` (a text
+  to timestamp cast, an interval, ``to_char``), inlined by the planner: a few
+  microseconds more per vote, the same text out.
+- The bound of a step (``order.settled_max_id``) is ``MAX(id)`` on SQLite (one
+  writer: rows commit in id order). On PostgreSQL it is a short transaction
+  that takes the exclusive append lock first: it waits for the inserts still
+  open (an ingest transaction, milliseconds) and holds new ones while it reads
+  the maximum, once a step.
+- ``fingerprint`` names the database by its file on SQLite and by the
+  connection's host, port and database on PostgreSQL.
 """
 
-from server.storage import query
+from server.storage import dialect, query
 
 WATERMARK = "votes_rolled_up_to"
 # A month's generation in rollup_state is named this and the month ("generation:2026-11").
@@ -64,10 +86,13 @@ def bump_generation(db):
     )
 
 
-def chunk_end(db, after_id, size):
-    """The id that ends the next chunk of at most ``size`` votes after ``after_id``; None when there are none."""
+def chunk_end(db, after_id, size, up_to):
+    """The id that ends the next chunk of at most ``size`` votes in ``(after_id, up_to]``; None when there
+    are none. ``up_to`` is ``order.settled_max_id``: on PostgreSQL a vote with a smaller id than one
+    already committed may still be in an open transaction of another server, and must not be passed."""
     row = db.execute(
-        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? ORDER BY id LIMIT ?)", [after_id, size]
+        "SELECT MAX(id) FROM (SELECT id FROM votes WHERE id > ? AND id <= ? ORDER BY id LIMIT ?) AS chunk",
+        [after_id, up_to, size],
     ).fetchone()
     return row[0]
 
@@ -303,16 +328,30 @@ def votes_for_recount(db, up_to):
 
 def fingerprint(db, first_day, last_day):
     """What a period's computed scores depend on besides their arguments, read in one cheap query: the
-    database file, the generations of the period's months (``add_monthly`` counts them), the flags and
-    their reviews, names and scales."""
+    database, the generations of the period's months (``add_monthly`` counts them), the flags and
+    their reviews, names and scales.
+
+    The database is named by its file on SQLite and by the server's socket or host, port and database
+    name on PostgreSQL (the remembered scores are per process, and a process may open several); the
+    generations are concatenated in name order, which PostgreSQL guarantees only when the ORDER BY is
+    inside the aggregate (SQLite's ``group_concat`` takes no ORDER BY before 3.44, and follows the
+    subquery's order).
+    """
+    if dialect(db) == "postgresql":
+        info = db.conn.raw.info
+        database, params = "?", [f"{info.host}:{info.port}/{info.dbname}"]
+        generations = ("SELECT group_concat(name || '=' || value, ',' ORDER BY name) FROM rollup_state"
+                       " WHERE name >= ? AND name <= ?")
+    else:
+        database, params = "(SELECT file FROM pragma_database_list WHERE name = 'main')", []
+        generations = ("SELECT group_concat(name || '=' || value, ',') FROM (SELECT name, value FROM rollup_state"
+                       " WHERE name >= ? AND name <= ? ORDER BY name) AS generations")
     return db.execute(
-        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
-        " (SELECT group_concat(name || '=' || value, ',') FROM (SELECT name, value FROM rollup_state"
-        "   WHERE name >= ? AND name <= ? ORDER BY name)),"
+        f"SELECT {database}, ({generations}),"
         " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
         " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
         " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)",
-        [MONTH_GENERATION + first_day[:7], MONTH_GENERATION + last_day[:7]],
+        [*params, MONTH_GENERATION + first_day[:7], MONTH_GENERATION + last_day[:7]],
     ).fetchone()
 
 

@@ -4,6 +4,7 @@ Their batches are deduplicated and acknowledged like votes (``batches.py``);
 this module knows the staff_sessions table itself.
 """
 
+from server.storage import order
 from server.storage.batches import Table
 
 COLUMNS = ("uuid", "device_id", "seq", "counter_id", "staff_id", "event", "reason", "local_time", "signature",
@@ -13,6 +14,9 @@ _INSERT = f"INSERT INTO staff_sessions ({', '.join(COLUMNS)}) VALUES ({', '.join
 
 def insert_events(db, rows):
     """Insert session events; each row is a dict of ``COLUMNS``. Runs inside the caller's transaction."""
+    if not rows:
+        return
+    order.appending(db)  # the log appender and the rollups read these rows in id order (order.py)
     db.conn.executemany(_INSERT, [tuple(row[name] for name in COLUMNS) for row in rows])
 
 

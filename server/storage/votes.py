@@ -6,7 +6,7 @@ stream and lives in ``batches.py``; this module knows the votes table itself.
 
 import json
 
-from server.storage import query
+from server.storage import order, query
 from server.storage.batches import Table
 
 COLUMNS = ("uuid", "device_id", "seq", "counter_id", "staff_id", "rating", "reasons", "ticket", "local_time",
@@ -28,6 +28,9 @@ def insert_votes(db, rows):
     The one way votes enter the table: the ingest pipeline and the bench's
     preload both call it. Runs inside the caller's transaction.
     """
+    if not rows:
+        return
+    order.appending(db)  # the log appender and the rollups read these rows in id order (order.py)
     db.conn.executemany(_INSERT, [
         (row["uuid"], row["device_id"], row["seq"], row["counter_id"], row["staff_id"], row["rating"],
          json.dumps(row["reasons"]) if row["reasons"] else "[]", row["ticket"], row["local_time"],
@@ -38,7 +41,8 @@ def insert_votes(db, rows):
     ])
 
 
-TABLE = Table(stream="votes", item="vote", name="votes", ack_column="ack_seq", insert=insert_votes)
+TABLE = Table(stream="votes", item="vote", name="votes", ack_column="ack_seq", insert=insert_votes,
+              keys="vote_keys")
 
 
 def vote_totals(db):

@@ -18,7 +18,7 @@ import zoneinfo
 from device_client.protocol import Verifier, format_utc, parse_time, vote_digest
 from server.errors import Invalid
 from server.monitoring import metrics
-from server.storage import batches, devices, history, org, rosters, timestamp, write_transaction
+from server.storage import IntegrityError, batches, devices, history, org, rosters, timestamp, write_transaction
 from server.storage import staff as staff_storage
 from server.sync import rate
 
@@ -49,11 +49,15 @@ def ingest(db, device, body, config, stream):
     candidates, rejections = check_items(db, device, stream, items, when)
     meta = {"received_at": received_at, "device_time": envelope["device_time"], "clock_offset_ms": offset_ms}
     limits = batches.Limits(config["INCIDENTS_PER_DEVICE_PER_DAY"], config["INCIDENT_PAYLOAD_MAX_BYTES"])
-    with write_transaction(db):
-        rate.take(db, device["id"], config, received)
-        batch_id, ack_seq, outcomes = batches.store_batch(db, stream.table, device["id"], meta, candidates,
-                                                          rejections, limits)
-        devices.mark_seen(db, device["id"], offset_ms)
+    try:
+        batch_id, ack_seq, outcomes = _store(db, device, stream, meta, candidates, rejections, limits, config,
+                                             received, offset_ms)
+    except IntegrityError:
+        # Only on PostgreSQL: another device's batch committed an item with one of these ids after this one
+        # looked (the device lock orders one device's batches, not two devices'). Once more, it is seen:
+        # answered as a conflict, as SQLite's one writer at a time answers it the first time.
+        batch_id, ack_seq, outcomes = _store(db, device, stream, meta, candidates, rejections, limits, config,
+                                             received, offset_ms)
     _fault_after_commit(config)
     metrics.count_items(stream.name, (status for status, _ in outcomes.values()))
     return {
@@ -62,6 +66,21 @@ def ingest(db, device, body, config, stream):
         "ack_seq": ack_seq,
         "results": results(len(items), outcomes, candidates, rejections),
     }
+
+
+def _store(db, device, stream, meta, candidates, rejections, limits, config, received, offset_ms):
+    """The batch's one write transaction: ``(batch_id, ack_seq, outcomes)``.
+
+    The device's row is locked first (``devices.lock``), so two servers given
+    the same tablet's retry at once run this one after the other: the second
+    reads the ``ack_seq``, rate bucket and items the first committed.
+    """
+    with write_transaction(db):
+        devices.lock(db, device["id"])
+        rate.take(db, device["id"], config, received)
+        stored = batches.store_batch(db, stream.table, device["id"], meta, candidates, rejections, limits)
+        devices.mark_seen(db, device["id"], offset_ms)
+    return stored
 
 
 class When:
