@@ -1,5 +1,6 @@
 """A small JSON-over-HTTP client on the standard library (no requests on tablets)."""
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -53,6 +54,10 @@ def call(method, url, body=None, token=None, timeout=15.0):
     except urllib.error.HTTPError as exc:
         try:
             payload = json.loads(exc.read())
+        except http.client.HTTPException as cut:
+            # The error's answer was cut off mid-body (IncompleteRead): a lost reply like any other, whatever
+            # its status said. Raised from this handler it would escape the ones below and end the sync loop.
+            raise Unreachable(f"server answered {exc.code}, its answer cut off ({type(cut).__name__})") from None
         except (ValueError, OSError):
             payload = None
         retry_after = exc.headers.get("Retry-After") if exc.headers else None

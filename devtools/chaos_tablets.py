@@ -283,6 +283,13 @@ class KioskTablet:
             try:
                 status, answer = _post(self.process.port, path, body)
             except OSError:
+                if self.ready.is_set() and not self.process.alive():  # not the chaos monkey's kill: a crash
+                    raise RuntimeError(f"hailong-device run of tablet {self.index} died by itself (exit"
+                                       f" {self.process.returncode}); the end of its log:\n"
+                                       f"{self.process.log_tail(20)}") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the kiosk page of tablet {self.index} did not answer {path} within"
+                                       f" {timeout} s") from None
                 if tap:
                     run.add("taps_sent_again")
                 time.sleep(0.05)

@@ -35,6 +35,7 @@ Example::
 
 import http.client
 import os
+import random
 import secrets
 import signal
 import socket
@@ -57,10 +58,37 @@ class StartError(RuntimeError):
 
 
 def free_port():
-    """A port nobody listens on now (the kernel's choice), for the next start."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A port nobody uses now, for the next start, picked at random below the kernel's ephemeral range.
+
+    Not the kernel's own choice (binding port 0): that comes from the ephemeral range, where every
+    outgoing connection takes its local port too, and between this call and the server's bind a
+    client socket of a busy machine (two test workers, the fault proxy's connections) could take it:
+    gunicorn then failed with "Address already in use". No outgoing connection uses a port below
+    the range; two callers picking the same one of its ~20,000 ports at the same moment is what is left.
+    """
+    low = _ephemeral_range()[0]
+    for _ in range(200):
+        port = _random.randrange(10000, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port found in 10000-{low - 1}")
+
+
+_random = random.SystemRandom()
+
+
+def _ephemeral_range():
+    """The kernel's range of local ports for outgoing connections (Linux), else the usual default."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+            low, high = map(int, handle.read().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return (low, high) if low > 11000 else (32768, 60999)
 
 
 PORT_RELEASE_SECONDS = 10.0  # how long a stopped process's port may stay taken by the kernel

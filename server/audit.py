@@ -47,6 +47,7 @@ def record_repeated(db, actor, action, object_type, object_id, key, window, unit
     now = now or now_utc()
     at = timestamp(now)
     with write_transaction(db):
+        audit_storage.lock_count(db, key)  # PostgreSQL: one writer per key, as BEGIN IMMEDIATE makes it on SQLite
         open_id = audit_storage.open_count(db, key, timestamp(now - window))
         if open_id:
             audit_storage.add_count(db, open_id, at)

@@ -58,6 +58,19 @@ def _pooled(url):
     return postgres.lend(pool)
 
 
+def close_pools(url=None):
+    """Close this process's pools (those of ``url``, or all) and their connections.
+
+    A pool lives as long as its process; a process that is done with a
+    database (a test whose database is thrown away) closes it here, so the
+    PostgreSQL server is not left holding an idle connection per database
+    up to its ``max_connections``.
+    """
+    with _pools_lock:
+        for key in [key for key in _pools if url is None or key[0] == str(url)]:
+            _pools.pop(key).close()
+
+
 def close_db(exc=None):
     db = g.pop("db", None)
     if db is not None and storage.dialect(db) == "postgresql":

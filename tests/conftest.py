@@ -10,9 +10,14 @@ from server import create_app, storage
 
 
 def pytest_generate_tests(metafunc):
-    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py)."""
-    if metafunc.definition.get_closest_marker("backends") and "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    """Tests marked ``backends`` run once on SQLite and once on PostgreSQL (tests/postgres.py).
+
+    ``@pytest.mark.backends("sqlite")`` on one test of a module marked ``backends`` keeps it on SQLite
+    alone (a page's rendering or a pure check whose SQL the module's other tests run on both).
+    """
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(marker.args) or ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,7 @@ def db_path(tmp_path, backend, request):
         cluster = request.getfixturevalue("postgresql_cluster")
         target = new_database(cluster, request.getfixturevalue("postgresql_template"), tmp_path)
         yield target
+        release_pools(target)
         cluster.drop_database(target.name)  # ~10 MB each: a thousand would fill a small /tmp
         return
     path = tmp_path / "hailong.db"
@@ -41,6 +47,15 @@ def db_path(tmp_path, backend, request):
     migrations.apply(db)
     db.close()
     yield path
+
+
+def release_pools(target):
+    """Close the pools this process opened on a test's PostgreSQL database (server/db.py) before it is
+    dropped: their idle connections would otherwise stay, and reconnect to a dropped database, until the
+    session ends."""
+    from server import db as request_db
+
+    request_db.close_pools(target)
 
 
 @pytest.fixture
@@ -52,8 +67,10 @@ def empty_target(tmp_path, backend, request):
 
         cluster = request.getfixturevalue("postgresql_cluster")
         name = f"empty{os.getpid()}_{tmp_path.name[-40:]}".lower().replace("-", "_")
-        return PostgresTarget(cluster.create_database(name), tmp_path, name)
-    return tmp_path / "new.db"
+        yield PostgresTarget(cluster.create_database(name), tmp_path, name)
+        cluster.drop_database(name)
+        return
+    yield tmp_path / "new.db"
 
 
 @pytest.fixture
@@ -148,9 +165,14 @@ def people(backend, request, tmp_path):
     keys.ensure_key(str(tmp_path))  # the log's signing key, in the copy's instance folder
     if backend == "postgresql":
         template, facts = request.getfixturevalue("people_template_postgresql")
-        return copy_postgresql(request.getfixturevalue("postgresql_cluster"), template, tmp_path), facts
+        cluster = request.getfixturevalue("postgresql_cluster")
+        target = copy_postgresql(cluster, template, tmp_path)
+        yield target, facts
+        release_pools(target)
+        cluster.drop_database(target.name)
+        return
     template, facts = request.getfixturevalue("people_template")
-    return copy_db(template, tmp_path / "people.db"), facts
+    yield copy_db(template, tmp_path / "people.db"), facts
 
 
 @pytest.fixture

@@ -35,11 +35,11 @@ class PostgresTarget(str):
 def ensure_installed():
     from devtools import postgres
 
+    # Always through debian_packages, whose lock keeps a worker from using a PostgreSQL that another
+    # worker's apt has only half installed.
+    debian_packages.ensure("initdb", "postgresql", service="postgresql", paths=("/usr/lib/postgresql/*/bin/initdb",))
     if postgres.bin_dir() is None:
-        debian_packages.ensure("initdb", "postgresql", service="postgresql", paths=tuple(
-            f"/usr/lib/postgresql/{version}/bin/initdb" for version in (15, 16, 17, 18)))
-        if postgres.bin_dir() is None:
-            pytest.fail("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb was found")
+        pytest.fail("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb was found")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ def api(path, facts, role="admin"):
     return client, headers
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_unknown_and_server_owned_fields_are_rejected(people):
     client, headers = api(*people)
     unknown = client.post("/api/v1/staff", json={"code": "NV070", "full_name": "A", "unit": "DN-TT", "pin": "1"},
@@ -57,6 +58,7 @@ def _photo(client, headers, data, name="p.bin"):
                       data={"photo": (io.BytesIO(data), name)})
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_photos_are_checked_by_their_bytes_not_their_name(people):
     path, facts = people
     client = app_for(path, PHOTO_MAX_BYTES=4000).test_client()
@@ -108,6 +110,42 @@ def test_the_last_admin_cannot_be_deactivated_or_lose_the_role(people):
     assert client.delete(f"/api/v1/users/admin/roles/{role_id}", headers=headers).status_code == 409
 
 
+def test_two_admins_deactivating_each_other_at_once_leave_one(people):
+    """The check and the change are one transaction, queued (on PostgreSQL by an advisory lock)."""
+    import concurrent.futures
+    import threading
+
+    from server.errors import Conflict
+    from server.manage import users
+    from server.manage.actor import cli_actor
+    from tests.people import CONFIG, create_user
+
+    path, _facts = people
+    db = storage.connect(path)
+    create_user(db, "admin2", "admin", None)
+    db.close()
+    start = threading.Barrier(2)
+
+    def deactivate(username):
+        db = storage.connect(path)
+        try:
+            start.wait(timeout=30)
+            users.update_user(db, cli_actor(), username, {"active": False}, CONFIG)
+            return "done"
+        except Conflict:
+            return "refused"
+        finally:
+            db.close()
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(deactivate, ["admin", "admin2"])) == ["done", "refused"]
+    db = storage.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM users WHERE active = 1 AND username IN ('admin', 'admin2')"
+                      ).fetchone()[0] == 1
+    db.close()
+
+
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_roles_other_than_admin_need_a_unit(people):
     client, headers = api(*people)
     response = client.post("/api/v1/users/nobody/roles", json={"role": "hr"}, headers=headers)
@@ -147,6 +185,7 @@ def test_raw_votes_are_paged_by_id(people):
     assert client.get("/api/v1/votes?limit=0", headers=headers).status_code == 400
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_the_openapi_document_comes_from_the_schemas(client):
     spec = client.get("/api/openapi.json").json
     assert spec["openapi"] == "3.0.3"
@@ -163,6 +202,7 @@ def test_the_openapi_document_comes_from_the_schemas(client):
     assert {"actor", "action", "object_type", "before_id", "limit"} <= params
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_the_api_docs_page_is_readable_html(client):
     page = client.get("/api/docs", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and page.mimetype == "text/html"

@@ -4,12 +4,16 @@ import datetime as dt
 import json
 import time
 
+import pytest
+
 from devtools.processes import Jobs
 from server import storage
 from server.notify import alerts, mail
 from server.storage import timestamp
 from tests.live import enroll_tablet
 from tests.people import create_user
+
+pytestmark = pytest.mark.backends
 
 NOW = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.timezone.utc)  # Wednesday 10:00 in Hà Nội
 
@@ -37,8 +41,8 @@ def add_votes(db, counter_id, ratings, at, scale_version=1):
     from server.storage import batches
 
     device = f"dev-c{counter_id}"
-    db.execute("INSERT OR IGNORE INTO devices (id, counter_id, public_key, token_hash, enrolled_at)"
-               " VALUES (?, ?, 'k', ?, 'x')", [device, counter_id, device])
+    db.execute("INSERT INTO devices (id, counter_id, public_key, token_hash, enrolled_at)"
+               " VALUES (?, ?, 'k', ?, 'x') ON CONFLICT DO NOTHING", [device, counter_id, device])
     batch = batches.insert_batch(db, "votes", device, timestamp(at), timestamp(at), 0,
                                  {"accepted": len(ratings), "duplicate": 0, "conflict": 0, "rejected": 0})
     for i, rating in enumerate(ratings):
@@ -166,6 +170,7 @@ def mails(mail_server, kind):
     return [(to, message) for to, message in mail_server.messages if message["X-Hailong-Kind"] == kind]
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_hailong_jobs_says_email_is_off_when_no_mail_server_is_set(db_path, tmp_path):
     jobs = Jobs(db_path, log_path=tmp_path / "jobs.log").start()
     jobs.stop()

@@ -11,8 +11,6 @@ from server import storage
 from devtools.processes import Server
 from tests.live import enroll_tablet, hailong, issue_code, seed_org, server_rows
 
-pytestmark = pytest.mark.backends
-
 
 @pytest.fixture
 def live_server(shared_server):
@@ -30,6 +28,7 @@ def enroll_body(code, key=None):
     }
 
 
+@pytest.mark.backends
 def test_enrollment_gives_an_id_and_a_token_whose_hash_alone_is_stored(live_server, tmp_path):
     tablet = enroll_tablet(live_server, tmp_path / "t")
     token = tablet.identity["token"]
@@ -41,6 +40,7 @@ def test_enrollment_gives_an_id_and_a_token_whose_hash_alone_is_stored(live_serv
     assert tablet.config["counter"]["code"] == "DN-TT-Q1"
 
 
+@pytest.mark.backends
 def test_a_used_code_is_refused_with_a_clear_message(live_server, tmp_path):
     code = issue_code(live_server.database)
     enroll(str(tmp_path / "first"), live_server.url, code)
@@ -50,6 +50,7 @@ def test_a_used_code_is_refused_with_a_clear_message(live_server, tmp_path):
     assert refused.value.message == "This enrollment code has already been used."
 
 
+@pytest.mark.backends
 def test_an_expired_code_is_refused(live_server):
     code = issue_code(live_server.database)
     db = storage.connect(live_server.database)
@@ -60,6 +61,7 @@ def test_an_expired_code_is_refused(live_server):
     assert response.json()["error"]["code"] == "code_expired"
 
 
+@pytest.mark.backends
 def test_an_unknown_code_or_a_wrong_proof_is_refused(live_server):
     unknown = requests.post(live_server.url + "/api/v1/enroll", json=enroll_body("NOPE-NOPE"), timeout=10)
     assert unknown.status_code == 400
@@ -74,6 +76,7 @@ def test_an_unknown_code_or_a_wrong_proof_is_refused(live_server):
     assert requests.post(live_server.url + "/api/v1/enroll", json=enroll_body(code), timeout=10).status_code == 201
 
 
+@pytest.mark.backends
 def test_the_config_lists_the_units_active_staff_and_the_scale(live_server, tmp_path):
     config = enroll_tablet(live_server, tmp_path / "t").refresh_config()
     assert config["counter"] == {"code": "DN-TT-Q1", "name": "Quầy 1 – Đất đai"}
@@ -86,6 +89,7 @@ def test_the_config_lists_the_units_active_staff_and_the_scale(live_server, tmp_
     ]
 
 
+@pytest.mark.backends
 def test_a_heartbeat_records_queue_version_and_clock(live_server, tmp_path):
     tablet = enroll_tablet(live_server, tmp_path / "t")
     tablet.record_vote("NV001", 4)
@@ -102,6 +106,7 @@ def test_a_heartbeat_records_queue_version_and_clock(live_server, tmp_path):
     assert tablet.status()["clock_offset_ms"] is not None
 
 
+@pytest.mark.backends
 def test_a_revoked_device_gets_401_everywhere_and_its_votes_stay(live_server, tmp_path):
     tablet = enroll_tablet(live_server, tmp_path / "t")
     tablet.record_vote("NV001", 4)
@@ -121,6 +126,8 @@ def test_a_revoked_device_gets_401_everywhere_and_its_votes_stay(live_server, tm
     assert status["revoked"] is True and status["queue_depth"] == 1
 
 
+# SQLite only, as the next: the tablet's offline cache is the tablet's; the bucket on PostgreSQL, with two
+# servers spending it at once, is tests/test_two_servers_ingest.py's.
 def test_the_tablet_records_votes_from_its_cache_while_the_server_is_down(tmp_path, db_path):
     seed_org(db_path, tmp_path)
     server = Server(db_path).start()
@@ -168,6 +175,7 @@ def test_a_flooding_device_gets_429_with_retry_after_and_nothing_stored(tmp_path
         server.stop()
 
 
+@pytest.mark.backends
 def test_the_enrollment_code_expires_after_its_ttl(db):
     from server.manage.actor import cli_actor
     from server.manage import devices
@@ -184,6 +192,7 @@ def test_the_enrollment_code_expires_after_its_ttl(db):
     assert len(code) == 11 and code[5] == "-"
 
 
+@pytest.mark.backends
 def test_an_enrollment_whose_answer_was_lost_can_be_retried_with_the_same_code(live_server, tmp_path):
     from devtools.faultproxy import FaultProxy
 
@@ -203,6 +212,7 @@ def test_an_enrollment_whose_answer_was_lost_can_be_retried_with_the_same_code(l
     tablet.heartbeat()  # the reissued token works
 
 
+@pytest.mark.backends
 def test_a_replayed_enrollment_cannot_take_over_a_working_tablet(live_server, tmp_path):
     code = issue_code(live_server.database)
     key = protocol.new_signing_key()

@@ -1,5 +1,7 @@
 """Sign-in, cookies, CSRF, session expiry, throttling, password change, personal API tokens."""
 
+import pytest
+
 from server import storage
 from tests.people import PASSWORD, app_for, csrf_token, sign_in, signed_in
 
@@ -106,6 +108,7 @@ def test_the_api_on_a_session_cookie_needs_the_csrf_header_but_a_token_does_not(
     assert other.post("/api/v1/units", json={"code": "NEW2", "name": "x"}, headers=bearer).status_code == 201
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_a_session_ends_when_idle_too_long(people):
     path, _ = people
     client = app_for(path).test_client()
@@ -117,6 +120,7 @@ def test_a_session_ends_when_idle_too_long(people):
     assert client.get("/admin/units").headers["Location"].startswith("/login")
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_a_session_with_zero_idle_minutes_expires_at_once(people):
     path, _ = people
     client = app_for(path, SESSION_IDLE_MINUTES=0).test_client()
@@ -124,6 +128,7 @@ def test_a_session_with_zero_idle_minutes_expires_at_once(people):
     assert client.get("/api/v1/me").status_code == 401
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_signing_out_ends_the_session_server_side(people):
     path, _ = people
     client = app_for(path).test_client()
@@ -135,6 +140,7 @@ def test_signing_out_ends_the_session_server_side(people):
     assert replay.get("/api/v1/me").status_code == 401
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(people):
     path, _ = people
     first, second = app_for(path).test_client(), app_for(path).test_client()
@@ -156,6 +162,7 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(peo
     assert sign_in(app_for(path).test_client(), "hr", "a new long password").status_code == 302
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(people):
     path, facts = people
     client, csrf = signed_in(path, "admin")
@@ -176,6 +183,7 @@ def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(people):
     assert other.get("/api/v1/units", headers=mine).status_code == 401
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_an_expired_token_is_refused(people):
     path, facts = people
     db = storage.connect(path)
@@ -204,6 +212,7 @@ def test_a_token_acts_with_its_owners_scope(people):
     assert codes == ["DN-TT-Q1", "DN-TT-Q2"]
 
 
+@pytest.mark.backends  # sessions and tokens: their SQL
 def test_a_deactivated_users_tokens_and_sessions_stop_working(people):
     path, facts = people
     client = app_for(path).test_client()

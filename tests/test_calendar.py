@@ -9,6 +9,8 @@ from server.manage import calendar as calendar_actions
 from server.manage.actor import cli_actor
 from server.errors import Invalid
 
+pytestmark = pytest.mark.backends
+
 ZONE = "Asia/Ho_Chi_Minh"
 # Units: 1 province > 2 centre > 3 office; 4 another centre.
 PARENTS = {1: None, 2: 1, 3: 2, 4: 1}

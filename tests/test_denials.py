@@ -1,6 +1,10 @@
 """Permission denials (403) from the pages and the API are audited, one entry per actor, permission and hour."""
 
+import concurrent.futures
 import datetime as dt
+import threading
+
+import pytest
 
 from server import audit, storage
 from server.manage.actor import Actor
@@ -114,3 +118,22 @@ def test_auditors_see_their_units_denials_and_admins_see_all_on_the_audit_page(p
     sign_in(admin, "admin")
     page = admin.get("/admin/audit?action=denied", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "was refused: no permission" in page and "nobody" in page and "manager" in page
+
+
+@pytest.mark.backends  # SQLite's BEGIN IMMEDIATE queues the writers; PostgreSQL's READ COMMITTED needs a lock
+def test_denials_at_once_on_separate_connections_are_one_entry_with_their_count(db_path):
+    actor = Actor(kind="token", name="hr", address="10.0.0.1")
+    start = threading.Barrier(12)
+
+    def deny(_):
+        db = storage.connect(db_path)
+        try:
+            start.wait(timeout=30)
+            return audit.record_denial(db, actor, "users.read", "GET", "/api/v1/users")
+        finally:
+            db.close()
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        ids = set(pool.map(deny, range(12)))
+    assert len(ids) == 1
+    assert [row[-1] for row in denials(db_path)] == [12]

@@ -1,12 +1,16 @@
-"""A million votes downloaded through the export page from a real server, in flat memory.
+"""Many votes downloaded through the export page from a real server, in flat memory.
 
 The votes go in through the storage layer's own inserts (tests/export_data.py,
 like the bench's preload) and the log is caught up; then an auditor... here the
 admin, signed in over HTTP like a browser, downloads the bundle while this test
 samples the resident memory of the server's processes. The zip is written
 while it is sent, so the server never holds more than a chunk of rows: the
-bound (+100 MB over the idle server) is far below what a million rows weigh
-(about 400 MB of CSV).
+bound (+100 MB over the idle server) is below the size of the bundle.
+
+``make test`` downloads 400,000 votes: a 160 MB bundle, so a server that held
+it would still break the bound (the test checks that the size says so), in
+about 40% of the million's time (19 s alone). ``make chaos`` downloads the million
+(``EXPORT_DOWNLOAD_VOTES``, a 400 MB bundle) through the same code.
 """
 
 import hashlib
@@ -26,7 +30,7 @@ from server.ledger import keys
 from tests.export_data import add_votes
 from tests.people import PASSWORD
 
-VOTES = 1_000_000
+VOTES = int(os.environ.get("EXPORT_DOWNLOAD_VOTES", 400_000))
 MEMORY_BOUND_MB = 100
 
 
@@ -56,7 +60,7 @@ def sign_in(session, url, username="admin"):
     assert answer.status_code == 302, f"{username} could not sign in"
 
 
-def test_a_million_votes_download_through_the_page_in_flat_memory(people, tmp_path):
+def test_many_votes_download_through_the_page_in_flat_memory(people, tmp_path):
     path, facts = people
     keys.ensure_key(str(path.parent))
     db = storage.connect(path)
@@ -96,6 +100,8 @@ def test_a_million_votes_download_through_the_page_in_flat_memory(people, tmp_pa
             assert manifest["counts"]["votes"] == VOTES + 2  # and the people database's two
             assert bundle.getinfo("votes.csv").file_size == manifest["files"]["votes.csv"]["bytes"]
         growth = max(peak) - idle
+        print(f"{VOTES:,} votes: a bundle of {size / 1e6:.0f} MB, the server grew by {growth:.0f} MB")
+        assert size / 1e6 > MEMORY_BOUND_MB, "too few votes to tell a server that streams from one that holds the bundle"
         assert growth < MEMORY_BOUND_MB, f"the server grew by {growth:.0f} MB sending {size / 1e6:.0f} MB"
     finally:
         server.stop()

@@ -10,6 +10,8 @@ from tests.flagged import flag_both
 from tests.live import hailong
 from tests.people import app_for, copy_db
 
+pytestmark = pytest.mark.backends
+
 
 def api(path, facts, role):
     return app_for(path).test_client(), {"Authorization": f"Bearer {facts['tokens'][role]}"}
@@ -126,6 +128,7 @@ def test_reviewing_is_hrs_in_their_subtree_never_the_person_flagged(flagged):
     assert audit_of_flags(path) == []
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_cli_lists_shows_and_reviews(flagged):
     path, _facts, ids = flagged
     listed = hailong("--database", str(path), "flags", "list", "--status", "open")

@@ -7,6 +7,8 @@ from server.manage import periods
 from server.manage.actor import cli_actor
 from tests.people import app_for
 
+pytestmark = pytest.mark.backends
+
 
 def api(path, facts, role):
     return app_for(path).test_client(), {"Authorization": f"Bearer {facts['tokens'][role]}"}
@@ -75,6 +77,7 @@ def test_hr_answers_once_and_the_answer_is_audited(people):
 
 
 @pytest.mark.parametrize("role,status", [("staff", 403), ("manager", 403), ("auditor", 403)])
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_only_hr_and_admins_answer(people, role, status):
     path, facts = people
     client, headers = api(path, facts, role)

@@ -11,6 +11,8 @@ from server.manage.actor import cli_actor
 from server.settings import DEFAULTS
 from tests.scoring_data import add_vote, flag, make_org, review
 
+pytestmark = pytest.mark.backends
+
 SETTINGS = dict(DEFAULTS)
 
 
@@ -50,6 +52,7 @@ def test_closing_freezes_revision_one_and_the_scores_are_read_from_it(db):
         period_actions.close_period(db, cli_actor(), "2026-10", settings=SETTINGS)
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_a_period_that_has_not_ended_cannot_be_closed(db):
     make_org(db)
     with pytest.raises(Invalid, match="only after its last day"):

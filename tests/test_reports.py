@@ -10,6 +10,8 @@ from server.notify import mail
 from tests.live import hailong
 from tests.people import signed_in
 
+pytestmark = pytest.mark.backends
+
 
 # 1 November 2026, 07:30 in Hà Nội: REPORT_DAY 1 from REPORT_HOUR 7, October is due.
 DUE = dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.timezone.utc)
@@ -41,6 +43,7 @@ def test_the_monthly_report_reaches_the_units_managers_once_with_its_vietnamese_
     db.close()
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_report_page_prints_in_vietnamese_and_english_for_the_subtree_only(people):
     path, _ = people
     client, _ = signed_in(path, "manager")
@@ -55,12 +58,14 @@ def test_the_report_page_prints_in_vietnamese_and_english_for_the_subtree_only(p
 
 
 @pytest.mark.parametrize("username, status", [("admin", 200), ("hr", 200), ("auditor", 200), ("nobody", 403)])
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_who_may_open_a_report(people, username, status):
     path, _ = people
     client, _ = signed_in(path, username)
     assert client.get("/reports/DN-TT/2026-10").status_code == status
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_hailong_report_writes_the_same_page_to_a_file(people, tmp_path):
     path, _ = people
     out = tmp_path / "dn-tt.html"

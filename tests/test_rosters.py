@@ -331,3 +331,28 @@ def test_someone_with_a_roster_but_no_votes_is_refused_deletion_with_a_reason_no
     refused = client.delete("/api/v1/staff/NV071", headers=headers)
     assert refused.status_code == 409 and refused.json["error"]["code"] == "has_history"
     assert client.get("/api/v1/staff/NV071", headers=headers).status_code == 200
+
+
+def test_overlapping_assignments_made_at_once_are_one_assignment_and_conflicts(people):
+    """The overlap check and the insert are one transaction, queued (on PostgreSQL by the counter's row lock)."""
+    import concurrent.futures
+    import threading
+
+    from server.errors import Conflict
+
+    path, _ = people
+    start = threading.Barrier(8)
+
+    def second(valid_from):
+        db = storage.connect(path)
+        try:
+            start.wait(timeout=30)
+            rosters.assign(db, cli_actor(), "DN-TT-Q1", {"staff": "NV004", "valid_from": valid_from})
+            return "done"
+        except Conflict:
+            return "refused"
+        finally:
+            db.close()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # open-ended from 8 different months: all overlap
+        assert sorted(pool.map(second, [f"2026-0{month}-01" for month in range(1, 9)])) == ["done"] + ["refused"] * 7

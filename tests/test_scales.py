@@ -1,7 +1,6 @@
 """Rating-scale versions: published, given to tablets, and votes kept under the version they were cast with."""
 
 import json
-import sqlite3
 
 import pytest
 
@@ -10,7 +9,9 @@ from server.errors import Invalid
 from server.manage import scales
 from server.manage.actor import cli_actor
 from tests.kiosk_live import kiosk_test_client
-from tests.live import enroll_tablet, hailong
+from tests.live import enroll_tablet, hailong, server_rows
+
+pytestmark = pytest.mark.backends
 
 FIVE = {
     "levels": [
@@ -28,12 +29,8 @@ FIVE = {
 
 
 def stored_votes(server, device_id):
-    conn = sqlite3.connect(server.database)
-    try:
-        return conn.execute("SELECT rating, scale_version, reasons FROM votes WHERE device_id = ? ORDER BY id",
-                            [device_id]).fetchall()
-    finally:
-        conn.close()
+    return server_rows(server.database, "SELECT rating, scale_version, reasons FROM votes WHERE device_id = ?"
+                                        " ORDER BY id", [device_id])
 
 
 def test_a_published_version_reaches_tablets_and_an_offline_one_keeps_voting_under_the_old(live_server, tmp_path):
@@ -73,6 +70,7 @@ def test_a_published_version_reaches_tablets_and_an_offline_one_keeps_voting_und
         new.close()
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_kiosk_shows_the_labels_of_the_scale_in_its_configuration(live_server, tmp_path):
     tablet = enroll_tablet(live_server, tmp_path / "kiosk", "DN-TT-Q1")
     try:
@@ -100,6 +98,7 @@ def test_the_kiosk_shows_the_labels_of_the_scale_in_its_configuration(live_serve
     (lambda s: s["reasons"][1].__setitem__("code", "long_wait"), "reasons.1.code"),
     (lambda s: s["reasons"][0].__setitem__("label_vi", ""), "reasons.0.label_vi"),
 ])
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_a_scale_that_cannot_be_scored_is_refused_with_the_field_that_is_wrong(db, change, field):
     scale = json.loads(json.dumps(FIVE))
     change(scale)

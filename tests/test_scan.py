@@ -6,6 +6,7 @@ stores nothing twice.
 """
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -18,22 +19,45 @@ FIRST = dt.date(2026, 9, 28)  # a Monday; three weeks of history, then the week 
 WINDOW = ("2026-10-19", "2026-10-23")
 
 
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated(tmp_path_factory, backend, request):
+    """The simulated unit built once per backend: a SQLite file, or a PostgreSQL template database."""
     folder = tmp_path_factory.mktemp("scan")
-    path = folder / "template.db"
+    if backend == "postgresql":
+        from tests.postgres import PostgresTarget
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        name = f"scan_template_{os.getpid()}"
+        path = PostgresTarget(cluster.create_database(name, template=request.getfixturevalue("postgresql_template")),
+                              folder, name)
+    else:
+        path = folder / "template.db"
     facts = scan_data.build(path, folder, FIRST, 28, rapid_repeat={("SIM-1", 22)})
-    return path, facts
+    yield path, facts
+    if backend == "postgresql":
+        cluster.drop_database(name)
 
 
 @pytest.fixture
-def sim(simulated, tmp_path):
+def sim(simulated, backend, request, tmp_path):
+    """A fresh copy of the simulated unit for one test (``db_path``'s place in this module)."""
     import shutil
 
     template, facts = simulated
+    if backend == "postgresql":
+        from tests.postgres import new_database
+
+        cluster = request.getfixturevalue("postgresql_cluster")
+        path = new_database(cluster, template.name, tmp_path)
+        yield path, facts
+        cluster.drop_database(path.name)
+        return
     path = tmp_path / "sim.db"
     shutil.copy(template, path)
-    return path, facts
+    yield path, facts
 
 
 def config(path):
@@ -136,6 +160,7 @@ def test_the_nightly_step_scans_yesterday_once_and_catches_up_after_a_pause(sim)
     db.close()
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_cli_scans_a_window_and_audits_it_once(sim):
     path, _facts = sim
     result = hailong("--database", str(path), "scan", "--from", WINDOW[0], "--to", WINDOW[1])

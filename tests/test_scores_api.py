@@ -9,6 +9,8 @@ from server.settings import DEFAULTS
 from tests.live import enroll_tablet
 from tests.people import create_user, this_and_last_month, token_for
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def world(live_server, tmp_path):
@@ -54,6 +56,7 @@ def test_hr_reads_the_month_with_and_without_flagged_votes_over_http(world):
     assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"period"}
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_hr_closes_last_month_and_reads_its_revision(world):
     server, _tablet, _db, tokens = world
     _, last = this_and_last_month()
@@ -72,6 +75,7 @@ def test_hr_closes_last_month_and_reads_its_revision(world):
     assert call(server, tokens["hr"], "GET", f"/api/v1/periods/{last}/revisions/2").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_openapi_document_describes_the_scores_endpoints(world):
     server, *_ = world
     spec = requests.get(server.url + "/api/openapi.json", timeout=30).json()

@@ -5,10 +5,14 @@ import csv
 import io
 import json
 
+import pytest
+
 from server import jobs
 from server.settings import DEFAULTS
 from tests.live import hailong
 from tests.scoring_data import make_org, random_votes, seeded
+
+pytestmark = pytest.mark.backends
 
 
 def scored(db, db_path):
@@ -32,6 +36,7 @@ def test_scores_are_a_table_a_csv_and_json(db, db_path):
     assert answer["total"]["n"] == answer["votes"]["counted"] + answer["votes"]["flagged"]
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_a_bad_period_or_unknown_unit_is_one_error_line(db, db_path):
     path = scored(db, db_path)
     bad = hailong("--database", path, "scores", "--period", "2026-13", check=False)
@@ -41,6 +46,7 @@ def test_a_bad_period_or_unknown_unit_is_one_error_line(db, db_path):
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "Error: No unit with this code.")
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_a_period_is_closed_listed_and_shown_by_revision(db, db_path):
     path = scored(db, db_path)
     closed = hailong("--database", path, "period", "close", "2026-10", "--unit", "A").stdout

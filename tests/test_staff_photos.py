@@ -87,6 +87,7 @@ def test_anything_pillow_cannot_decode_as_jpeg_png_or_webp_is_refused(db, data):
     assert refused.value.fields == {"photo": ["Not a JPEG, PNG or WebP image."]}
 
 
+@pytest.mark.backends  # BLOB on SQLite, bytea on PostgreSQL
 def test_the_page_the_api_and_the_cli_all_store_the_re_encoded_photo(people):
     path, facts = people
     client = app_for(path).test_client()

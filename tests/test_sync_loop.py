@@ -3,8 +3,6 @@
 import random
 import time
 
-import pytest
-
 from device_client import identity
 from device_client.sync import Backoff
 from device_client.tablet import Tablet
@@ -36,7 +34,6 @@ def count_votes(database, device_id):
     return server_rows(database, "SELECT COUNT(*) FROM votes WHERE device_id = ?", [device_id])[0][0]
 
 
-@pytest.mark.backends
 def test_the_run_loop_sends_a_vote_right_after_the_tap(shared_server, tmp_path):
     tablet = enroll_tablet(shared_server, tmp_path / "t")
     loop = DeviceRun(tablet.data_dir, kiosk_port=False, args=("--interval", "600"), log_path=tmp_path / "run.log")

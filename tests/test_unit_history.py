@@ -1,11 +1,15 @@
 """Every way a staff member or a counter changes unit keeps its history (``unit_history``)."""
 
+import pytest
+
 from server.manage import imports
 from server.manage import org as org_actions
 from server.manage import staff as staff_actions
 from server.manage.actor import cli_actor
 from server.storage import history
 from tests.live import ORG_CSV
+
+pytestmark = pytest.mark.backends
 
 
 def rows(db, subject, code):
@@ -67,6 +71,7 @@ def test_the_unit_at_a_moment_follows_the_rows(db):
     assert history.unit_at([("2026-05-01T00:00:00.000Z", None, 2)], "2026-01-01T00:00:00.000Z", 9) == 2
 
 
+@pytest.mark.backends("sqlite")  # its SQL runs on both in this module's other tests
 def test_the_api_and_the_pages_show_where_someone_was_and_when(people):
     from tests.people import app_for, sign_in
 

@@ -1,6 +1,9 @@
-"""Real exports checked by the auditor's verifier: clean ones pass, 1,000 random tamperings are caught
+"""Real exports checked by the auditor's verifier: clean ones pass, random tamperings are caught
 with the right row or checkpoint named, and a history rewritten on the server is caught against an older
 checkpoint.
+
+``make test`` applies 200 tamperings, every kind about 25 times; ``make chaos`` applies 1,000
+(``TAMPERINGS``), which took 12 s of ``make test`` for the same checks.
 
 The votes are signed by real tablets and sent to a real server over HTTP
 (``tests/verify_bundles.py``); the bundles come from the real export, once
@@ -9,6 +12,7 @@ their files and checked in this process with ``tools.verify.verify``, the
 code ``hailong verify`` and the standalone script run.
 """
 
+import os
 import random
 
 import pytest
@@ -18,7 +22,7 @@ from tests import tamper
 from tests.verify_bundles import RealLog, write
 from tools import verify
 
-TAMPERINGS = 1000
+TAMPERINGS = int(os.environ.get("TAMPERINGS", 200))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def test_an_empty_log_exports_a_bundle_that_passes(tmp_path):
     assert "Bundle: votes, 0 rows (csv), covering checkpoint size 0" in report.lines
 
 
-def test_a_thousand_tamperings_are_caught_and_named(real, exported, tmp_path):
+def test_random_tamperings_are_caught_and_named(real, exported, tmp_path):
     rng = random.Random(20261128)
     done, kinds = 0, {}
     while done < TAMPERINGS:

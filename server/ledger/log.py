@@ -343,7 +343,9 @@ def publish(db, settings, tree, trigger, now=None):
     at = notes.format_time(moment)
     name = settings["LOG_NAME"]
     with write_transaction(db):
-        catch_up(db, tree, chunk=settings["LOG_CHUNK_LEAVES"])  # what came in meanwhile, under the same lock
+        # What came in meanwhile, under the same lock (SQLite; on PostgreSQL nothing is appended inside a
+        # transaction, store.append_bound: the checkpoint signs the tree as the first catch-up left it).
+        catch_up(db, tree, chunk=settings["LOG_CHUNK_LEAVES"])
         state = tree_state(db, tree)
         note = notes.sign_note(key, name, tree, state["size"], state["root"], at)
         checkpoint_id = store.insert_checkpoint(db, {

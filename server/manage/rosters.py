@@ -58,6 +58,7 @@ def assign(db, actor, counter_code, data):
     if person["unit_id"] == counter["unit_id"]:
         raise invalid("staff", N_("This person is staff of the counter's unit and may serve there any day."))
     with write_transaction(db):
+        rosters.lock_counter(db, counter["id"])  # PostgreSQL: one roster change per counter at a time
         if rosters.overlapping(db, counter["id"], person["id"], valid_from, valid_to):
             raise Conflict(N_("This person is already assigned to this counter on some of these days."),
                            {"valid_from": [N_("Overlaps another assignment.")]})
@@ -80,6 +81,7 @@ def end(db, actor, counter_code, assignment_id, valid_to):
     row = _visible_assignment(db, actor, counter_code, assignment_id)
     _check_days(row["valid_from"], valid_to)
     with write_transaction(db):
+        rosters.lock_counter(db, row["counter_id"])
         if rosters.overlapping(db, row["counter_id"], row["staff_id"], row["valid_from"], valid_to, row["id"]):
             raise Conflict(N_("This person is already assigned to this counter on some of these days."),
                            {"valid_to": [N_("Overlaps another assignment.")]})

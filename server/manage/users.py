@@ -170,8 +170,6 @@ def update_user(db, actor, username, data, config):
     require(actor, "users.write")
     user = user_named(db, username)
     before = _public(db, user)
-    if data.get("active") is False and _admins_left(db, without_user=user["id"]) == 0:
-        raise conflict("active", N_("The last active admin cannot be deactivated."))
     if "password" in data:
         problems = check_strength(data["password"], config["PASSWORD_MIN_LENGTH"], user["username"])
         if problems:
@@ -186,6 +184,10 @@ def update_user(db, actor, username, data, config):
     now = timestamp()
     revoked = 0
     with write_transaction(db):
+        if data.get("active") is False:  # checked inside the transaction that deactivates, under the lock
+            accounts.lock_admins(db)
+            if _admins_left(db, without_user=user["id"]) == 0:
+                raise conflict("active", N_("The last active admin cannot be deactivated."))
         accounts.update_user(db, user["id"], data.get("full_name", user["full_name"]),
                              int(data.get("active", bool(user["active"]))), now,
                              data.get("email", user["email"]))
@@ -222,10 +224,12 @@ def remove_role(db, actor, username, role_id):
     role = accounts.role_by_id(db, role_id)
     if role is None or role["user_id"] != user["id"]:
         raise NotFound(N_("This user has no such role."))
-    if role["role"] == "admin" and _admins_left(db, without_role=role_id) == 0:
-        raise conflict("role", N_("The last admin role cannot be removed."))
     unit = org.unit_path(db, role["unit_id"])[-1]["code"] if role["unit_id"] else None
     with write_transaction(db):
+        if role["role"] == "admin":  # checked inside the transaction that removes it, under the lock
+            accounts.lock_admins(db)
+            if _admins_left(db, without_role=role_id) == 0:
+                raise conflict("role", N_("The last admin role cannot be removed."))
         accounts.remove_role(db, role_id)
         audit.record(db, actor, "revoke_role", "user", username, role["unit_id"],
                      before={"role": role["role"], "unit": unit})

@@ -216,6 +216,22 @@ def lock_login_failures(db):
         db.execute("SELECT pg_advisory_xact_lock(?)", [THROTTLE_LOCK])
 
 
+# Who holds the admin role ("hl-admin" in ASCII), on PostgreSQL.
+ADMINS_LOCK = int.from_bytes(b"hl-admin", "big")
+
+
+def lock_admins(db):
+    """Hold "is another active admin left?" and the change it allows to one transaction at a time.
+
+    Two admins deactivating each other at once must leave one: on SQLite the
+    check runs inside ``BEGIN IMMEDIATE``, which queues them; on PostgreSQL
+    (READ COMMITTED) each would still see the other active, so both wait on
+    this advisory lock until the first commits.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(?)", [ADMINS_LOCK])
+
+
 def login_failures_since(db, username, address, since):
     """``(failures for this username, failures from this address)`` since ``since``."""
     by_user = db.execute(

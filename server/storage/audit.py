@@ -39,6 +39,19 @@ def _append(db, entry):
     ).fetchone()[0]
 
 
+def lock_count(db, key):
+    """Hold ``key``'s count to one writer at a time until the transaction ends.
+
+    SQLite's ``BEGIN IMMEDIATE`` queues every writer already. On PostgreSQL
+    (READ COMMITTED) parallel refusals would each find no open count and
+    each start one: a transaction-level advisory lock on the key's hash
+    queues them instead (another key shares a hash only by a 2^-64 chance,
+    and then only waits).
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [key])
+
+
 def open_count(db, key, since):
     """The audit id of the counted entry for ``key`` first made at ``since`` or later, or None."""
     row = db.execute(

@@ -144,11 +144,20 @@ def vote_chunks(db, criteria, up_to, after=0, chunk=CHUNK):
     after, up_to = period_window(db, criteria, after, up_to)
     # Walked in the order of the leaves' (tree, row_id) index, which is the votes' id order: ordering by
     # v.id instead made SQLite sort every remaining row for each chunk (a temporary b-tree per query).
-    where = " AND ".join(["l.row_id > ?", "l.row_id <= ?", *period, *filters])
+    keyset, step = ["l.row_id > ?", "l.row_id <= ?"], None
+    if dialect(db) == "postgresql":
+        # PostgreSQL's planner carries no range across the join (l.row_id's bounds do not narrow v.id) and
+        # answers "the first rows of what is left" by joining and sorting all that is left: each chunk would
+        # cost the rest of the period. So the range is said on both sides and each statement takes at most
+        # ``chunk`` ids: the walk is linear in the period, whatever its size.
+        keyset, step = [*keyset, "v.id > ?", "v.id <= ?"], chunk
+    where = " AND ".join([*keyset, *period, *filters])
     sql = f"{_VOTES} WHERE {where} ORDER BY l.row_id LIMIT ?"
     while after < up_to:
-        rows = db.execute(sql, [after, up_to, *period_params, *filter_params, chunk]).fetchall()
-        last = rows[-1][1] if len(rows) == chunk else up_to
+        upper = up_to if step is None else min(up_to, after + step)
+        bounds = [after, upper] * (len(keyset) // 2)
+        rows = db.execute(sql, [*bounds, *period_params, *filter_params, chunk]).fetchall()
+        last = rows[-1][1] if len(rows) == chunk else upper
         reviews = _reviews(db, after, last) if rows else {}
         yield rows, reviews, last
         after = last

@@ -74,7 +74,7 @@ def counts(db):
 def managers_emails(db, unit_id):
     """Addresses of active users who are managers of ``unit_id`` or of a unit above it."""
     rows = db.execute(
-        "WITH RECURSIVE up(id) AS (SELECT ? UNION SELECT u.parent_id FROM units u JOIN up ON u.id = up.id"
+        "WITH RECURSIVE up(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT u.parent_id FROM units u JOIN up ON u.id = up.id"
         " WHERE u.parent_id IS NOT NULL)"
         " SELECT DISTINCT users.email FROM user_roles r JOIN users ON users.id = r.user_id"
         " WHERE r.role = 'manager' AND r.unit_id IN (SELECT id FROM up) AND users.active = 1"

@@ -10,9 +10,38 @@ The local day is computed in SQL as ``date(counted_at, '+N minutes')`` when
 the time zone has one fixed offset (the caller checks that), and in Python
 otherwise: functions here take the day either as that SQL offset or as rows
 already grouped by the caller.
+
+The same SQL runs on both databases; where SQLite has a fast path of its own
+PostgreSQL gets a correct equivalent, at these costs:
+
+- ``vote_rollups`` and ``vote_rollups_monthly`` are ``WITHOUT ROWID`` on
+  SQLite: each row lives in its primary key's b-tree, so an upsert touches one
+  b-tree and a month's read is one range scan of it. PostgreSQL has no such
+  tables (the migration drops the words): a heap and a primary-key index, so an
+  upsert writes both and leaves a dead row version for vacuum, and a month's
+  read walks the index then the heap pages (index-only once vacuum has set the
+  visibility map). Same rows, same answers; more I/O per add on PostgreSQL.
+- The local day in SQL is SQLite's built-in ``date(t, '+420 minutes')``; on
+  PostgreSQL a native ``to_char`` of the time plus an interval (``_day_sql``):
+  the same text, 1.8 µs a vote where the compatibility ``date`` function
+  costs 7.4 µs.
+- Adding a chunk's counts: ``executemany`` of one upsert per row on SQLite (in
+  process); one upsert over arrays on PostgreSQL (``_add_rows``), one round
+  trip instead of one statement per row.
+- Measured (50,000 votes in chunks of 5,000, best of 5, variants run in turn
+  on this shared 2-core machine, so ranges): SQLite 0.2-0.5 s; PostgreSQL
+  0.4-0.7 s as written here, 1.0 s with the compatibility ``date`` instead,
+  0.9-1.2 s with row-by-row upserts instead.
+- The bound of a step (``order.settled_max_id``) is ``MAX(id)`` on SQLite (one
+  writer: rows commit in id order). On PostgreSQL it is a short transaction
+  that takes the exclusive append lock first: it waits for the inserts still
+  open (an ingest transaction, milliseconds) and holds new ones while it reads
+  the maximum, once a step.
+- ``fingerprint`` names the database by its file on SQLite and by the
+  connection's host, port and database on PostgreSQL.
 """
 
-from server.storage import query
+from server.storage import dialect, query
 
 WATERMARK = "votes_rolled_up_to"
 # A month's generation in rollup_state is named this and the month ("generation:2026-11").
@@ -38,7 +67,18 @@ STANDING_SQL = """CASE
 _COLUMNS = "v.staff_id, v.unit_id, v.counter_id, v.counter_unit_id, v.scale_version, v.rating"
 
 
-def _day_sql(offset_minutes):
+def _day_sql(db, offset_minutes):
+    """The vote's local day as ``YYYY-MM-DD`` text at a fixed offset.
+
+    PostgreSQL reads SQLite's ``date(t, modifier)`` through the function of
+    ``migrations/postgres.py``, which is not inlined and parses its modifier
+    on every row (7.4 µs a row here); the native expression gives the same
+    text in 1.8 µs (checked equal over 200,000 times), a third of a chunk's
+    time on PostgreSQL.
+    """
+    if dialect(db) == "postgresql":
+        return (f"to_char(CAST(left(v.counted_at, 19) AS TIMESTAMP) + INTERVAL '{int(offset_minutes)} minutes',"
+                " 'YYYY-MM-DD')")
     return f"date(v.counted_at, '{int(offset_minutes):+d} minutes')"
 
 
@@ -92,7 +132,7 @@ def add_votes_sql(db, after_id, up_to, offset_minutes):
     daily and the monthly table alike.
     """
     counts = {tuple(row[:-1]): row[-1] for row in db.execute(
-        f"SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+        f"SELECT {_day_sql(db, offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
         " FROM votes v WHERE v.id > ? AND v.id <= ?"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [after_id, up_to],
@@ -110,17 +150,36 @@ def votes_for_python_days(db, after_id, up_to):
 
 
 _UPSERT = (" ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n")
+_TEXT_COLUMNS = {"day", "month", "standing"}  # the other key columns are integers
+
+
+def _add_rows(db, table, key, rows):
+    """Add ``rows`` (the key's values, then n; each key once) to ``table``'s counts.
+
+    SQLite: one upsert per row through ``executemany``, in process (a few
+    microseconds a row). PostgreSQL: the same upsert once over arrays of the
+    rows (``unnest``), one round trip for the chunk; row by row, even
+    pipelined, each row is a statement of its own (the module's docstring has
+    the figures).
+    """
+    if not rows:
+        return
+    columns = (*key, "n")
+    upsert = _UPSERT.format(key=", ".join(key), table=table)
+    if dialect(db) == "postgresql":
+        arrays = ", ".join(f"CAST(? AS {'TEXT' if c in _TEXT_COLUMNS else 'BIGINT'}[])" for c in columns)
+        db.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) AS r" + upsert,
+                   [list(values) for values in zip(*rows)])
+        return
+    db.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                        + upsert, rows)
 
 
 def add_counts(db, counts):
     """Add ``{(day, staff, unit, counter, counter unit, version, rating, standing): n}`` to the daily
     rollups and to their monthly sums."""
     rows = [(*key, n) for key, n in counts.items() if n]
-    db.conn.executemany(
-        f"INSERT INTO vote_rollups ({', '.join(KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        + _UPSERT.format(key=", ".join(KEY), table="vote_rollups"),
-        rows,
-    )
+    _add_rows(db, "vote_rollups", KEY, rows)
     add_monthly(db, [((row[0][:7], *row[1:-1]), row[-1]) for row in rows])
 
 
@@ -131,11 +190,7 @@ def add_monthly(db, deltas):
     for key, n in deltas:
         monthly[key] = monthly.get(key, 0) + n
     changed = [(*key, n) for key, n in monthly.items() if n]
-    db.conn.executemany(
-        f"INSERT INTO vote_rollups_monthly ({', '.join(MONTH_KEY)}, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        + _UPSERT.format(key=", ".join(MONTH_KEY), table="vote_rollups_monthly"),
-        changed,
-    )
+    _add_rows(db, "vote_rollups_monthly", MONTH_KEY, changed)
     db.conn.executemany(
         f"DELETE FROM vote_rollups_monthly WHERE {' AND '.join(f'{c} = ?' for c in MONTH_KEY)} AND n = 0",
         [row[:-1] for row in changed if row[-1] < 0],
@@ -179,7 +234,7 @@ def clear_pair(db, day, staff_id):
 def recount_pair_sql(db, day, staff_id, start_utc, end_utc, up_to, offset_minutes):
     """Put back one (day, staff) pair from its raw votes up to the watermark (fixed offset)."""
     add_counts(db, {tuple(row[:-1]): row[-1] for row in db.execute(
-        f"SELECT {_day_sql(offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
+        f"SELECT {_day_sql(db, offset_minutes)} AS day, {_COLUMNS}, {STANDING_SQL} AS standing, COUNT(*)"
         " FROM votes v WHERE v.staff_id = ? AND v.counted_at >= ? AND v.counted_at < ? AND v.id <= ?"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [staff_id, start_utc, end_utc, up_to],
@@ -306,16 +361,30 @@ def votes_for_recount(db, up_to):
 
 def fingerprint(db, first_day, last_day):
     """What a period's computed scores depend on besides their arguments, read in one cheap query: the
-    database file, the generations of the period's months (``add_monthly`` counts them), the flags and
-    their reviews, names and scales."""
+    database, the generations of the period's months (``add_monthly`` counts them), the flags and
+    their reviews, names and scales.
+
+    The database is named by its file on SQLite and by the server's socket or host, port and database
+    name on PostgreSQL (the remembered scores are per process, and a process may open several); the
+    generations are concatenated in name order, which PostgreSQL guarantees only when the ORDER BY is
+    inside the aggregate (SQLite's ``group_concat`` takes no ORDER BY before 3.44, and follows the
+    subquery's order).
+    """
+    if dialect(db) == "postgresql":
+        info = db.conn.raw.info
+        database, params = "?", [f"{info.host}:{info.port}/{info.dbname}"]
+        generations = ("SELECT group_concat(name || '=' || value, ',' ORDER BY name) FROM rollup_state"
+                       " WHERE name >= ? AND name <= ?")
+    else:
+        database, params = "(SELECT file FROM pragma_database_list WHERE name = 'main')", []
+        generations = ("SELECT group_concat(name || '=' || value, ',') FROM (SELECT name, value FROM rollup_state"
+                       " WHERE name >= ? AND name <= ? ORDER BY name) AS generations")
     return db.execute(
-        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
-        " (SELECT group_concat(name || '=' || value, ',') FROM (SELECT name, value FROM rollup_state"
-        "   WHERE name >= ? AND name <= ? ORDER BY name)),"
+        f"SELECT {database}, ({generations}),"
         " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) || ':' || IFNULL(MAX(reviewed_at), '') FROM flags),"
         " (SELECT MAX(updated_at) FROM staff), (SELECT MAX(updated_at) FROM units),"
         " (SELECT MAX(updated_at) FROM counters), (SELECT COUNT(*) || ':' || MAX(version) FROM rating_scales)",
-        [MONTH_GENERATION + first_day[:7], MONTH_GENERATION + last_day[:7]],
+        [*params, MONTH_GENERATION + first_day[:7], MONTH_GENERATION + last_day[:7]],
     ).fetchone()
 
 

@@ -6,7 +6,7 @@ from other units through ``counter_assignments`` for a span of local dates
 notice). Dates are ``YYYY-MM-DD`` in the province's time zone.
 """
 
-from server.storage import query, query_one
+from server.storage import dialect, query, query_one
 
 ASSIGNMENT = (
     "SELECT a.id, a.counter_id, c.code AS counter, a.staff_id, s.code AS staff, s.full_name, s.unit_id,"
@@ -27,6 +27,18 @@ def assignment(db, assignment_id):
 def find_assignment(db, counter_id, staff_id, valid_from):
     return query_one(db, ASSIGNMENT + " WHERE a.counter_id = ? AND a.staff_id = ? AND a.valid_from = ?",
                      [counter_id, staff_id, valid_from])
+
+
+def lock_counter(db, counter_id):
+    """Hold the counter's roster to one writer until the transaction ends, so an overlap check stays true.
+
+    SQLite's ``BEGIN IMMEDIATE`` already queues every writer; PostgreSQL's
+    READ COMMITTED would let two overlapping assignments each find no other,
+    so there the counter's row is locked first (``FOR UPDATE``, which SQLite
+    does not read).
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT id FROM counters WHERE id = ? FOR UPDATE", [counter_id])
 
 
 def overlapping(db, counter_id, staff_id, valid_from, valid_to, except_id=None):
