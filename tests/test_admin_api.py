@@ -22,6 +22,7 @@ def api(path, facts, role="admin"):
     return client, headers
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_unknown_and_server_owned_fields_are_rejected(people):
     client, headers = api(*people)
     unknown = client.post("/api/v1/staff", json={"code": "NV070", "full_name": "A", "unit": "DN-TT", "pin": "1"},
@@ -57,6 +58,7 @@ def _photo(client, headers, data, name="p.bin"):
                       data={"photo": (io.BytesIO(data), name)})
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_photos_are_checked_by_their_bytes_not_their_name(people):
     path, facts = people
     client = app_for(path, PHOTO_MAX_BYTES=4000).test_client()
@@ -143,6 +145,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(people):
     db.close()
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_roles_other_than_admin_need_a_unit(people):
     client, headers = api(*people)
     response = client.post("/api/v1/users/nobody/roles", json={"role": "hr"}, headers=headers)
@@ -182,6 +185,7 @@ def test_raw_votes_are_paged_by_id(people):
     assert client.get("/api/v1/votes?limit=0", headers=headers).status_code == 400
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_the_openapi_document_comes_from_the_schemas(client):
     spec = client.get("/api/openapi.json").json
     assert spec["openapi"] == "3.0.3"
@@ -198,6 +202,7 @@ def test_the_openapi_document_comes_from_the_schemas(client):
     assert {"actor", "action", "object_type", "before_id", "limit"} <= params
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_the_api_docs_page_is_readable_html(client):
     page = client.get("/api/docs", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and page.mimetype == "text/html"

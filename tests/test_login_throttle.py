@@ -61,6 +61,7 @@ def test_thirty_parallel_wrong_passwords_get_exactly_the_five_guesses_the_limit_
     assert throttled(path) == [("user", "admin", 25)]
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_a_900_kb_username_is_refused_before_anything_is_counted_or_logged(people):
     path, _ = people
     before = audit_actions(path)

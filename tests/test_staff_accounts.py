@@ -56,6 +56,7 @@ def test_unlinking_waits_until_the_staff_role_is_gone(people):
     assert unlinked.status_code == 200 and unlinked.json["staff"] is None
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_email_is_checked_and_can_be_changed_and_cleared(people):
     client, headers = api(*people)
     bad = client.patch("/api/v1/users/hr", headers=headers, json={"email": "not an address"})
@@ -65,6 +66,7 @@ def test_email_is_checked_and_can_be_changed_and_cleared(people):
     assert client.patch("/api/v1/users/hr", headers=headers, json={"email": ""}).json["email"] == ""
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_only_admins_link_accounts(people):
     client, headers = api(*people, role="hr")
     assert client.patch("/api/v1/users/nobody", headers=headers, json={"staff": "NV002"}).status_code == 403
@@ -96,6 +98,7 @@ def test_a_staff_user_signs_in_lands_on_their_own_page_and_reaches_no_admin_page
     assert client.get("/account").status_code == 200
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_others_have_no_own_page(people):
     path, _facts = people
     client = app_for(path).test_client()
@@ -123,6 +126,7 @@ def test_the_cli_makes_and_links_a_staff_account(people):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "e-mail" in bad.stderr
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_a_staff_user_gets_403_on_every_page_but_their_own_and_their_account(people):
     """Checked against the app's URL map, so a page added later is covered too."""
     path, facts = people

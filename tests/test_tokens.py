@@ -66,6 +66,7 @@ def test_deactivating_revokes_tokens_and_reactivating_revives_none(people):
     assert [bool(t["revoked_at"]) for t in listed] == [True]
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_a_token_can_neither_make_a_token_nor_change_the_password(people):
     path, facts = people
     client = app_for(path).test_client()
@@ -109,6 +110,7 @@ def test_wrong_passwords_at_the_account_page_count_with_the_sign_in_throttle(peo
     assert len(audit(path, "token_create_failed")) == 1
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_the_account_page_makes_a_token_only_with_the_password(people):
     path, _ = people
     client = app_for(path).test_client()

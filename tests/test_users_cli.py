@@ -16,6 +16,7 @@ def test_the_first_admin_is_created_from_stdin_and_can_get_a_token(db_path):
     assert token.stdout.strip().startswith("hlu_") and "shown only once" in token.stderr
 
 
+@pytest.mark.backends("sqlite")  # input checks or pages: no SQL of their own
 def test_user_create_explains_what_is_wrong_readably(db_path):
     weak = hailong("--database", str(db_path), "user", "create", "--username", "admin", "--role", "admin",
                    "--password-stdin", input="short\n", check=False)
