@@ -40,6 +40,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
+	$(PY) bench/vote_keys.py
 	$(PY) bench/kiosk.py
 	$(PY) bench/scores.py
 	$(PY) bench/export.py

@@ -27,6 +27,7 @@ AREAS = (  # first match wins: (area, substring of "file:function")
     ("Ed25519 verify (PyNaCl)", "_sodium"),
     ("marshmallow validation", "marshmallow"),
     ("SQLite", "sqlite"),
+    ("PostgreSQL (psycopg, waiting for the server)", "psycopg"),
     ("JSON encode/decode", "json"),
     ("Flask/Werkzeug", "werkzeug"),
     ("Flask/Werkzeug", "flask"),

@@ -57,7 +57,9 @@ def parse_args(argv):
     parser.add_argument("--pg-servers", type=int, default=1,
                         help="hailong serve processes over the PostgreSQL database, the clients spread over them"
                         " (default 1); --workers, --threads and --clients are each one's.")
-    parser.add_argument("--pg-clients", type=int, help="Client processes on PostgreSQL (default: --clients).")
+    parser.add_argument("--pg-configs", help="PostgreSQL's configurations as WORKERSxTHREADSxCLIENTS[,...], e.g."
+                        " 2x1x4,2x2x8 (default: one worker per core x 2 threads, 4 clients per core; with"
+                        " --sweep, SQLite's); the best is reported.")
     parser.add_argument("--pg-statements", action="store_true",
                         help="Load pg_stat_statements and list the statements that took PostgreSQL's time"
                         " (costs a little: not for the figures to quote).")
@@ -71,6 +73,12 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     args.votes = args.votes or (30_000 if args.sweep else 60_000)
     args.configs = SWEEP if args.sweep else [(args.workers, args.threads, args.clients)]
+    # On PostgreSQL a batch waits for some 27 round trips to the database server: a second thread
+    # per worker runs while the first waits (2 x 2 with 8 clients carried 5,526 votes/s where
+    # 2 x 1 with 4 carried 3,527 in the same run; 4 or 6 workers x 1 fewer: bench/README.md).
+    default_pg = SWEEP if args.sweep else [(cores, 2, 4 * cores)]
+    args.pg_configs = ([tuple(int(n) for n in c.split("x")) for c in args.pg_configs.split(",")]
+                       if args.pg_configs else default_pg)
     args.per_device = -(-args.votes // (args.devices * args.batch_size))  # batches per configuration
     args.profile_batches = 0 if args.no_profile else 4
     return args
@@ -86,7 +94,7 @@ def prepare(args, database, work_dir):
           f" in {loaded['seconds']} s")
     devices = tablets.enroll_devices(database, args.devices, work_dir)
     print(f"enrolled {len(devices)} bench devices over HTTP")
-    n_batches = args.per_device * len(args.configs) + args.profile_batches
+    n_batches = args.per_device * max(len(args.configs), len(args.pg_configs)) + args.profile_batches
     started = time.perf_counter()
     tablets.sign_batches(devices, n_batches, args.batch_size)
     print(f"signed {n_batches * len(devices) * args.batch_size:,} votes"
@@ -183,22 +191,26 @@ def run_postgresql(args):
         ceiling_db, ingest_db = copies
         meter = postgresql.Meter(cluster, url, statements=args.pg_statements)
         runs, offset = [], 0
-        for workers, threads, clients in args.configs:
-            run = timed_run.timed_run(url, devices, workers, threads, args.pg_clients or clients, offset,
+        for workers, threads, clients in args.pg_configs:
+            run = timed_run.timed_run(url, devices, workers, threads, clients, offset,
                                       args.per_device, args.batch_size, args.max_seconds,
                                       servers=args.pg_servers, meter=meter, work_dir=args.work_dir)
             runs.append(run)
             offset += args.per_device
             print(report.describe(run) + f"; PostgreSQL CPU {run['database_cpu_us_per_vote']} us/vote,"
                   f" WAL {run['wal_bytes_per_vote']} bytes/vote")
+        profile = None
+        if args.profile_batches:
+            path = os.path.join(args.work_dir, "requests-postgresql.prof")
+            profile = ceilings.profile_requests(url, devices, offset, args.profile_batches, path)
         measured = ceilings.measure(ceiling_db, ingest_db, devices, args.per_device,
                                     remove=lambda copy: cluster.drop_database(copies[copy]))
-        per_device = args.batch_size * args.per_device * len(args.configs)
+        per_device = args.batch_size * (args.per_device * len(args.pg_configs) + args.profile_batches)
         check = timed_run.verify_database(url, devices, per_device, loaded["votes"] + len(devices) * per_device)
         per_vote = postgresql.storage_per_vote(url)
         best = max(runs, key=lambda r: r["votes_per_s"])
         verdict = report.print_postgresql_table(best, measured, per_vote, os.cpu_count() or 1)
-        report.print_check(check, None)
+        report.print_check(check, profile)
         return {
             "server": facts,
             "settings": {"servers": args.pg_servers, "pg_stat_statements": args.pg_statements},
@@ -210,6 +222,7 @@ def run_postgresql(args):
             "target_votes_per_s": report.TARGET_POSTGRESQL,
             "verdict": verdict,
             "database_check": check,
+            "profile": profile,
         }
     finally:
         if args.keep:

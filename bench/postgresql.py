@@ -40,7 +40,10 @@ def start(statements=False):
         settings.update({"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"})
     cluster = Cluster(durable=True, settings=settings).start()
     print(f"PostgreSQL {cluster.folder} (durable: fsync, synchronous_commit, full_page_writes on)")
-    return cluster, cluster.create_database(DATABASE)
+    url = cluster.create_database(DATABASE)
+    if statements:
+        cluster.psql("CREATE EXTENSION pg_stat_statements", DATABASE)
+    return cluster, url
 
 
 def copy(cluster, name):

@@ -45,7 +45,7 @@ def test_the_ingest_bench_runs_and_writes_the_keys_of_bench_results_json(tmp_pat
     on_postgresql = data["postgresql"]  # the same run against a durable throwaway PostgreSQL
     assert on_postgresql["database_check"]["ok"] is True, on_postgresql["database_check"]
     assert on_postgresql["runs"][0]["votes_sent"] == on_postgresql["runs"][0]["votes_stored"] == 800
-    assert on_postgresql["best"]["wal_bytes_per_vote"] > 0 and on_postgresql["storage_per_vote"]["votes"] == 2800
+    assert on_postgresql["best"]["wal_bytes_per_vote"] > 0 and on_postgresql["storage_per_vote"]["votes"] == 3600
     committed = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
 
@@ -108,3 +108,15 @@ def test_the_load_bench_runs_and_writes_the_keys_of_bench_load_json(tmp_path):
     committed = json.loads((ROOT / "bench" / "load.json").read_text(encoding="utf-8"))
     assert keys(data) == keys(committed)
 
+
+def test_the_vote_keys_bench_runs_and_writes_the_keys_of_bench_vote_keys_json(tmp_path):
+    results = tmp_path / "vote_keys.json"
+    out = run_bench("vote_keys.py", "--preload", 500, "--batches", 2, "--rounds", 1, "--months", 12,
+                    "--work-dir", tmp_path / "work", "--results", results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    measured = next(iter(data["by_partitions"].values()))
+    assert set(measured) == {"trigger", "explicit", "uniques"}, out
+    assert all(variant["votes_per_s"] > 0 for variant in measured.values()), out
+    committed = json.loads((ROOT / "bench" / "vote_keys.json").read_text(encoding="utf-8"))
+    assert set(data) == set(committed)  # by_partitions is keyed by the partition counts asked for
+    assert keys(measured) == keys(next(iter(committed["by_partitions"].values())))
