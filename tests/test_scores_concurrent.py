@@ -1,6 +1,7 @@
 """Two people doing the same thing at once on PostgreSQL get what they would get one after the other, as
 on SQLite (where ``BEGIN IMMEDIATE`` lets one writer in at a time): a second close of a period is told
-it is closed already, a second scale published at once gets the next number."""
+it is closed already, a second scale published at once gets the next number, an objection submitted
+twice at once is filed once."""
 
 import threading
 import time
@@ -14,6 +15,7 @@ from server.manage.actor import cli_actor
 from server.settings import DEFAULTS
 from server.storage import periods as period_storage
 from server.storage import scales as scale_storage
+from server.storage import flags as flag_storage
 from server.storage import timestamp, write_transaction
 from tests.scoring_data import make_org
 from tests.test_scales import FIVE
@@ -74,3 +76,30 @@ def test_two_scales_published_at_once_take_the_next_two_numbers(db, db_path):
         lambda two: scales.publish(two, cli_actor(), FIVE))
     assert outcome.get("value", outcome)["version"] == 3
     assert [row[0] for row in db.execute("SELECT version FROM rating_scales ORDER BY version")] == [1, 2, 3]
+
+
+def test_an_objection_submitted_twice_at_once_is_filed_once(people):
+    from tests.people import app_for
+
+    path, facts = people
+    db = storage.connect(path)
+    try:
+        staff_id = db.execute("SELECT id FROM staff WHERE code = 'NV001'").fetchone()[0]
+        user_id = db.execute("SELECT id FROM users WHERE username = 'staff'").fetchone()[0]
+        flag_id = facts["flags"]["in2"]
+
+        def first(one):
+            flag_storage.lock_objections(one)
+            flag_storage.insert_objection(one, staff_id, flag_id, None, "Lần một.", timestamp(), user_id)
+
+        def second(_two):
+            return app_for(path).test_client().post(
+                "/api/v1/objections", json={"flag": flag_id, "text": "Lần hai."},
+                headers={"Authorization": f"Bearer {facts['tokens']['staff']}"})
+
+        answer = while_the_other_waits(db, path, first, second)["value"]
+        assert answer.status_code == 409, answer.json
+        assert db.execute("SELECT COUNT(*) FROM objections WHERE flag_id = ? AND status = 'open'",
+                          [flag_id]).fetchone()[0] == 1
+    finally:
+        db.close()
