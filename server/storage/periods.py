@@ -150,8 +150,15 @@ def pending(db):
     ).fetchall()
 
 
-def clear_pending(db, names):
-    db.conn.executemany("DELETE FROM rollup_state WHERE name = ?", [(name,) for name in names])
+def clear_pending(db, counted):
+    """Take ``[(name, count)]`` (as ``pending`` read them, now in a revision) off the pending counters.
+
+    Subtracted, not deleted: what a rollup step added after they were read
+    stays for the next revision.
+    """
+    db.conn.executemany("UPDATE rollup_state SET value = value - ? WHERE name = ?",
+                        [(count, name) for name, count in counted])
+    db.conn.executemany("DELETE FROM rollup_state WHERE name = ? AND value <= 0", [(name,) for name, _ in counted])
 
 
 # --- Names for the score tables ---------------------------------------------
