@@ -167,3 +167,15 @@ def test_a_civil_servant_sees_the_periods_closed_for_their_unit_and_reads_only_t
     assert [r["code"] for r in scores["staff"]] == ["SA1"] and scores["period"]["closed"] is True
     with pytest.raises(NotFound):
         score_actions.period_scores(db, me, "2026-10", "B", settings=SETTINGS)
+
+
+def test_late_votes_noted_while_a_revision_is_made_wait_for_the_next_one(db):
+    from server.storage import periods as period_storage
+
+    period_storage.add_pending(db, "late:7", 2)
+    read = period_storage.pending(db)
+    period_storage.add_pending(db, "late:7", 1)  # a rollup step between the read and the revision
+    period_storage.clear_pending(db, read)
+    assert period_storage.pending(db) == [("late:7", 1)]
+    period_storage.clear_pending(db, period_storage.pending(db))
+    assert period_storage.pending(db) == []

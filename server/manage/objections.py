@@ -102,10 +102,12 @@ def file_objection(db, actor, data):
         if closed is None:
             raise invalid("period", N_("Only the grade of a closed period can be objected to."))
         period_id, unit_id = closed["id"], person["unit_id"]
-    if storage.open_objection_on(db, actor.staff_id, flag_id, period_id):
-        raise Conflict(N_("You already have an open objection to this."),
-                       {"text": [N_("You already have an open objection to this.")]})
     with write_transaction(db):
+        # Checked inside the transaction, one filing at a time (a double submit files once).
+        storage.lock_objections(db)
+        if storage.open_objection_on(db, actor.staff_id, flag_id, period_id):
+            raise Conflict(N_("You already have an open objection to this."),
+                           {"text": [N_("You already have an open objection to this.")]})
         objection_id = storage.insert_objection(db, actor.staff_id, flag_id, period_id, text, timestamp(),
                                                 actor.user_id)
         row = _public(storage.objection_by_id(db, objection_id))

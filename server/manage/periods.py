@@ -63,6 +63,7 @@ def close_period(db, actor, period, unit_code=None, settings=None):
     rollups.roll_up(db, settings["TIMEZONE"], chunk=settings["ROLLUP_CHUNK_VOTES"])
     params = parameters.params_from_settings(settings)
     with write_transaction(db):
+        storage.lock_for_close(db)
         if storage.find_period(db, parsed.kind, parsed.key, unit_id):
             raise Conflict(N_("This period is already closed; later votes make new revisions."), code="closed")
         storage.insert_period(db, parsed.kind, parsed.key, unit_id, parsed.first_day, parsed.last_day, timestamp(),

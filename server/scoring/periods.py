@@ -89,8 +89,12 @@ def freeze(db, period_row, reason, by, params, timezone):
     """Write the next revision of a closed period from the rollups as they stand; returns its number.
 
     Runs inside the caller's write transaction, so the rollups and the
-    watermark it records (``last_vote_id``) are one consistent moment.
+    watermark it records (``last_vote_id``) are one consistent moment: on
+    SQLite by ``BEGIN IMMEDIATE``, on PostgreSQL (where each statement sees
+    what has committed before it) by holding the rollup step's lock, so no
+    step commits between its reads.
     """
+    rollup_storage.lock_step(db)
     period = Period(period_row["kind"], period_row["key"], period_row["first_day"], period_row["last_day"])
     unit_ids = subtree(db, period_row["unit_id"])
     both = scores.compute_both(db, period, unit_ids, params, open_flags(db, period, timezone))
@@ -200,9 +204,9 @@ def revise_pending(db, params, timezone):
     for period_id, noted in sorted(by_period.items()):
         with write_transaction(db):
             period_row = next((p for p in storage.all_closed(db) if p["id"] == period_id), None)
-            names = [name for name, _ in noted.values()]
+            counted = list(noted.values())
             if period_row is None:
-                storage.clear_pending(db, names)
+                storage.clear_pending(db, counted)
                 continue
             parts = []
             if "late" in noted:
@@ -215,7 +219,7 @@ def revise_pending(db, params, timezone):
                 parts.append(f"{k} vote{'s' if k != 1 else ''} newly flagged")
             reason = "; ".join(parts)
             number = freeze(db, period_row, reason, JOB_ACTOR.name, params, timezone)
-            storage.clear_pending(db, names)
+            storage.clear_pending(db, counted)
             audit.record(db, JOB_ACTOR, "revise", "period", _object_id(period_row), period_row["unit_id"],
                          after={"revision": number, "reason": reason})
         made.append({"period": period_row["key"], "unit_id": period_row["unit_id"], "revision": number,

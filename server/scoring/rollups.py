@@ -40,6 +40,7 @@ def roll_up(db, timezone, chunk=20_000, dirty_chunk=200, max_seconds=None):
     settled = order.settled_max_id(db, "votes")
     while max_seconds is None or time.monotonic() - started < max_seconds:
         with write_transaction(db):
+            storage.lock_step(db)
             low = storage.watermark(db)
             high = storage.chunk_end(db, low, chunk, settled)
             if high is None:
@@ -56,6 +57,7 @@ def roll_up(db, timezone, chunk=20_000, dirty_chunk=200, max_seconds=None):
             break
     while max_seconds is None or time.monotonic() - started < max_seconds:
         with write_transaction(db):
+            storage.lock_step(db)
             batch = storage.dirty_pairs(db, dirty_chunk)
             if not batch:
                 break

@@ -2,7 +2,7 @@
 
 import json
 
-from server.storage import in_units, query, query_one
+from server.storage import dialect, in_units, query, query_one
 
 FLAG_COLUMNS = (
     "f.id, f.key, f.kind, f.severity, f.staff_id, s.code AS staff, s.full_name AS staff_name, f.unit_id,"
@@ -195,6 +195,14 @@ OBJECTION_FROM = (
     " LEFT JOIN periods p ON p.id = o.period_id LEFT JOIN users cu ON cu.id = o.created_by"
     " LEFT JOIN units u ON u.id = COALESCE(f.unit_id, s.unit_id)"
 )
+
+
+def lock_objections(db):
+    """Call first in the transaction that files an objection, before looking for an open one: SQLite's
+    ``BEGIN IMMEDIATE`` already lets one filing in at a time; on PostgreSQL this lock on the table does
+    (readers are not held), so two submits at once file one objection."""
+    if dialect(db) == "postgresql":
+        db.execute("LOCK TABLE objections IN SHARE ROW EXCLUSIVE MODE")
 
 
 def insert_objection(db, staff_id, flag_id, period_id, text, created_at, created_by):

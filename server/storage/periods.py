@@ -3,7 +3,7 @@
 
 import json
 
-from server.storage import query, query_one
+from server.storage import dialect, query, query_one
 
 
 def find_period(db, kind, key, unit_id):
@@ -45,6 +45,19 @@ def closed_overlapping(db, first_day, last_day):
 def all_closed(db):
     return query(db, "SELECT p.*, u.code AS unit_code FROM periods p LEFT JOIN units u ON u.id = p.unit_id"
                  " ORDER BY p.id")
+
+
+def lock_for_close(db):
+    """Call first in the transaction that closes a period: one close at a time.
+
+    Closing checks that the period is not closed yet, then inserts it. SQLite's
+    ``BEGIN IMMEDIATE`` keeps a second close out until the first commits; on
+    PostgreSQL this lock on ``periods`` does (readers are not held), so the
+    second sees the first's row and answers "already closed" instead of
+    failing on the unique index.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("LOCK TABLE periods IN SHARE ROW EXCLUSIVE MODE")
 
 
 def insert_period(db, kind, key, unit_id, first_day, last_day, at, by):
@@ -137,8 +150,15 @@ def pending(db):
     ).fetchall()
 
 
-def clear_pending(db, names):
-    db.conn.executemany("DELETE FROM rollup_state WHERE name = ?", [(name,) for name in names])
+def clear_pending(db, counted):
+    """Take ``[(name, count)]`` (as ``pending`` read them, now in a revision) off the pending counters.
+
+    Subtracted, not deleted: what a rollup step added after they were read
+    stays for the next revision.
+    """
+    db.conn.executemany("UPDATE rollup_state SET value = value - ? WHERE name = ?",
+                        [(count, name) for name, count in counted])
+    db.conn.executemany("DELETE FROM rollup_state WHERE name = ? AND value <= 0", [(name,) for name, _ in counted])
 
 
 # --- Names for the score tables ---------------------------------------------

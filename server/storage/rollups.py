@@ -82,6 +82,25 @@ def _day_sql(db, offset_minutes):
     return f"date(v.counted_at, '{int(offset_minutes):+d} minutes')"
 
 
+# The rollup step's transaction lock on PostgreSQL (one pg_advisory key of its own): see ``lock_step``.
+STEP_LOCK = int.from_bytes(b"rollups", "big")
+
+
+def lock_step(db):
+    """Call first in each write transaction of the rollup step: one step's transaction at a time.
+
+    A step reads the watermark (or the dirty pairs) and adds counts on top of
+    what is there, so two at once would count the same votes twice: the jobs
+    process and a period being closed on a web server (``close_period`` rolls
+    up first) may both run one. SQLite's ``BEGIN IMMEDIATE`` already lets one
+    writer in at a time; PostgreSQL's transactions run side by side, so there
+    the second waits on this lock (held until its transaction ends) and then
+    reads the watermark the first one moved.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(?)", [STEP_LOCK])
+
+
 def watermark(db):
     """The highest ``votes.id`` already in the rollups (0 before the first run)."""
     row = db.execute("SELECT value FROM rollup_state WHERE name = ?", [WATERMARK]).fetchone()

@@ -6,7 +6,7 @@ score maps each version's levels by that version's own definition.
 
 import json
 
-from server.storage import query
+from server.storage import dialect, query
 
 
 def _row(row):
@@ -38,7 +38,15 @@ def get_scale(db, version):
 
 
 def insert_scale(db, levels, reasons, now, published_by, note):
-    """Store the next version; returns its number. Runs inside the caller's transaction."""
+    """Store the next version; returns its number. Runs inside the caller's transaction.
+
+    The number is the largest plus one, read in the same transaction: SQLite's
+    ``BEGIN IMMEDIATE`` keeps a second publisher out until this one commits;
+    on PostgreSQL a lock on the table does (readers are not held), or two
+    publishing at once would both take the same number and one fail.
+    """
+    if dialect(db) == "postgresql":
+        db.execute("LOCK TABLE rating_scales IN SHARE ROW EXCLUSIVE MODE")
     version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM rating_scales").fetchone()[0]
     db.execute(
         "INSERT INTO rating_scales (version, levels, reasons, created_at, published_by, note) VALUES (?, ?, ?, ?, ?, ?)",
