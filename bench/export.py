@@ -356,7 +356,7 @@ def ingest_with_tree(args, work, say):
     ingest_args.configs = ingest_args.configs * 2  # the same configuration twice: without, then with jobs
     ingest_args.work_dir = fresh_work_dir(ingest_args.work_dir)
     database = os.path.join(ingest_args.work_dir, "bench.db")
-    loaded, devices = ingest.prepare(ingest_args, database)
+    loaded, devices = ingest.prepare(ingest_args, database, ingest_args.work_dir)
     started = time.perf_counter()
     preloaded_tree = jobs_work_done(database)
     preload_append_s = time.perf_counter() - started

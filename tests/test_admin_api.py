@@ -158,6 +158,7 @@ def test_devices_show_online_silent_and_revoked(people):
     path, facts = people
     db = storage.connect(path)
     db.execute("UPDATE devices SET silent_since = '2026-01-01T00:00:00.000Z' WHERE id = ?", [facts["devices"]["in2"]])
+    db.close()
     client, headers = api(path, facts)
     client.post(f"/api/v1/devices/{facts['devices']['out']}/revoke", headers=headers)
     states = {d["id"]: d["state"] for d in client.get("/api/v1/devices", headers=headers).json["devices"]}
@@ -177,6 +178,7 @@ def test_raw_votes_are_paged_by_id(people):
     path, facts = people
     db = storage.connect(path)
     insert_vote(db, facts["devices"]["in"], "DN-TT-Q1", "NV002", "00000000-0000-7000-8000-00000000000c", seq=2)
+    db.close()
     client, headers = api(path, facts, "auditor")
     first = client.get("/api/v1/votes?limit=1", headers=headers).json["votes"]
     assert [v["staff"] for v in first] == ["NV001"]

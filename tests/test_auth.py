@@ -116,6 +116,7 @@ def test_a_session_ends_when_idle_too_long(people):
     assert client.get("/api/v1/me").status_code == 200
     db = storage.connect(path)
     db.execute("UPDATE user_sessions SET expires_at = '2000-01-01T00:00:00.000Z'")
+    db.close()
     assert client.get("/api/v1/me").status_code == 401
     assert client.get("/admin/units").headers["Location"].startswith("/login")
 
@@ -175,6 +176,7 @@ def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(people):
     assert secret not in listed and "export" in listed
     db = storage.connect(path)
     assert db.execute("SELECT COUNT(*) FROM api_tokens WHERE token_hash = ?", [secret]).fetchone()[0] == 0
+    db.close()
     mine = {"Authorization": f"Bearer {secret}"}
     other = app_for(path).test_client()
     assert other.get("/api/v1/units", headers=mine).status_code == 200
@@ -188,6 +190,7 @@ def test_an_expired_token_is_refused(people):
     path, facts = people
     db = storage.connect(path)
     db.execute("UPDATE api_tokens SET expires_at = '2000-01-01T00:00:00.000Z'")
+    db.close()
     response = app_for(path).test_client().get(
         "/api/v1/me", headers={"Authorization": f"Bearer {facts['tokens']['admin']}"})
     assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"

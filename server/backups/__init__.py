@@ -24,7 +24,7 @@ class BackupError(Exception):
 
 def refuse_postgresql(settings):
     """Raise ``BackupError`` when the instance's database is PostgreSQL: these backups are SQLite files."""
-    if storage.is_postgresql(settings["DATABASE"]):
+    if storage.is_postgresql(settings.get("DATABASE", "")):
         raise BackupError(
             f"the database is PostgreSQL ({storage.describe(settings['DATABASE'])}): hailong backup and restore"
             " copy SQLite files only. Back it up with pg_dump (or pg_basebackup with WAL archiving) and restore"
