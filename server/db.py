@@ -58,6 +58,29 @@ def _pooled(url):
     return postgres.lend(pool)
 
 
+def for_stream(body_of):
+    """A response body that reads the database after the view returned, on a connection of its own.
+
+    ``body_of(db)`` makes the generator. On SQLite that is the request's
+    connection (the thread keeps it). On PostgreSQL a pooled connection goes
+    back to the pool at teardown, and a long download must not share one with
+    whichever request borrows it next: the body gets a connection of its own,
+    closed when the body ends or is abandoned.
+    """
+    target = current_app.config["DATABASE"]
+    if not storage.is_postgresql(target):
+        return body_of(get_db())
+    own = storage.connect(target)
+
+    def body():
+        try:
+            yield from body_of(own)
+        finally:
+            own.close()
+
+    return body()
+
+
 def close_pools(url=None):
     """Close this process's pools (those of ``url``, or all) and their connections.
 

@@ -28,9 +28,10 @@ def migrate(obj):
     path = obj.config["DATABASE"]
     instance = obj.config["INSTANCE"]
     if storage.is_postgresql(path):
-        # The instance folder still holds config.py and the log's key; the data is PostgreSQL's.
-        os.makedirs(instance, exist_ok=True)
-        private_folder(instance)
+        # The instance folder still holds config.py and the log's key, but the data is PostgreSQL's: as for a
+        # SQLite database kept elsewhere, an instance folder is made private, never made where someone typed.
+        if os.path.isdir(instance):
+            private_folder(instance)
     else:
         folder = os.path.dirname(os.path.abspath(path))
         # The instance folder (config.py with the secret key, the database, staged imports) is the server

@@ -8,6 +8,7 @@ checked first, so a bad one is the usual JSON error, not a broken file.
 from flask import Blueprint, Response, stream_with_context
 from marshmallow import fields, validate
 
+from server import db as request_db
 from server.api.admin import config, db, doc, query_args
 from server.auth import api_requires, current_actor
 from server.errors import N_
@@ -58,7 +59,8 @@ def filters_of(args):
 
 def download(prepared):
     """The bundle as a streamed zip attachment."""
-    body = actions.stream(db(), current_actor(), config(), prepared)
+    actor, settings = current_actor(), config()
+    body = request_db.for_stream(lambda database: actions.stream(database, actor, settings, prepared))
     return Response(stream_with_context(body), mimetype=ZIP_TYPE, headers={
         "Content-Disposition": f'attachment; filename="{prepared.file_name()}"',
         "X-Content-Type-Options": "nosniff",
