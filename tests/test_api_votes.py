@@ -115,6 +115,14 @@ def test_a_mark_the_protocol_does_not_know_is_rejected_and_kept_as_an_incident(l
     assert rows("SELECT kind, seq FROM sync_incidents WHERE device_id = :d") == [("rejected", 1)]
 
 
+def test_a_seq_beyond_64_bits_is_rejected_and_kept_without_it(live_server, tablet, rows):
+    """Found by tests/test_arbitrary_json.py: a refused item claiming seq 2**63 answered 500 on SQLite."""
+    vote = {**signed(tablet), "seq": 2**63}
+    result = post(live_server, tablet, [vote]).json()["results"][0]
+    assert result["status"] == "rejected"
+    assert rows("SELECT kind, seq FROM sync_incidents WHERE device_id = :d") == [("rejected", None)]
+
+
 def test_an_altered_vote_without_a_new_signature_is_rejected(live_server, tablet):
     vote = tablet.record_vote("NV001", 4)
     result = post(live_server, tablet, [{**vote, "rating": 1}]).json()["results"][0]

@@ -15,7 +15,7 @@ import signal
 import time
 import zoneinfo
 
-from device_client.protocol import Verifier, format_utc, parse_time, vote_digest
+from device_client.protocol import INT64_MAX, Verifier, format_utc, parse_time, vote_digest
 from server.errors import Invalid
 from server.monitoring import metrics
 from server.storage import IntegrityError, batches, devices, history, org, rosters, timestamp, write_transaction
@@ -240,7 +240,8 @@ def rejection(index, raw, errors, digest=None, person=None):
         digest = hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
     return {
         "index": index,
-        "seq": seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None,
+        # Kept only when a database column can hold it: a refused item may claim any number (2**63 included).
+        "seq": seq if isinstance(seq, int) and not isinstance(seq, bool) and 0 < seq <= INT64_MAX else None,
         "uuid": uuid if isinstance(uuid, str) else None,
         "digest": digest,
         "errors": errors,
