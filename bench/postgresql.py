@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 
+from devtools import processes
 from devtools.postgres import SUPERUSER, Cluster
 from server import storage
 
@@ -74,15 +75,8 @@ def cpu_seconds(cluster):
     reaped (a backend whose connection closed counts in the postmaster's ``cutime``/``cstime``)."""
     postmaster = cluster.pid()
     ticks = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(entry) == postmaster:
+    for pid, fields in processes.proc_stats().items():
+        if pid == postmaster:
             ticks += sum(int(f) for f in fields[11:15])
         elif int(fields[1]) == postmaster:
             ticks += int(fields[11]) + int(fields[12])

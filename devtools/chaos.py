@@ -623,6 +623,18 @@ def summarise(state, plan, tablets, database, faulted, stuck, caught_up, recordi
     return figures, problems
 
 
+def run_reported(folder, **plan):
+    """Run a campaign the way the tests do: the seed from ``HAILONG_FAULT_SEED`` when set (to replay a
+    failure), the report printed; returns ``(figures, problems, report)`` with the report as text for
+    assertion messages."""
+    seed = os.environ.get("HAILONG_FAULT_SEED")
+    lines = []
+    figures, problems = run(Plan(**plan, seed=int(seed) if seed else None), folder, out=lines.append)
+    report(figures, problems, out=lines.append)
+    print("\n".join(lines))
+    return figures, problems, "\n" + "\n".join(lines)
+
+
 def report(figures, problems, out=print):
     """The figures a person reads first, then what went wrong."""
     out(f"\nchaos campaign on {figures['backend']}"

@@ -339,17 +339,24 @@ def group_stats(pgid):
 
     ``fields[0]`` is the state, ``[11]`` and ``[12]`` user and system CPU in clock ticks.
     """
+    return {pid: fields for pid, fields in proc_stats().items() if int(fields[2]) == pgid}
+
+
+def proc_stats():
+    """``{pid: fields of /proc/PID/stat after the command}`` for every process now (Linux).
+
+    ``fields[1]`` is the parent, ``[2]`` the process group, ``[11]`` and ``[12]`` user and system CPU in
+    clock ticks, ``[13]`` and ``[14]`` those of reaped children. A process that ends meanwhile is left out.
+    """
     stats = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+                stats[int(entry)] = stat.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid:
-            stats[int(entry)] = fields
     return stats
 
 

@@ -20,7 +20,6 @@ figures; set HAILONG_FAULT_SEED to replay a run's random choices (thread
 timing still varies).
 """
 
-import os
 
 import pytest
 
@@ -37,13 +36,7 @@ PLAN = dict(tablets=12, votes=300, kiosks=1, cli_tablets=1, recording_seconds=10
 def test_every_vote_arrives_exactly_once_through_drops_cuts_and_kills(tmp_path, backend):
     if backend == "postgresql":
         ensure_installed()
-    seed = os.environ.get("HAILONG_FAULT_SEED")
-    plan = chaos.Plan(**PLAN, backend=backend, seed=int(seed) if seed else None)
-    lines = []
-    figures, problems = chaos.run(plan, tmp_path / "chaos", out=lines.append)
-    chaos.report(figures, problems, out=lines.append)
-    print("\n".join(lines))
-    context = "\n" + "\n".join(lines)
+    figures, problems, context = chaos.run_reported(tmp_path / "chaos", **PLAN, backend=backend)
 
     assert problems == [], context
     assert figures["recorded"] == figures["acknowledged"] == figures["on_server"] == 12 * 300, context

@@ -18,7 +18,6 @@ HAILONG_FAULT_SEED to replay a run's random choices (thread timing still
 varies).
 """
 
-import os
 
 import pytest
 
@@ -34,13 +33,7 @@ PLAN = dict(backend="postgresql", servers=2, tablets=8, votes=250, kiosks=0, cli
 
 def test_two_servers_and_a_killed_postgresql_lose_and_double_nothing(tmp_path):
     ensure_installed()
-    seed = os.environ.get("HAILONG_FAULT_SEED")
-    plan = chaos.Plan(**PLAN, seed=int(seed) if seed else None)
-    lines = []
-    figures, problems = chaos.run(plan, tmp_path / "chaos", out=lines.append)
-    chaos.report(figures, problems, out=lines.append)
-    print("\n".join(lines))
-    context = "\n" + "\n".join(lines)
+    figures, problems, context = chaos.run_reported(tmp_path / "chaos", **PLAN)
 
     assert problems == [], context
     assert figures["recorded"] == figures["acknowledged"] == figures["on_server"] == 8 * 250, context
